@@ -1,0 +1,49 @@
+// Error classes of the SharedMemoryChannel JS library.
+//
+// Every error the library throws on purpose is a ChannelError with a stable `code`.
+// Plain RangeError/TypeError are used only for invalid arguments from the caller.
+
+/** Base class: every deliberate channel failure carries a machine-readable `code`. */
+export class ChannelError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/**
+ * The peer violated the wire protocol (docs/protocol.md section 7.2) or the endpoint hit
+ * an internal failure (`local_error`). The endpoint is `failed` from then on.
+ * `reason` is the name from section 7.2 (e.g. `index_misaligned`), `reasonCode` its number.
+ */
+export class ProtocolError extends ChannelError {
+  readonly reason: string;
+  readonly reasonCode: number;
+  constructor(reasonCode: number, reason: string, detail?: string) {
+    super('protocol_error', `protocol failure ${reasonCode} ${reason}${detail ? `: ${detail}` : ''}`);
+    this.reason = reason;
+    this.reasonCode = reasonCode;
+  }
+}
+
+/**
+ * The channel cannot be used any more because this side or the peer closed it
+ * (code `closed` / `peer_closed`) or the peer failed (code `peer_failed`, with the peer's
+ * reason number in `peerReason` when it gave one).
+ */
+export class ChannelClosedError extends ChannelError {
+  readonly peerReason: number;
+  constructor(code: 'closed' | 'peer_closed' | 'peer_failed', message: string, peerReason = 0) {
+    super(code, message);
+    this.peerReason = peerReason;
+  }
+}
+
+/** A blocking or awaiting operation did not complete within its timeout. */
+export class TimeoutError extends ChannelError {
+  constructor(message: string) {
+    super('timeout', message);
+  }
+}

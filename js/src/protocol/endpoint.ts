@@ -1,0 +1,400 @@
+// One side (R or N) of a channel over an attached region (docs/protocol.md sections 2.2,
+// 5, 6, 7.3). The endpoint owns the writer of its outgoing ring and the reader of its
+// incoming ring, its own state word, and the parking protocol.
+//
+// Doorbells: the protocol says WHEN to ring; how depends on the peer (5.3). The `wake`
+// option receives the Int32 index of the word the sleeper watches (the outgoing ring's
+// write_index for a parked peer consumer, the incoming ring's read_index for a parked
+// peer producer). The default is `Atomics.notify` on that word, right for a JS peer
+// (worker / page); a native peer needs an addon call instead.
+
+import { ChannelClosedError, ProtocolError } from '../errors';
+import {
+  REASON_LOCAL_ERROR,
+  REASON_PEER_STATE_INVALID,
+  STATE_ATTACHED,
+  STATE_CLOSED,
+  STATE_FAILED,
+  STATE_NAMES,
+  W_N_GENERATION,
+  W_N_STATE,
+  W_R_GENERATION,
+  W_R_STATE,
+  failureReasonName,
+  type Region,
+  type Side,
+} from './layout';
+import { N2R_WORDS, R2N_WORDS, RingReader, RingWriter, type MessageHandler, type RingWords } from './ring';
+
+/** Returned by Endpoint.poll when the peer closed and everything it sent was delivered. */
+export const EOF = -1;
+
+export type EndpointState = 'attached' | 'closed' | 'failed';
+
+export interface EndpointOptions {
+  /** Largest incoming message accepted (C10); default 2^32 - 1. */
+  maxMessage?: number;
+  /** Rings the doorbell of a peer sleeping on `word` (see the file comment). */
+  wake?: (word: number) => void;
+  /** Called once when this endpoint enters the failed state. */
+  onFailure?: (err: ProtocolError) => void;
+}
+
+/** Peer state as read by Endpoint.peerState(). */
+export interface PeerState {
+  /** STATE_DETACHED .. STATE_FAILED */
+  state: number;
+  /** The peer's failure reason (failed only), else 0. */
+  reason: number;
+}
+
+export class Endpoint {
+  readonly side: Side;
+  readonly region: Region;
+  /** Producer of the outgoing ring (R2N for side R, N2R for side N). */
+  readonly writer: RingWriter;
+  /** Consumer of the incoming ring. */
+  readonly reader: RingReader;
+  /** This side's generation after attaching (incremented on every attach). */
+  readonly generation: number;
+  readonly outWords: RingWords;
+  readonly inWords: RingWords;
+  private readonly ctrl: Int32Array;
+  private readonly ownStateWord: number;
+  private readonly peerStateWord: number;
+  private readonly wakeFn: (word: number) => void;
+  private readonly onFailure: ((err: ProtocolError) => void) | null;
+  private _state: EndpointState = 'attached';
+  private _error: ProtocolError | null = null;
+  /** Set once the peer was seen closed/failed: later empty polls mean end-of-stream. */
+  private peerEnded = 0; // 0, STATE_CLOSED or STATE_FAILED
+  private peerEndReason = 0;
+
+  constructor(region: Region, side: Side, options: EndpointOptions = {}) {
+    if (side !== 'R' && side !== 'N') throw new TypeError(`side must be 'R' or 'N', not ${String(side)}`);
+    this.side = side;
+    this.region = region;
+    const ctrl = region.ctrl;
+    this.ctrl = ctrl;
+    this.onFailure = options.onFailure ?? null;
+    this.wakeFn = options.wake ?? ((word: number) => void Atomics.notify(ctrl, word));
+    const isR = side === 'R';
+    this.outWords = isR ? R2N_WORDS : N2R_WORDS;
+    this.inWords = isR ? N2R_WORDS : R2N_WORDS;
+    this.ownStateWord = isR ? W_R_STATE : W_N_STATE;
+    this.peerStateWord = isR ? W_N_STATE : W_R_STATE;
+    const ringFail = (err: ProtocolError): void => this.enterFailed(err);
+    this.writer = new RingWriter(ctrl, this.outWords, isR ? region.r2nData : region.n2rData, isR ? region.r2nCapacity : region.n2rCapacity, {
+      onFailure: ringFail,
+    });
+    const readerOpts = options.maxMessage === undefined ? { onFailure: ringFail } : { onFailure: ringFail, maxMessage: options.maxMessage };
+    this.reader = new RingReader(ctrl, this.inWords, isR ? region.n2rData : region.r2nData, isR ? region.n2rCapacity : region.r2nCapacity, readerOpts);
+    this.generation = (Atomics.add(ctrl, isR ? W_R_GENERATION : W_N_GENERATION, 1) + 1) >>> 0;
+    // Both parked words we own start cleared (a previous incarnation may have died parked).
+    Atomics.store(ctrl, this.outWords.producerParked, 0);
+    Atomics.store(ctrl, this.inWords.consumerParked, 0);
+    const attachErr = this.writer.error ?? this.reader.error;
+    if (attachErr !== null) {
+      this.enterFailed(attachErr);
+      return;
+    }
+    // SYNC: state-publish (partner: the peer's Atomics.load of our state word in its
+    // peerState()). seq_cst store, then check the peer's parked words (ringPeer).
+    Atomics.store(ctrl, this.ownStateWord, STATE_ATTACHED);
+    this.ringPeer();
+  }
+
+  get state(): EndpointState {
+    return this._state;
+  }
+
+  /** The error this endpoint failed with, if it failed. */
+  get error(): ProtocolError | null {
+    return this._error;
+  }
+
+  /** Int32 index of the word to Atomics.wait on while parked as consumer (incoming write_index). */
+  get consumerWaitWord(): number {
+    return this.inWords.writeIndex;
+  }
+
+  /** Int32 index of the word to Atomics.wait on while parked as producer (outgoing read_index). */
+  get producerWaitWord(): number {
+    return this.outWords.readIndex;
+  }
+
+  /** Rings every doorbell whose parked word the peer has set (after a state-publish). */
+  private ringPeer(): void {
+    // SYNC: park-announce (partners: the peer's stores of 1 to its parked words; our
+    // state-publish store precedes these seq_cst loads, section 5.2 / 2.2).
+    if (Atomics.load(this.ctrl, this.outWords.consumerParked) !== 0) this.wakeFn(this.outWords.writeIndex);
+    if (Atomics.load(this.ctrl, this.inWords.producerParked) !== 0) this.wakeFn(this.inWords.readIndex);
+  }
+
+  private enterFailed(err: ProtocolError): void {
+    if (this._state === 'failed') return;
+    this._state = 'failed';
+    this._error = err;
+    this.writer.poison(err);
+    this.reader.poison(err);
+    // SYNC: state-publish (partner: the peer's load of our state word). 7.3.
+    Atomics.store(this.ctrl, this.ownStateWord, STATE_FAILED | ((err.reasonCode & 0xff) << 8));
+    this.ringPeer();
+    if (this.onFailure !== null) {
+      try {
+        this.onFailure(err);
+      } catch {
+        // a failing observer must not mask the protocol error
+      }
+    }
+  }
+
+  /** Fails the endpoint with a section 7.2 reason (e.g. local_error) and returns the error. */
+  fail(reason: number = REASON_LOCAL_ERROR, detail?: string): ProtocolError {
+    if (this._error !== null) return this._error;
+    this.enterFailed(new ProtocolError(reason, failureReasonName(reason), detail));
+    return this._error!;
+  }
+
+  private throwIfUnusable(): void {
+    if (this._state === 'attached') return;
+    if (this._error !== null) throw this._error;
+    throw new ChannelClosedError('closed', 'the endpoint was closed');
+  }
+
+  /**
+   * Loads the peer's state word (acquire), validating it (S1): an invalid value fails this
+   * endpoint with peer_state_invalid and throws that ProtocolError.
+   */
+  peerState(): PeerState {
+    // SYNC: state-publish (partner: the peer's Atomics.store of its state word).
+    const v = Atomics.load(this.ctrl, this.peerStateWord) >>> 0; // read once
+    const state = v & 0xff;
+    const reason = (v >>> 8) & 0xff;
+    if (v >>> 16 !== 0 || state > STATE_FAILED || (state !== STATE_FAILED && reason !== 0)) {
+      throw this.fail(REASON_PEER_STATE_INVALID, `peer state word 0x${v.toString(16)}`);
+    }
+    return { state, reason };
+  }
+
+  /** Name of a state number, for messages. */
+  static stateName(state: number): string {
+    return STATE_NAMES[state] ?? `invalid(${state})`;
+  }
+
+  /**
+   * Closes this side (6): publishes anything written, stores `closed`, rings the peer.
+   * Idempotent; a failed endpoint stays failed.
+   */
+  close(): void {
+    if (this._state !== 'attached') return;
+    if (this.writer.hasUnpublished) {
+      try {
+        this.flush();
+      } catch {
+        // failure already recorded by enterFailed
+      }
+      if (this._state !== 'attached') return;
+    }
+    this._state = 'closed';
+    // SYNC: state-publish (partner: the peer's load of our state word), then ring.
+    Atomics.store(this.ctrl, this.ownStateWord, STATE_CLOSED);
+    this.ringPeer();
+  }
+
+  // ---------------------------------------------------------------------------------
+  // Sending
+
+  /** Throws ChannelClosedError if the peer closed or failed (a producer must stop, 6). */
+  private checkPeerForSend(): void {
+    const ps = this.peerState();
+    if (ps.state === STATE_CLOSED) throw new ChannelClosedError('peer_closed', 'peer closed');
+    if (ps.state === STATE_FAILED) {
+      throw new ChannelClosedError('peer_failed', `peer failed (${failureReasonName(ps.reason)})`, ps.reason);
+    }
+  }
+
+  /**
+   * Writes one message of at most writer.maxPayload bytes. Returns false when the ring is
+   * full (after checking that the peer is still there). Call flush() to publish.
+   */
+  trySend(bytes: Uint8Array): boolean {
+    this.throwIfUnusable();
+    if (this.writer.tryWrite(bytes)) return true;
+    this.checkPeerForSend();
+    return false;
+  }
+
+  /**
+   * Publishes everything written (one store) and rings the peer consumer if it is parked.
+   * Returns true if a doorbell was rung.
+   */
+  flush(): boolean {
+    this.throwIfUnusable();
+    if (this.writer.publish()) {
+      this.wakeFn(this.outWords.writeIndex);
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * Producer waiting for space: sets our producer_parked word (seq_cst), then re-reads
+   * read_index and the peer's state. Returns true when the caller must NOT sleep (the
+   * consumer released space meanwhile, or the peer closed/failed); the parked word is
+   * then already cleared. Otherwise sleep on producerWaitWord while it still equals
+   * producerWaitValue (Atomics.wait in a worker), with a timeout, then unparkProducer().
+   * Publish before parking, or the consumer has nothing to free.
+   */
+  parkProducer(): boolean {
+    this.throwIfUnusable();
+    // SYNC: park-announce (partner: the consumer's Atomics.load of producer_parked after
+    // it stores read_index, RingReader.release). Store-then-load (5.2).
+    Atomics.store(this.ctrl, this.outWords.producerParked, 1);
+    let wake = true;
+    try {
+      const moved = this.writer.refresh(); // seq_cst load of read_index
+      const ps = this.peerState();
+      wake = moved || ps.state === STATE_CLOSED || ps.state === STATE_FAILED;
+    } finally {
+      if (wake) this.unparkProducer();
+    }
+    return wake;
+  }
+
+  unparkProducer(): void {
+    Atomics.store(this.ctrl, this.outWords.producerParked, 0);
+  }
+
+  /** Value of read_index the producer saw when it parked (for Atomics.wait). */
+  get producerWaitValue(): number {
+    return this.writer.cachedReadIndex | 0;
+  }
+
+  // ---------------------------------------------------------------------------------
+  // Receiving
+
+  /**
+   * Delivers incoming messages (see RingReader.poll; MESSAGE views are valid only during
+   * the handler call). Rings the peer producer if it was parked. Returns the number of
+   * messages delivered, or EOF (-1) once the peer closed and everything it published
+   * before closing was delivered (6). Throws ChannelClosedError('peer_failed') instead
+   * of EOF when the peer failed.
+   */
+  poll(handler: MessageHandler, maxMessages = Infinity, maxBytes = Infinity): number {
+    this.throwIfUnusable();
+    const r = this.reader;
+    let n: number;
+    try {
+      n = r.poll(handler, maxMessages, maxBytes);
+    } finally {
+      if (r.peerNeedsWake) this.wakeFn(this.inWords.readIndex);
+    }
+    if (n > 0 || !r.drained) return n;
+    if (this.peerEnded === 0) {
+      const ps = this.peerState();
+      if (ps.state !== STATE_CLOSED && ps.state !== STATE_FAILED) return 0;
+      this.peerEnded = ps.state;
+      this.peerEndReason = ps.reason;
+      // Drain what the peer published before closing: write_index is reloaded by the
+      // next poll AFTER the state load above, so nothing published before the close is
+      // missed. Return now; the caller polls again and gets EOF once empty.
+      if (r.refresh() > 0) return 0;
+    }
+    if (this.peerEnded === STATE_FAILED) {
+      throw new ChannelClosedError('peer_failed', `peer failed (${failureReasonName(this.peerEndReason)})`, this.peerEndReason);
+    }
+    return EOF;
+  }
+
+  /**
+   * Consumer waiting for data: sets our consumer_parked word (seq_cst), then re-reads
+   * write_index and the peer's state. Returns true when the caller must NOT sleep (data
+   * arrived meanwhile, or the peer is closed/failed); the parked word is then cleared.
+   * Otherwise sleep on consumerWaitWord while it equals consumerWaitValue, with a
+   * timeout, then unparkConsumer().
+   */
+  parkConsumer(): boolean {
+    this.throwIfUnusable();
+    // SYNC: park-announce (partner: the producer's Atomics.load of consumer_parked after
+    // it stores write_index, RingWriter.publish). Store-then-load (5.2).
+    Atomics.store(this.ctrl, this.inWords.consumerParked, 1);
+    let wake = true;
+    try {
+      const avail = this.reader.refresh(); // seq_cst load of write_index
+      const ps = this.peerState();
+      wake = avail > 0 || ps.state === STATE_CLOSED || ps.state === STATE_FAILED;
+    } finally {
+      if (wake) this.unparkConsumer();
+    }
+    return wake;
+  }
+
+  unparkConsumer(): void {
+    Atomics.store(this.ctrl, this.inWords.consumerParked, 0);
+  }
+
+  /** Value of write_index the consumer saw when it parked (for Atomics.wait). */
+  get consumerWaitValue(): number {
+    return this.reader.cachedWriteIndex | 0;
+  }
+
+  // ---------------------------------------------------------------------------------
+  // Blocking helpers for threads that may block (workers: Atomics.wait). Not for a
+  // window's main thread, which must use parkConsumer + Atomics.waitAsync instead.
+
+  /**
+   * Blocks until incoming data may be available, the peer changed state, or the timeout
+   * elapsed: park, Atomics.wait on write_index, unpark. Returns false on timeout.
+   */
+  waitForData(timeoutMs: number): boolean {
+    if (this.parkConsumer()) return true;
+    try {
+      return Atomics.wait(this.ctrl, this.consumerWaitWord, this.consumerWaitValue, timeoutMs) !== 'timed-out';
+    } finally {
+      this.unparkConsumer();
+    }
+  }
+
+  /** Blocks until the consumer may have released space (or timeout; returns false). Publishes first. */
+  waitForSpace(timeoutMs: number): boolean {
+    this.flush();
+    if (this.parkProducer()) return true;
+    try {
+      return Atomics.wait(this.ctrl, this.producerWaitWord, this.producerWaitValue, timeoutMs) !== 'timed-out';
+    } finally {
+      this.unparkProducer();
+    }
+  }
+
+  /**
+   * Writes a message of any size (fragmenting if needed), blocking in waitForSpace while
+   * the ring is full (for workers). Does not publish the last records: call flush().
+   * Returns false if `maxWaits` waits timed out; a partly written fragmented message is
+   * then cancelled (CANCEL owed/written). Throws ChannelClosedError if the peer closed or
+   * failed, ProtocolError on a protocol violation.
+   */
+  sendSync(bytes: Uint8Array, waitTimeoutMs = 100, maxWaits = Infinity): boolean {
+    this.throwIfUnusable();
+    const w = this.writer;
+    if (bytes.length <= w.maxPayload && !w.largePending) {
+      let waits = 0;
+      while (!w.tryWrite(bytes)) {
+        this.checkPeerForSend();
+        if (!this.waitForSpace(waitTimeoutMs) && ++waits >= maxWaits) return false;
+      }
+      return true;
+    }
+    w.beginLarge(bytes);
+    let waits = 0;
+    while (!w.continueLarge()) {
+      this.checkPeerForSend();
+      if (!this.waitForSpace(waitTimeoutMs) && ++waits >= maxWaits) {
+        w.cancelLarge();
+        this.flush();
+        return false;
+      }
+    }
+    return true;
+  }
+}

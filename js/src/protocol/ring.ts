@@ -1,0 +1,752 @@
+// One SPSC ring of wire protocol v1 (docs/protocol.md sections 3, 4, 7.2).
+//
+// RingWriter is the producer side of a ring, RingReader the consumer side. Each keeps a
+// PRIVATE copy of its own index (never read back from shared memory, rule 4.3) and a
+// CACHED copy of the peer's index, reloaded only when the cache says full (writer) or
+// empty (reader) (rule 4.4). Every value loaded from shared memory is read exactly once
+// into a local, validated, and only the local is used (section 7): a hostile peer can
+// rewrite any shared word at any time without making us access memory out of range.
+//
+// Indices are free-running u32 byte counters held in JS numbers in [0, 2^32); all
+// modular arithmetic is done with `>>> 0`. Atomics.load returns the signed int32 bit
+// pattern, hence `>>> 0` after every load, and `| 0` before every store.
+//
+// Record headers and payloads are accessed with plain typed-array loads/stores (rule 4.1,
+// 4.2): a Uint32Array over the ring data when the platform is little-endian (checked
+// once at module load), else a DataView with explicit little-endian accessors.
+
+import { ProtocolError } from '../errors';
+import {
+  KIND_CANCEL,
+  KIND_FIRST,
+  KIND_LAST,
+  KIND_MESSAGE,
+  KIND_MIDDLE,
+  KIND_PAD,
+  MAX_CAPACITY,
+  MAX_MESSAGE_LIMIT,
+  MIN_CAPACITY,
+  REASON_FRAGMENT_LENGTH,
+  REASON_FRAGMENT_SEQUENCE,
+  REASON_INDEX_MISALIGNED,
+  REASON_INDEX_OUT_OF_RANGE,
+  REASON_INDEX_REGRESSED,
+  REASON_LOCAL_ERROR,
+  REASON_MESSAGE_TOO_LARGE,
+  REASON_PAD_INVALID,
+  REASON_RECORD_BEYOND_INDEX,
+  REASON_RECORD_CROSSES_END,
+  REASON_RECORD_KIND_INVALID,
+  REASON_RECORD_LENGTH_INVALID,
+  W_N2R_CONSUMER_PARKED,
+  W_N2R_PRODUCER_PARKED,
+  W_N2R_READ_INDEX,
+  W_N2R_WRITE_INDEX,
+  W_R2N_CONSUMER_PARKED,
+  W_R2N_PRODUCER_PARKED,
+  W_R2N_READ_INDEX,
+  W_R2N_WRITE_INDEX,
+  failureReasonName,
+} from './layout';
+
+/** True when typed arrays use little-endian byte order (every platform V8 ships on today). */
+export const PLATFORM_LITTLE_ENDIAN: boolean = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** The four control words of one ring, as Int32Array indices into the control area. */
+export interface RingWords {
+  readonly writeIndex: number;
+  readonly readIndex: number;
+  readonly consumerParked: number;
+  readonly producerParked: number;
+}
+
+export const R2N_WORDS: RingWords = Object.freeze({
+  writeIndex: W_R2N_WRITE_INDEX,
+  readIndex: W_R2N_READ_INDEX,
+  consumerParked: W_R2N_CONSUMER_PARKED,
+  producerParked: W_R2N_PRODUCER_PARKED,
+});
+
+export const N2R_WORDS: RingWords = Object.freeze({
+  writeIndex: W_N2R_WRITE_INDEX,
+  readIndex: W_N2R_READ_INDEX,
+  consumerParked: W_N2R_CONSUMER_PARKED,
+  producerParked: W_N2R_PRODUCER_PARKED,
+});
+
+export interface RingOptions {
+  /**
+   * Called once, synchronously, when this ring detects a protocol violation, before the
+   * ProtocolError is thrown. The Endpoint uses it to enter the failed state (7.3).
+   */
+  onFailure?: (err: ProtocolError) => void;
+  /**
+   * Called after a publication/release when the peer's parked word was set (5.2): the
+   * caller must ring the peer's doorbell. The same answer is also returned by
+   * RingWriter.publish() and left in RingReader.peerNeedsWake.
+   */
+  doorbell?: () => void;
+}
+
+export interface ReaderOptions extends RingOptions {
+  /** Largest message accepted (C10); default and maximum 2^32 - 1. */
+  maxMessage?: number;
+}
+
+/** Receives one message. The view may point INTO the ring: valid only during the call. */
+export type MessageHandler = (message: Uint8Array) => void;
+
+function checkRingArgs(ctrl: Int32Array, data: Uint8Array, capacity: number): void {
+  if (!Number.isInteger(capacity) || capacity < MIN_CAPACITY || capacity > MAX_CAPACITY || (capacity & (capacity - 1)) !== 0) {
+    throw new RangeError(`ring capacity ${capacity} must be a power of two in [${MIN_CAPACITY}, ${MAX_CAPACITY}]`);
+  }
+  if (data.length !== capacity) throw new RangeError(`ring data is ${data.length} bytes, capacity is ${capacity}`);
+  if (data.byteOffset % 8 !== 0) throw new RangeError('ring data must be 8-byte aligned');
+  if (ctrl.length < 1) throw new RangeError('control words missing');
+}
+
+/** Common state and helpers of both ring ends. */
+abstract class RingEnd {
+  readonly capacity: number;
+  /** capacity / 4 - 8 (section 3.1). */
+  readonly maxPayload: number;
+  /** The ring's data bytes (a view into the shared region). */
+  readonly data: Uint8Array;
+  protected readonly ctrl: Int32Array;
+  protected readonly words: RingWords;
+  protected readonly mask: number;
+  /** Uint32 view over the ring data, or null on a big-endian platform (then `dv` is used). */
+  protected readonly u32: Uint32Array | null;
+  protected readonly dv: DataView;
+  protected readonly onFailure: ((err: ProtocolError) => void) | null;
+  protected readonly doorbell: (() => void) | null;
+  /** 0 while healthy, else the section 7.2 reason this ring failed with. */
+  protected failedReason = 0;
+  protected failedError: ProtocolError | null = null;
+
+  constructor(ctrl: Int32Array, words: RingWords, data: Uint8Array, capacity: number, options: RingOptions) {
+    checkRingArgs(ctrl, data, capacity);
+    this.ctrl = ctrl;
+    this.words = words;
+    this.data = data;
+    this.capacity = capacity;
+    this.mask = capacity - 1;
+    this.maxPayload = capacity / 4 - 8;
+    this.dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    this.u32 = PLATFORM_LITTLE_ENDIAN ? new Uint32Array(data.buffer, data.byteOffset, capacity >>> 2) : null;
+    this.onFailure = options.onFailure ?? null;
+    this.doorbell = options.doorbell ?? null;
+  }
+
+  /** The reason number this ring failed with, or 0. */
+  get failure(): number {
+    return this.failedReason;
+  }
+
+  /** Reads the u32 at data offset `off` (4-aligned, in range: callers guarantee it). */
+  protected getU32(off: number): number {
+    const u = this.u32;
+    return u !== null ? u[off >>> 2]! : this.dv.getUint32(off, true);
+  }
+
+  protected setU32(off: number, v: number): void {
+    const u = this.u32;
+    if (u !== null) u[off >>> 2] = v;
+    else this.dv.setUint32(off, v, true);
+  }
+
+  /** Enters the failed state: reports to the owner, then throws. Never returns. */
+  protected fail(reason: number, detail: string): never {
+    if (this.failedError === null) {
+      this.failedReason = reason;
+      this.failedError = new ProtocolError(reason, failureReasonName(reason), detail);
+      if (this.onFailure !== null) this.onFailure(this.failedError);
+    }
+    throw this.failedError;
+  }
+
+  /**
+   * Marks the ring failed without throwing (used by the Endpoint when the failure was
+   * detected elsewhere, e.g. S1 or the other ring): from then on every operation throws.
+   */
+  poison(err: ProtocolError): void {
+    if (this.failedError === null) {
+      this.failedError = err;
+      this.failedReason = err.reasonCode;
+    }
+  }
+
+  protected throwIfFailed(): void {
+    if (this.failedError !== null) throw this.failedError;
+  }
+}
+
+// =====================================================================================
+// Producer
+
+/**
+ * Producer end of a ring.
+ *
+ * Writes are not visible to the consumer until publish(): batch many records, then
+ * publish once. When a write reports "no space", call publish() first (the consumer can
+ * only free what it has seen), then wait for space (Endpoint.parkProducer) and retry.
+ *
+ * Three ways to write:
+ * - tryWrite(bytes): copy a message of at most maxPayload bytes; all or nothing.
+ * - reserveOffset(n) / reserve(n), then commit(nActual) or abort(): write the payload in
+ *   place into `data` (zero-copy; reserveOffset allocates nothing).
+ * - beginLarge(bytes) then continueLarge() until it returns true: any size up to
+ *   2^32 - 1, written incrementally (FIRST/MIDDLE/LAST) as space appears; the "fragment
+ *   cursor" lives in the writer. cancelLarge() abandons it (a CANCEL record is owed and
+ *   written before any other record if FIRST was already written).
+ */
+export class RingWriter extends RingEnd {
+  /** Private write index (all records written, published or not). */
+  private write: number;
+  /** Last value stored to the shared write_index. */
+  private published: number;
+  /** Cached read_index of the consumer (reloaded only when the ring looks full). */
+  private cachedRead: number;
+  /** Data offset of the open reservation's record header, or -1. */
+  private resOff = -1;
+  private resLen = 0;
+  /** Fragment cursor: the message being written incrementally, or null. */
+  private large: Uint8Array | null = null;
+  private largeSent = 0;
+  private largeFirstDone = false;
+  /** A CANCEL record must be written before anything else. */
+  private owesCancel = false;
+
+  constructor(ctrl: Int32Array, words: RingWords, data: Uint8Array, capacity: number, options: RingOptions = {}) {
+    super(ctrl, words, data, capacity, options);
+    // At attach our own index is read once to resume from it (normally 0 on a fresh
+    // region); from then on the private copy is authoritative (rule 4.3).
+    const w = Atomics.load(ctrl, words.writeIndex) >>> 0;
+    this.write = w;
+    this.published = w;
+    this.cachedRead = w; // provisional; validated reload below
+    if ((w & 7) !== 0) {
+      this.failedReason = REASON_INDEX_MISALIGNED;
+      this.failedError = new ProtocolError(REASON_INDEX_MISALIGNED, failureReasonName(REASON_INDEX_MISALIGNED), `own write_index ${w} at attach`);
+      return;
+    }
+    const r = Atomics.load(ctrl, words.readIndex) >>> 0;
+    if ((r & 7) !== 0 || ((w - r) >>> 0) > capacity) {
+      const reason = (r & 7) !== 0 ? REASON_INDEX_MISALIGNED : REASON_INDEX_OUT_OF_RANGE;
+      this.failedReason = reason;
+      this.failedError = new ProtocolError(reason, failureReasonName(reason), `read_index ${r} at attach (write ${w})`);
+      return;
+    }
+    this.cachedRead = r;
+  }
+
+  /** The ProtocolError the writer failed with at construction or later, if any. */
+  get error(): ProtocolError | null {
+    return this.failedError;
+  }
+
+  /** Private write index (for diagnostics and tests). */
+  get writeIndex(): number {
+    return this.write;
+  }
+
+  /** Cached consumer index (the value Endpoint.parkProducer waits on). */
+  get cachedReadIndex(): number {
+    return this.cachedRead;
+  }
+
+  /** True if records were written since the last publish(). */
+  get hasUnpublished(): boolean {
+    return this.write !== this.published;
+  }
+
+  /** True while a fragmented message from beginLarge() is not completely written. */
+  get largePending(): boolean {
+    return this.large !== null;
+  }
+
+  /** True while a CANCEL record is owed (no space for it yet). */
+  get cancelPending(): boolean {
+    return this.owesCancel;
+  }
+
+  /** Bytes of the message in progress already written (for progress reporting). */
+  get largeProgress(): number {
+    return this.largeSent;
+  }
+
+  /** Free bytes according to the cache (no shared load). */
+  get freeBytesCached(): number {
+    return this.capacity - ((this.write - this.cachedRead) >>> 0);
+  }
+
+  /**
+   * Reloads the consumer's read_index (P1-P3). Returns true if it moved since the last
+   * load. Throws ProtocolError on a violation.
+   */
+  refresh(): boolean {
+    this.throwIfFailed();
+    const before = this.cachedRead;
+    this.reloadRead();
+    return this.cachedRead !== before;
+  }
+
+  private reloadRead(): void {
+    // SYNC: ring-release (partner: consumer's Atomics.store of read_index in
+    // RingReader.release). Loaded once; only the local `r` is used.
+    const r = Atomics.load(this.ctrl, this.words.readIndex) >>> 0;
+    if ((r & 7) !== 0) this.fail(REASON_INDEX_MISALIGNED, `read_index ${r} is not a multiple of 8`);
+    // P2 is checked against what we PUBLISHED: the consumer cannot have released bytes
+    // it was never shown. (published - r) <= capacity.
+    const pending = (this.published - r) >>> 0;
+    if (pending > this.capacity) {
+      this.fail(REASON_INDEX_OUT_OF_RANGE, `read_index ${r} is not within ${this.capacity} below published write_index ${this.published}`);
+    }
+    // P3: the consumer's index never moves back.
+    if (pending > ((this.published - this.cachedRead) >>> 0)) {
+      this.fail(REASON_INDEX_REGRESSED, `read_index moved back from ${this.cachedRead} to ${r}`);
+    }
+    this.cachedRead = r;
+  }
+
+  /**
+   * Finds room for a record of `size` bytes (8-aligned, <= capacity/4), writing a PAD
+   * record first if it does not fit before the end of the ring. Returns the record's
+   * data offset, or -1 when there is not enough free space even after a reload.
+   */
+  private claim(size: number): number {
+    let off = this.write & this.mask;
+    const tail = this.capacity - off;
+    const need = size <= tail ? size : tail + size;
+    if (need > this.capacity - ((this.write - this.cachedRead) >>> 0)) {
+      this.reloadRead();
+      if (need > this.capacity - ((this.write - this.cachedRead) >>> 0)) return -1;
+    }
+    if (size > tail) {
+      // PAD covers exactly the bytes before the end (>= 8 since everything is 8-aligned).
+      this.setU32(off, tail - 8);
+      this.setU32(off + 4, KIND_PAD);
+      this.write = (this.write + tail) >>> 0;
+      off = 0;
+    }
+    return off;
+  }
+
+  private checkIdle(): void {
+    if (this.failedError !== null) throw this.failedError;
+    if (this.resOff >= 0) throw new Error('RingWriter: a reservation is open (commit or abort it first)');
+    if (this.large !== null) throw new Error('RingWriter: a fragmented message is in progress (continueLarge or cancelLarge first)');
+  }
+
+  private flushCancel(): boolean {
+    const off = this.claim(8);
+    if (off < 0) return false;
+    this.setU32(off, 0);
+    this.setU32(off + 4, KIND_CANCEL);
+    this.write = (this.write + 8) >>> 0;
+    this.owesCancel = false;
+    return true;
+  }
+
+  /**
+   * Copies one message of at most maxPayload bytes into the ring as a MESSAGE record.
+   * Returns false (nothing written) when there is no space. Not visible until publish().
+   */
+  tryWrite(src: Uint8Array): boolean {
+    this.checkIdle();
+    const n = src.length;
+    if (n > this.maxPayload) throw new RangeError(`message of ${n} bytes exceeds maxPayload ${this.maxPayload}; use beginLarge()`);
+    if (this.owesCancel && !this.flushCancel()) return false;
+    const size = 8 + ((n + 7) & ~7);
+    const off = this.claim(size);
+    if (off < 0) return false;
+    this.data.set(src, off + 8);
+    this.setU32(off, n);
+    this.setU32(off + 4, KIND_MESSAGE);
+    this.write = (this.write + size) >>> 0;
+    return true;
+  }
+
+  /**
+   * Reserves room for a MESSAGE of up to `n` (<= maxPayload) bytes and returns the offset
+   * in `data` where its payload goes, or -1 when there is no space. Allocation-free.
+   * Fill data[offset .. offset + n) then commit(nActual) or abort().
+   */
+  reserveOffset(n: number): number {
+    this.checkIdle();
+    if (!(n >= 0 && n <= this.maxPayload && Number.isInteger(n))) {
+      throw new RangeError(`reservation of ${n} bytes must be an integer in [0, ${this.maxPayload}]`);
+    }
+    if (this.owesCancel && !this.flushCancel()) return -1;
+    const off = this.claim(8 + ((n + 7) & ~7));
+    if (off < 0) return -1;
+    this.resOff = off;
+    this.resLen = n;
+    return off + 8;
+  }
+
+  /** Like reserveOffset but returns a view of the n payload bytes (allocates the view), or null. */
+  reserve(n: number): Uint8Array | null {
+    const p = this.reserveOffset(n);
+    return p < 0 ? null : this.data.subarray(p, p + n);
+  }
+
+  /** Completes the open reservation with `nActual` (<= reserved) payload bytes. */
+  commit(nActual: number = this.resLen): void {
+    const off = this.resOff;
+    if (off < 0) throw new Error('RingWriter.commit: no open reservation');
+    if (!(nActual >= 0 && nActual <= this.resLen && Number.isInteger(nActual))) {
+      throw new RangeError(`commit of ${nActual} bytes must be an integer in [0, ${this.resLen}]`);
+    }
+    this.throwIfFailed();
+    this.setU32(off, nActual);
+    this.setU32(off + 4, KIND_MESSAGE);
+    this.write = (this.write + 8 + ((nActual + 7) & ~7)) >>> 0;
+    this.resOff = -1;
+  }
+
+  /** Drops the open reservation (a PAD it may have needed stays: it is a valid record). */
+  abort(): void {
+    this.resOff = -1;
+  }
+
+  /** Starts writing a message of any size (0 .. 2^32 - 1) incrementally; see continueLarge(). */
+  beginLarge(src: Uint8Array): void {
+    this.checkIdle();
+    if (src.length > MAX_MESSAGE_LIMIT) throw new RangeError(`message of ${src.length} bytes exceeds 2^32 - 1`);
+    this.large = src;
+    this.largeSent = 0;
+    this.largeFirstDone = false;
+  }
+
+  /**
+   * Writes as many records of the message started by beginLarge() as fit. Returns true
+   * when the whole message is written (then publish()), false when out of space (publish(),
+   * wait for space, call again). A message of at most maxPayload bytes goes as one MESSAGE.
+   */
+  continueLarge(): boolean {
+    this.throwIfFailed();
+    const src = this.large;
+    if (src === null) return true;
+    if (this.owesCancel && !this.flushCancel()) return false;
+    const total = src.length;
+    const mp = this.maxPayload;
+    if (!this.largeFirstDone) {
+      if (total <= mp) {
+        const size = 8 + ((total + 7) & ~7);
+        const off = this.claim(size);
+        if (off < 0) return false;
+        this.data.set(src, off + 8);
+        this.setU32(off, total);
+        this.setU32(off + 4, KIND_MESSAGE);
+        this.write = (this.write + size) >>> 0;
+        this.large = null;
+        return true;
+      }
+      // FIRST: {length = mp, FIRST}, total_length, 0, then mp - 8 bytes (< total).
+      const off = this.claim(8 + mp); // mp + 8 = capacity / 4, a multiple of 8
+      if (off < 0) return false;
+      const chunk = mp - 8;
+      this.setU32(off + 8, total);
+      this.setU32(off + 12, 0);
+      this.data.set(src.subarray(0, chunk), off + 16);
+      this.setU32(off, mp);
+      this.setU32(off + 4, KIND_FIRST);
+      this.write = (this.write + 8 + mp) >>> 0;
+      this.largeSent = chunk;
+      this.largeFirstDone = true;
+    }
+    for (;;) {
+      const sent = this.largeSent;
+      const rem = total - sent; // >= 1: FIRST never carries everything
+      const chunk = rem < mp ? rem : mp;
+      const size = 8 + ((chunk + 7) & ~7);
+      const off = this.claim(size);
+      if (off < 0) return false;
+      this.data.set(src.subarray(sent, sent + chunk), off + 8);
+      this.setU32(off, chunk);
+      this.setU32(off + 4, chunk === rem ? KIND_LAST : KIND_MIDDLE);
+      this.write = (this.write + size) >>> 0;
+      this.largeSent = sent + chunk;
+      if (chunk === rem) {
+        this.large = null;
+        return true;
+      }
+    }
+  }
+
+  /**
+   * Abandons the message started by beginLarge(). If its FIRST record was already written,
+   * a CANCEL record is owed: written now if there is space, else before the next record.
+   */
+  cancelLarge(): void {
+    if (this.large === null) return;
+    if (this.largeFirstDone) this.owesCancel = true;
+    this.large = null;
+    this.largeSent = 0;
+    this.largeFirstDone = false;
+    if (this.owesCancel && this.failedError === null) this.flushCancel();
+  }
+
+  /**
+   * Publishes every record written so far with ONE store of write_index (batching), then
+   * checks whether the consumer is parked. Returns true when the caller must ring the
+   * consumer's doorbell (the `doorbell` option, if given, has then been called too).
+   */
+  publish(): boolean {
+    this.throwIfFailed();
+    const w = this.write;
+    if (w === this.published) return false;
+    // SYNC: ring-publish (partner: consumer's Atomics.load of write_index in
+    // RingReader.loadWrite). seq_cst store: all plain stores of record headers and
+    // payloads above happen-before the consumer's reads below this index.
+    Atomics.store(this.ctrl, this.words.writeIndex, w | 0);
+    this.published = w;
+    // SYNC: park-announce (partner: consumer's Atomics.store(consumer_parked, 1) in
+    // Endpoint.parkConsumer). Store-then-load, both seq_cst (Dekker, section 5.2): either
+    // we see parked = 1 here, or the parking consumer sees our new write_index.
+    if (Atomics.load(this.ctrl, this.words.consumerParked) !== 0) {
+      if (this.doorbell !== null) this.doorbell();
+      return true;
+    }
+    return false;
+  }
+}
+
+// =====================================================================================
+// Consumer
+
+/**
+ * Consumer end of a ring.
+ *
+ * poll() delivers whole messages. A MESSAGE record is delivered as a Uint8Array view INTO
+ * THE RING: it is valid only during the handler call (the bytes are released to the
+ * producer when poll returns); copy it (`slice()`) to keep it. A fragmented message is
+ * reassembled into an owned Uint8Array, which the handler may keep.
+ * Views are over shared memory: in Chromium, TextDecoder rejects them; decode a copy.
+ */
+export class RingReader extends RingEnd {
+  /** Private read index (everything consumed). */
+  private read: number;
+  /** Last value stored to the shared read_index. */
+  private released: number;
+  /** Cached write_index of the producer (reloaded only when the ring looks empty). */
+  private cachedWrite: number;
+  readonly maxMessage: number;
+  /** Reassembly buffer of the fragmented message in progress, or null. */
+  private asm: Uint8Array | null = null;
+  private asmLen = 0;
+  private polling = false;
+  /** Set by poll(): true when its release found the producer parked (ring its doorbell). */
+  peerNeedsWake = false;
+
+  constructor(ctrl: Int32Array, words: RingWords, data: Uint8Array, capacity: number, options: ReaderOptions = {}) {
+    super(ctrl, words, data, capacity, options);
+    const mm = options.maxMessage ?? MAX_MESSAGE_LIMIT;
+    if (!Number.isInteger(mm) || mm < 0 || mm > MAX_MESSAGE_LIMIT) {
+      throw new RangeError(`maxMessage ${mm} must be an integer in [0, 2^32 - 1]`);
+    }
+    this.maxMessage = mm;
+    // Own index read once at attach (normally 0); private from then on (rule 4.3).
+    const r = Atomics.load(ctrl, words.readIndex) >>> 0;
+    this.read = r;
+    this.released = r;
+    this.cachedWrite = r;
+    if ((r & 7) !== 0) {
+      this.failedReason = REASON_INDEX_MISALIGNED;
+      this.failedError = new ProtocolError(REASON_INDEX_MISALIGNED, failureReasonName(REASON_INDEX_MISALIGNED), `own read_index ${r} at attach`);
+    }
+  }
+
+  get error(): ProtocolError | null {
+    return this.failedError;
+  }
+
+  /** Private read index (for diagnostics and tests). */
+  get readIndex(): number {
+    return this.read;
+  }
+
+  /** Cached producer index (the value Endpoint.parkConsumer waits on). */
+  get cachedWriteIndex(): number {
+    return this.cachedWrite;
+  }
+
+  /** True when everything below the cached write_index is consumed (no shared load). */
+  get drained(): boolean {
+    return this.read === this.cachedWrite;
+  }
+
+  /** True while a fragmented message is being reassembled. */
+  get inMessage(): boolean {
+    return this.asm !== null;
+  }
+
+  /**
+   * Reloads write_index even if the cache is not exhausted (after a peer-state load, or
+   * when re-checking before parking). Returns the unconsumed bytes. Throws ProtocolError.
+   */
+  refresh(): number {
+    this.throwIfFailed();
+    return (this.loadWrite() - this.read) >>> 0;
+  }
+
+  private loadWrite(): number {
+    const read = this.read;
+    // SYNC: ring-publish (partner: producer's Atomics.store of write_index in
+    // RingWriter.publish). Loaded once into `w`; only `w` is used afterwards.
+    const w = Atomics.load(this.ctrl, this.words.writeIndex) >>> 0;
+    if ((w & 7) !== 0) this.fail(REASON_INDEX_MISALIGNED, `write_index ${w} is not a multiple of 8`);
+    const avail = (w - read) >>> 0;
+    if (avail > this.capacity) {
+      this.fail(REASON_INDEX_OUT_OF_RANGE, `write_index ${w} is more than ${this.capacity} ahead of read ${read}`);
+    }
+    if (avail < ((this.cachedWrite - read) >>> 0)) {
+      this.fail(REASON_INDEX_REGRESSED, `write_index moved back from ${this.cachedWrite} to ${w}`);
+    }
+    this.cachedWrite = w;
+    return w;
+  }
+
+  /**
+   * Consumes records and delivers whole messages to `handler`, until the ring is empty
+   * (write_index reloaded once each time the cache runs out) or `maxMessages` messages
+   * were delivered or `maxBytes` ring bytes consumed. Then releases everything consumed
+   * with ONE store of read_index. Returns the number of messages delivered.
+   * If the handler throws, the messages delivered so far (including that one) count as
+   * consumed, are released, and the exception propagates.
+   * Throws ProtocolError (after reporting it through onFailure) on a protocol violation.
+   */
+  poll(handler: MessageHandler, maxMessages = Infinity, maxBytes = Infinity): number {
+    this.throwIfFailed();
+    if (this.polling) throw new Error('RingReader.poll is not reentrant');
+    this.polling = true;
+    this.peerNeedsWake = false;
+    let delivered = 0;
+    try {
+      const cap = this.capacity;
+      const mask = this.mask;
+      const mp = this.maxPayload;
+      const data = this.data;
+      let consumed = 0;
+      let read = this.read;
+      let w = this.cachedWrite;
+      while (delivered < maxMessages && consumed < maxBytes) {
+        let avail = (w - read) >>> 0;
+        if (avail === 0) {
+          this.read = read;
+          w = this.loadWrite();
+          avail = (w - read) >>> 0;
+          if (avail === 0) break;
+        }
+        // avail >= 8 (both indices are multiples of 8), so the header lies below w;
+        // off is 8-aligned and <= capacity - 8, so the header lies inside the ring.
+        const off = read & mask;
+        const len = this.getU32(off); // read once
+        const kind = this.getU32(off + 4); // read once; bits 8-31 must be zero
+        if (kind < KIND_MESSAGE || kind > KIND_CANCEL) {
+          this.read = read;
+          this.fail(REASON_RECORD_KIND_INVALID, `kind word 0x${kind.toString(16)} at offset ${off}`);
+        }
+        if (kind === KIND_PAD) {
+          // C7 first: a PAD's length is fully determined by its position.
+          if (len !== cap - off - 8) this.fail(REASON_PAD_INVALID, `PAD length ${len} at offset ${off}, expected ${cap - off - 8}`);
+          if (cap - off > avail) this.fail(REASON_RECORD_BEYOND_INDEX, `PAD at offset ${off} extends past write_index`);
+          read = (read + cap - off) >>> 0;
+          consumed += cap - off;
+          continue;
+        }
+        // C5 (before any arithmetic on len, so len is small afterwards).
+        if (kind === KIND_CANCEL ? len !== 0 : len > mp) {
+          this.fail(REASON_RECORD_LENGTH_INVALID, `${kindName(kind)} length ${len} (max ${kind === KIND_CANCEL ? 0 : mp})`);
+        }
+        const size = 8 + ((len + 7) & ~7);
+        if (size > avail) this.fail(REASON_RECORD_BEYOND_INDEX, `record of ${size} bytes at offset ${off}, only ${avail} published`);
+        if (off + size > cap) this.fail(REASON_RECORD_CROSSES_END, `record of ${size} bytes at offset ${off} crosses the end`);
+        const p = off + 8;
+        if (kind === KIND_MESSAGE) {
+          if (this.asm !== null) this.fail(REASON_FRAGMENT_SEQUENCE, 'MESSAGE inside a fragmented message');
+          read = (read + size) >>> 0;
+          consumed += size;
+          delivered++;
+          this.read = read; // counted as consumed even if the handler throws
+          handler(data.subarray(p, p + len));
+        } else if (kind === KIND_FIRST) {
+          if (this.asm !== null) this.fail(REASON_FRAGMENT_SEQUENCE, 'FIRST inside a fragmented message');
+          if (len < 8) this.fail(REASON_FRAGMENT_LENGTH, `FIRST length ${len} < 8`);
+          const total = this.getU32(p); // read once
+          const zero = this.getU32(p + 4);
+          if (zero !== 0) this.fail(REASON_FRAGMENT_LENGTH, `FIRST zero word is ${zero}`);
+          if (total > this.maxMessage) this.fail(REASON_MESSAGE_TOO_LARGE, `total_length ${total} > maxMessage ${this.maxMessage}`);
+          const chunk = len - 8;
+          if (chunk > total) this.fail(REASON_FRAGMENT_LENGTH, `FIRST chunk ${chunk} > total_length ${total}`);
+          let buf: Uint8Array;
+          try {
+            buf = new Uint8Array(total);
+          } catch {
+            this.fail(REASON_LOCAL_ERROR, `cannot allocate ${total} bytes for reassembly`);
+          }
+          buf.set(data.subarray(p + 8, p + 8 + chunk), 0);
+          this.asm = buf;
+          this.asmLen = chunk;
+          read = (read + size) >>> 0;
+          consumed += size;
+        } else if (kind === KIND_MIDDLE || kind === KIND_LAST) {
+          const buf = this.asm;
+          if (buf === null) this.fail(REASON_FRAGMENT_SEQUENCE, `${kindName(kind)} outside a fragmented message`);
+          if (len === 0) this.fail(REASON_FRAGMENT_LENGTH, `empty ${kindName(kind)}`);
+          const at = this.asmLen;
+          const room = buf.length - at;
+          if (kind === KIND_MIDDLE ? len > room : len !== room) {
+            this.fail(REASON_FRAGMENT_LENGTH, `${kindName(kind)} of ${len} bytes with ${room} of ${buf.length} missing`);
+          }
+          buf.set(data.subarray(p, p + len), at);
+          read = (read + size) >>> 0;
+          consumed += size;
+          if (kind === KIND_MIDDLE) {
+            this.asmLen = at + len;
+          } else {
+            this.asm = null;
+            this.asmLen = 0;
+            delivered++;
+            this.read = read;
+            handler(buf);
+          }
+        } else {
+          // KIND_CANCEL (length already checked to be 0)
+          if (this.asm === null) this.fail(REASON_FRAGMENT_SEQUENCE, 'CANCEL outside a fragmented message');
+          this.asm = null;
+          this.asmLen = 0;
+          read = (read + size) >>> 0;
+          consumed += size;
+        }
+      }
+      this.read = read;
+    } finally {
+      this.polling = false;
+      if (this.failedError === null) this.release();
+    }
+    return delivered;
+  }
+
+  /** Stores read_index if it moved (one store per batch) and checks the producer's parked word. */
+  private release(): void {
+    const r = this.read;
+    if (r === this.released) return;
+    // SYNC: ring-release (partner: producer's Atomics.load of read_index in
+    // RingWriter.reloadRead). Our plain reads of the released bytes happen-before the
+    // producer overwrites them.
+    Atomics.store(this.ctrl, this.words.readIndex, r | 0);
+    this.released = r;
+    // SYNC: park-announce (partner: producer's Atomics.store(producer_parked, 1) in
+    // Endpoint.parkProducer). Store-then-load, both seq_cst (section 5.2).
+    if (Atomics.load(this.ctrl, this.words.producerParked) !== 0) {
+      this.peerNeedsWake = true;
+      if (this.doorbell !== null) this.doorbell();
+    }
+  }
+}
+
+function kindName(kind: number): string {
+  return ['?', 'MESSAGE', 'FIRST', 'MIDDLE', 'LAST', 'PAD', 'CANCEL'][kind] ?? `kind ${kind}`;
+}
