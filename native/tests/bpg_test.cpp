@@ -508,6 +508,14 @@ TEST(BpgResync, SkipsGarbageToTheNextMagicAndCountsDroppedBytes) {
   }
 }
 
+TEST(BpgResync, SingleGarbageByteRightBeforeAMagicIsDroppedAlone) {
+  Decoder d;
+  Collected c = push_all(d, concat({Bytes{'x'}, make(kTagText, true, 1, 1, "a")}));
+  ASSERT_EQ(c.groups.size(), 1u);
+  ASSERT_EQ(c.errors.size(), 1u);
+  EXPECT_NE(c.errors[0].message.find("dropped 1 bytes"), std::string::npos);
+}
+
 TEST(BpgResync, TrailingGarbageIsCountedBeforeAMagicAppears) {
   Decoder d;
   const Bytes junk(1000, 0x41);
