@@ -1,0 +1,230 @@
+// One side of a channel: full duplex over a Region (docs/protocol.md). Adds to the rings
+// what an application needs: blocking with deadlines (spin, yield, park), fragmentation
+// and reassembly of messages of any size up to 2^32-1 bytes, peer-state tracking, close,
+// and the failed state.
+//
+// Threads: any number of threads may send (they are serialized by a mutex, so the ring
+// still has one producer); exactly one thread at a time may receive. close() may be
+// called from any thread and wakes this side's own blocked threads.
+#pragma once
+
+#include <atomic>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <span>
+
+#include "smc/layout.hpp"
+#include "smc/ring.hpp"
+#include "smc/wait.hpp"
+
+namespace smc {
+
+// What wakes the peer when it has parked. `watched` is the shared word the peer sleeps on
+// (the write_index it waits to change, or the read_index when it waits for space). The
+// default rings a futex on it (the peer is a native thread); a Node binding substitutes
+// a thread-safe-function call when the peer is a JS event loop.
+class Doorbell {
+ public:
+  virtual ~Doorbell() = default;
+  virtual void ring(const uint32_t* watched) = 0;
+};
+
+struct EndpointOptions {
+  IdleOptions idle;
+  uint32_t max_message = UINT32_MAX;  // largest message this side accepts (C10)
+  Doorbell* doorbell = nullptr;       // not owned; nullptr: futex wake (native peer)
+};
+
+struct EndpointStats {
+  uint64_t messages_sent = 0;
+  uint64_t bytes_sent = 0;
+  uint64_t messages_received = 0;
+  uint64_t bytes_received = 0;
+  uint64_t doorbells_rung = 0;  // times this side woke its peer
+  uint64_t parks = 0;           // times this side went to sleep
+};
+
+class Endpoint {
+ public:
+  // Attaches `side` to an initialized region: validates, marks this side attached and
+  // bumps its generation. Returns nullptr and sets *err on failure.
+  static std::unique_ptr<Endpoint> attach(Region region, Side side, EndpointOptions options,
+                                          Errc* err = nullptr);
+  ~Endpoint();
+  Endpoint(const Endpoint&) = delete;
+  Endpoint& operator=(const Endpoint&) = delete;
+
+  // ---- sending (any thread) ------------------------------------------------------------
+
+  // Sends one message of any size (fragmented when larger than max_payload()). Blocks
+  // for room until `deadline`. On timeout after some fragments went out, the message is
+  // cancelled (a CANCEL record follows as soon as there is room), so the receiver never
+  // sees part of it. With flush=false the records are written but the index is not
+  // published until a later send with flush=true or flush(): batching for throughput.
+  Errc send(std::span<const std::byte> message, Deadline deadline = Deadline::never(),
+            bool flush = true);
+  Errc flush();
+
+  // Zero-copy send of a message of at most max_payload() bytes: write into the returned
+  // span, then commit() with the bytes used, or let the Reservation die to abort. Holds
+  // the send lock while alive, so other senders wait.
+  class Reservation {
+   public:
+    Reservation() = default;
+    Reservation(Reservation&&) noexcept;
+    Reservation& operator=(Reservation&&) noexcept;
+    ~Reservation();
+    std::span<std::byte> data() const { return data_; }
+    explicit operator bool() const { return owner_ != nullptr; }
+    Errc commit(size_t used, bool flush = true);
+    void abort();
+
+   private:
+    friend class Endpoint;
+    Endpoint* owner_ = nullptr;
+    std::unique_lock<std::mutex> lock_;
+    std::span<std::byte> data_;
+  };
+  Errc reserve(uint32_t n, Reservation* out, Deadline deadline = Deadline::never());
+
+  // ---- receiving (one thread) ----------------------------------------------------------
+
+  // Delivers up to `max_messages` available messages to `on_message(std::span<const
+  // std::byte>)` without blocking. The span points into the ring (or into the reassembly
+  // buffer) and is valid only during the call. *delivered gets the count.
+  template <class F>
+  Errc poll(F&& on_message, size_t max_messages, size_t* delivered);
+
+  // Like poll, but first waits until at least one message is available or `deadline`.
+  template <class F>
+  Errc receive(F&& on_message, size_t max_messages, size_t* delivered,
+               Deadline deadline = Deadline::never());
+
+  // Waits until a record can be read. ok, timeout, closed, peer_closed (and drained),
+  // peer_failed, failed.
+  Errc wait_readable(Deadline deadline);
+
+  // ---- lifecycle -----------------------------------------------------------------------
+
+  // Marks this side closed, wakes the peer if it sleeps, and wakes this side's own blocked
+  // threads. Idempotent, any thread.
+  void close();
+  bool closed() const { return closed_.load(std::memory_order_acquire); }
+  // Enters the failed state (docs/protocol.md 7.3). Idempotent; the first reason sticks.
+  void fail(Reason r);
+  Reason failure() const { return static_cast<Reason>(failure_.load(std::memory_order_acquire)); }
+  // The peer's state (S1: an unknown value counts as failed with peer_state_invalid).
+  SideState peer_state() const;
+  Reason peer_reason() const;
+
+  Side side() const { return side_; }
+  uint32_t max_payload() const { return writer_.max_payload(); }
+  const Region& region() const { return region_; }
+  EndpointStats stats() const;
+  // Bytes published and not yet released, per direction (racy snapshot, for monitoring).
+  uint32_t outgoing_fill() const;
+  uint32_t incoming_fill() const;
+
+ private:
+  Endpoint(Region region, Side side, EndpointOptions options);
+  Errc send_locked(std::span<const std::byte> message, Deadline deadline);
+  Errc write_record(RecordKind kind, std::span<const std::byte> prefix,
+                    std::span<const std::byte> body, Deadline deadline);
+  Errc wait_writable(uint32_t bytes, Deadline deadline);
+  Errc send_state() const;  // why sending is impossible now, or ok
+  Errc peer_errc() const;   // ok, peer_closed or peer_failed
+  void publish_and_ring();
+  void release_and_ring();
+  void ring_peer(const uint32_t* watched);
+  Errc fail_from_reader();
+  bool handle_record(const Record& rec, std::span<const std::byte>* deliver);
+  void bump(std::atomic<uint64_t>& c, uint64_t by = 1) {
+    c.store(c.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+  }
+
+  Region region_;
+  Side side_;
+  EndpointOptions options_;
+  SharedWord own_state_;
+  SharedWord peer_state_;
+  RingWords out_;
+  RingWords in_;
+  std::mutex send_mu_;
+  RingWriter writer_;         // guarded by send_mu_
+  bool cancel_owed_ = false;  // guarded by send_mu_
+  RingReader reader_;         // receiving thread only
+  // Reassembly of a fragmented message (receiving thread only).
+  std::unique_ptr<std::byte[]> assembly_;
+  uint32_t assembly_total_ = 0;
+  uint32_t assembly_have_ = 0;
+  bool in_message_ = false;
+
+  std::atomic<bool> closed_{false};
+  std::atomic<uint8_t> failure_{0};
+  std::atomic<uint64_t> messages_sent_{0}, bytes_sent_{0}, messages_received_{0},
+      bytes_received_{0}, doorbells_{0}, parks_{0};
+};
+
+// ---- template members ------------------------------------------------------------------
+
+template <class F>
+Errc Endpoint::poll(F&& on_message, size_t max_messages, size_t* delivered) {
+  size_t count = 0;
+  uint64_t bytes = 0;
+  // Release what was consumed even if the handler throws: the producer must not stall.
+  struct Finish {
+    Endpoint* self;
+    size_t* count;
+    uint64_t* bytes;
+    size_t* out;
+    ~Finish() {
+      self->release_and_ring();
+      self->bump(self->messages_received_, *count);
+      self->bump(self->bytes_received_, *bytes);
+      if (out) *out = *count;
+    }
+  } finish{this, &count, &bytes, delivered};
+
+  if (closed()) return Errc::closed;
+  if (failure() != Reason::none) return Errc::failed;
+  const uint32_t release_every = reader_.capacity() / 4;
+  while (count < max_messages) {
+    std::optional<Record> rec = reader_.peek();
+    if (!rec) {
+      if (reader_.failure() != Reason::none) return fail_from_reader();
+      break;
+    }
+    std::span<const std::byte> message;
+    const bool complete = handle_record(*rec, &message);
+    if (failure() != Reason::none) return Errc::failed;
+    if (complete) {
+      ++count;
+      bytes += message.size();
+      on_message(message);
+      if (rec->kind != RecordKind::message) assembly_.reset();
+    }
+    reader_.consume();
+    if (reader_.unreleased() >= release_every) release_and_ring();
+  }
+  return Errc::ok;
+}
+
+template <class F>
+Errc Endpoint::receive(F&& on_message, size_t max_messages, size_t* delivered, Deadline deadline) {
+  for (;;) {
+    size_t n = 0;
+    Errc e = poll(on_message, max_messages, &n);
+    if (e != Errc::ok || n > 0) {
+      if (delivered) *delivered = n;
+      return e;
+    }
+    e = wait_readable(deadline);
+    if (e != Errc::ok) {
+      if (delivered) *delivered = 0;
+      return e;
+    }
+  }
+}
+
+}  // namespace smc

@@ -1,0 +1,453 @@
+#include "smc/endpoint.hpp"
+
+#include <algorithm>
+#include <new>
+#include <thread>
+#include <utility>
+
+namespace smc {
+
+namespace {
+
+// A start index taken from shared memory on attach must be sane like any other index.
+bool valid_start(uint32_t write, uint32_t read, uint32_t capacity) {
+  return (write & 7u) == 0 && (read & 7u) == 0 && write - read <= capacity;
+}
+
+}  // namespace
+
+std::unique_ptr<Endpoint> Endpoint::attach(Region region, Side side, EndpointOptions options,
+                                           Errc* err) {
+  auto set = [&](Errc e) {
+    if (err) *err = e;
+  };
+  const RingWords out = region.ring(outgoing(side));
+  const RingWords in = region.ring(incoming(side));
+  // Both indices of a ring are read once here and validated; a fresh region has zeros.
+  const uint32_t ow = out.write_index.load(std::memory_order_acquire);
+  const uint32_t orr = out.read_index.load(std::memory_order_acquire);
+  const uint32_t iw = in.write_index.load(std::memory_order_acquire);
+  const uint32_t ir = in.read_index.load(std::memory_order_acquire);
+  if (!valid_start(ow, orr, out.capacity) || !valid_start(iw, ir, in.capacity)) {
+    set(Errc::invalid_argument);
+    return nullptr;
+  }
+  std::unique_ptr<Endpoint> ep(new Endpoint(region, side, options));
+  ep->writer_ = RingWriter(out, ow);
+  ep->reader_ = RingReader(in, ir);
+  region.generation(side).fetch_add(1, std::memory_order_relaxed);
+  // SYNC: state-publish (partner: the peer's acquire load in Endpoint::peer_state).
+  ep->own_state_.store(make_state_word(SideState::attached), std::memory_order_seq_cst);
+  set(Errc::ok);
+  return ep;
+}
+
+Endpoint::Endpoint(Region region, Side side, EndpointOptions options)
+    : region_(region),
+      side_(side),
+      options_(options),
+      own_state_(region.state(side)),
+      peer_state_(region.state(peer_of(side))),
+      out_(region.ring(outgoing(side))),
+      in_(region.ring(incoming(side))) {}
+
+Endpoint::~Endpoint() {
+  close();
+}
+
+// ---- peer state --------------------------------------------------------------------------
+
+SideState Endpoint::peer_state() const {
+  // SYNC: state-publish (partner: the peer's seq_cst store of its state word).
+  const uint32_t w = peer_state_.load(std::memory_order_acquire);
+  const uint32_t s = w & 0xFFu;
+  if ((w >> 16) != 0 || s > static_cast<uint32_t>(SideState::failed)) return SideState::failed;
+  return static_cast<SideState>(s);
+}
+
+Reason Endpoint::peer_reason() const {
+  const uint32_t w = peer_state_.load(std::memory_order_acquire);
+  const uint32_t s = w & 0xFFu;
+  if ((w >> 16) != 0 || s > static_cast<uint32_t>(SideState::failed)) {
+    return Reason::peer_state_invalid;
+  }
+  const uint32_t r = (w >> 8) & 0xFFu;
+  return r <= static_cast<uint32_t>(Reason::local_error) ? static_cast<Reason>(r)
+                                                         : Reason::peer_state_invalid;
+}
+
+Errc Endpoint::peer_errc() const {
+  switch (peer_state()) {
+    case SideState::closed:
+      return Errc::peer_closed;
+    case SideState::failed:
+      return Errc::peer_failed;
+    default:
+      return Errc::ok;
+  }
+}
+
+Errc Endpoint::send_state() const {
+  if (closed()) return Errc::closed;
+  if (failure() != Reason::none) return Errc::failed;
+  return peer_errc();
+}
+
+// ---- doorbells ---------------------------------------------------------------------------
+
+void Endpoint::ring_peer(const uint32_t* watched) {
+  doorbells_.fetch_add(1, std::memory_order_relaxed);  // rung from several threads
+  if (options_.doorbell) {
+    options_.doorbell->ring(watched);
+  } else {
+    wake_all(watched);
+  }
+}
+
+void Endpoint::publish_and_ring() {
+  if (writer_.publish()) ring_peer(out_.write_index.address());
+}
+
+void Endpoint::release_and_ring() {
+  if (reader_.release()) ring_peer(in_.read_index.address());
+}
+
+// ---- lifecycle ---------------------------------------------------------------------------
+
+void Endpoint::close() {
+  if (closed_.exchange(true, std::memory_order_acq_rel)) return;
+  if (failure() == Reason::none) {
+    // SYNC: state-publish (partner: the peer's acquire load in peer_state()). seq_cst so the
+    // loads of the peer's parked words below cannot move before it (Dekker, section 5.2).
+    own_state_.store(make_state_word(SideState::closed), std::memory_order_seq_cst);
+  }
+  // SYNC: park-announce (partner: the peer's seq_cst stores of its parked words).
+  if (out_.consumer_parked.load(std::memory_order_seq_cst)) ring_peer(out_.write_index.address());
+  if (in_.producer_parked.load(std::memory_order_seq_cst)) ring_peer(in_.read_index.address());
+  // Our own threads may sleep on these words; they re-check closed() when they wake.
+  wake_all(in_.write_index.address());
+  wake_all(out_.read_index.address());
+}
+
+void Endpoint::fail(Reason r) {
+  uint8_t expected = 0;
+  if (!failure_.compare_exchange_strong(expected, static_cast<uint8_t>(r),
+                                        std::memory_order_acq_rel)) {
+    return;
+  }
+  // SYNC: state-publish (partner: the peer's acquire load in peer_state()).
+  own_state_.store(make_state_word(SideState::failed, r), std::memory_order_seq_cst);
+  if (out_.consumer_parked.load(std::memory_order_seq_cst)) ring_peer(out_.write_index.address());
+  if (in_.producer_parked.load(std::memory_order_seq_cst)) ring_peer(in_.read_index.address());
+  wake_all(in_.write_index.address());
+  wake_all(out_.read_index.address());
+}
+
+Errc Endpoint::fail_from_reader() {
+  fail(reader_.failure());
+  return Errc::failed;
+}
+
+// ---- sending -----------------------------------------------------------------------------
+
+Errc Endpoint::send(std::span<const std::byte> message, Deadline deadline, bool flush) {
+  if (message.size() > UINT32_MAX) return Errc::too_large;
+  std::unique_lock lock(send_mu_);
+  Errc e = send_locked(message, deadline);
+  if (e == Errc::ok) {
+    bump(messages_sent_);
+    bump(bytes_sent_, message.size());
+  }
+  if (flush || e != Errc::ok) publish_and_ring();
+  return e;
+}
+
+Errc Endpoint::flush() {
+  std::unique_lock lock(send_mu_);
+  publish_and_ring();
+  return send_state();
+}
+
+Errc Endpoint::send_locked(std::span<const std::byte> message, Deadline deadline) {
+  if (Errc e = send_state(); e != Errc::ok) return e;
+  if (cancel_owed_) {
+    if (Errc e = write_record(RecordKind::cancel, {}, {}, deadline); e != Errc::ok) return e;
+    cancel_owed_ = false;
+  }
+  const uint32_t max = writer_.max_payload();
+  if (message.size() <= max) return write_record(RecordKind::message, {}, message, deadline);
+
+  const auto total = static_cast<uint32_t>(message.size());
+  const uint32_t prefix_words[2] = {total, 0};
+  const auto prefix = std::as_bytes(std::span(prefix_words));
+  size_t sent = max - kFirstPrefix;
+  Errc e = write_record(RecordKind::first, prefix, message.first(sent), deadline);
+  if (e != Errc::ok) return e;  // nothing of the message was written
+  while (e == Errc::ok && sent < message.size()) {
+    const size_t chunk = std::min<size_t>(max, message.size() - sent);
+    const bool last = sent + chunk == message.size();
+    e = write_record(last ? RecordKind::last : RecordKind::middle, {}, message.subspan(sent, chunk),
+                     deadline);
+    sent += chunk;
+  }
+  if (e == Errc::timeout) {
+    // Part of the message is out: cancel it so the receiver drops the part it holds.
+    cancel_owed_ = !writer_.write({}, RecordKind::cancel);
+  }
+  return e;
+}
+
+Errc Endpoint::write_record(RecordKind kind, std::span<const std::byte> prefix,
+                            std::span<const std::byte> body, Deadline deadline) {
+  const auto n = static_cast<uint32_t>(prefix.size() + body.size());
+  for (;;) {
+    if (auto dst = writer_.reserve(n, kind)) {
+      if (!prefix.empty()) std::memcpy(dst->data(), prefix.data(), prefix.size());
+      if (!body.empty()) std::memcpy(dst->data() + prefix.size(), body.data(), body.size());
+      writer_.commit(n);
+      return Errc::ok;
+    }
+    if (writer_.failure() != Reason::none) {
+      fail(writer_.failure());
+      return Errc::failed;
+    }
+    // Full. Publish what is pending first: the consumer cannot free space it cannot see.
+    publish_and_ring();
+    if (Errc e = wait_writable(writer_.bytes_needed(n), deadline); e != Errc::ok) return e;
+  }
+}
+
+// Waits until `bytes` of ring are free (or the writer failed, or the state changed).
+Errc Endpoint::wait_writable(uint32_t bytes, Deadline deadline) {
+  const IdleOptions& idle = options_.idle;
+  auto changed = [&]() { return writer_.has_room(bytes) || writer_.failure() != Reason::none; };
+  for (uint32_t i = 0; i < idle.spin_iterations || !idle.park; ++i) {
+    if (changed()) return Errc::ok;
+    if (Errc e = send_state(); e != Errc::ok) return e;
+    if (deadline.passed()) return Errc::timeout;
+    cpu_relax();
+  }
+  for (uint32_t i = 0; i < idle.yield_iterations; ++i) {
+    if (changed()) return Errc::ok;
+    std::this_thread::yield();
+  }
+  for (;;) {
+    const uint32_t seen = out_.read_index.load(std::memory_order_relaxed);
+    // SYNC: park-announce (partner: RingReader::release's seq_cst load of producer_parked
+    // after its seq_cst store of read_index, on the peer's side).
+    out_.producer_parked.store(1, std::memory_order_seq_cst);
+    const bool ready = changed();
+    const Errc st = send_state();
+    if (ready || st != Errc::ok || deadline.passed()) {
+      out_.producer_parked.store(0, std::memory_order_relaxed);
+      if (ready) return Errc::ok;
+      return st != Errc::ok ? st : Errc::timeout;
+    }
+    auto timeout = std::chrono::nanoseconds(idle.park_timeout);
+    if (!deadline.is_never()) timeout = std::min(timeout, deadline.at - Clock::now());
+    parks_.fetch_add(1, std::memory_order_relaxed);
+    park_on(out_.read_index.address(), seen, timeout);
+    out_.producer_parked.store(0, std::memory_order_relaxed);
+  }
+}
+
+// ---- zero-copy reservations --------------------------------------------------------------
+
+Errc Endpoint::reserve(uint32_t n, Reservation* out, Deadline deadline) {
+  if (n > writer_.max_payload()) return Errc::too_large;
+  std::unique_lock lock(send_mu_);
+  for (;;) {
+    if (Errc e = send_state(); e != Errc::ok) return e;
+    if (cancel_owed_) {
+      if (Errc e = write_record(RecordKind::cancel, {}, {}, deadline); e != Errc::ok) return e;
+      cancel_owed_ = false;
+    }
+    if (auto dst = writer_.reserve(n, RecordKind::message)) {
+      out->abort();
+      out->owner_ = this;
+      out->lock_ = std::move(lock);
+      out->data_ = *dst;
+      return Errc::ok;
+    }
+    if (writer_.failure() != Reason::none) {
+      fail(writer_.failure());
+      return Errc::failed;
+    }
+    publish_and_ring();
+    if (Errc e = wait_writable(writer_.bytes_needed(n), deadline); e != Errc::ok) return e;
+  }
+}
+
+Endpoint::Reservation::Reservation(Reservation&& o) noexcept
+    : owner_(std::exchange(o.owner_, nullptr)), lock_(std::move(o.lock_)), data_(o.data_) {}
+
+Endpoint::Reservation& Endpoint::Reservation::operator=(Reservation&& o) noexcept {
+  if (this != &o) {
+    abort();
+    owner_ = std::exchange(o.owner_, nullptr);
+    lock_ = std::move(o.lock_);
+    data_ = o.data_;
+  }
+  return *this;
+}
+
+Endpoint::Reservation::~Reservation() {
+  abort();
+}
+
+void Endpoint::Reservation::abort() {
+  owner_ = nullptr;
+  data_ = {};
+  if (lock_.owns_lock()) lock_.unlock();
+}
+
+Errc Endpoint::Reservation::commit(size_t used, bool flush) {
+  if (!owner_) return Errc::invalid_argument;
+  if (used > data_.size()) return Errc::invalid_argument;
+  Endpoint* ep = owner_;
+  ep->writer_.commit(static_cast<uint32_t>(used));
+  ep->bump(ep->messages_sent_);
+  ep->bump(ep->bytes_sent_, used);
+  if (flush) ep->publish_and_ring();
+  owner_ = nullptr;
+  data_ = {};
+  lock_.unlock();
+  return Errc::ok;
+}
+
+// ---- receiving ---------------------------------------------------------------------------
+
+// Applies C8-C10 to one record. Returns true when a whole message is ready in *deliver.
+bool Endpoint::handle_record(const Record& rec, std::span<const std::byte>* deliver) {
+  const auto len = static_cast<uint32_t>(rec.payload.size());
+  switch (rec.kind) {
+    case RecordKind::message:
+      if (in_message_) return fail(Reason::fragment_sequence), false;
+      *deliver = rec.payload;
+      return true;
+    case RecordKind::first: {
+      if (in_message_) return fail(Reason::fragment_sequence), false;
+      if (len < kFirstPrefix) return fail(Reason::fragment_length), false;
+      uint32_t prefix[2];
+      std::memcpy(prefix, rec.payload.data(), sizeof prefix);  // read once
+      const uint32_t total = prefix[0];
+      const uint32_t chunk = len - kFirstPrefix;
+      if (prefix[1] != 0 || chunk == 0 || chunk > total) {
+        return fail(Reason::fragment_length), false;
+      }
+      if (total > options_.max_message) return fail(Reason::message_too_large), false;
+      assembly_.reset(new (std::nothrow) std::byte[total]);
+      if (!assembly_) return fail(Reason::local_error), false;
+      std::memcpy(assembly_.get(), rec.payload.data() + kFirstPrefix, chunk);
+      assembly_total_ = total;
+      assembly_have_ = chunk;
+      in_message_ = true;
+      return false;
+    }
+    case RecordKind::middle:
+    case RecordKind::last: {
+      if (!in_message_) return fail(Reason::fragment_sequence), false;
+      const bool last = rec.kind == RecordKind::last;
+      const uint32_t room = assembly_total_ - assembly_have_;
+      if (len == 0 || len > room || (last && len != room) || (!last && len == room)) {
+        return fail(Reason::fragment_length), false;
+      }
+      std::memcpy(assembly_.get() + assembly_have_, rec.payload.data(), len);
+      assembly_have_ += len;
+      if (!last) return false;
+      in_message_ = false;
+      *deliver = {assembly_.get(), assembly_total_};
+      return true;
+    }
+    case RecordKind::cancel:
+      if (!in_message_) return fail(Reason::fragment_sequence), false;
+      in_message_ = false;
+      assembly_.reset();
+      return false;
+    case RecordKind::pad:  // RingReader never returns PAD
+      break;
+  }
+  fail(Reason::record_kind_invalid);
+  return false;
+}
+
+Errc Endpoint::wait_readable(Deadline deadline) {
+  const IdleOptions& idle = options_.idle;
+  auto ready = [&]() {
+    return reader_.has_data() || reader_.refill() || reader_.failure() != Reason::none;
+  };
+  // A closed or failed peer is reported only after everything it published is drained.
+  auto state = [&]() -> Errc {
+    if (closed()) return Errc::closed;
+    if (failure() != Reason::none) return Errc::failed;
+    const Errc p = peer_errc();
+    if (p != Errc::ok && ready()) return Errc::ok;  // its last records, published before
+    return p;
+  };
+  auto finish = [&]() {
+    if (reader_.failure() != Reason::none) return fail_from_reader();
+    return Errc::ok;
+  };
+  for (uint32_t i = 0; i < idle.spin_iterations || !idle.park; ++i) {
+    if (ready()) return finish();
+    if ((i & 63u) == 0) {
+      if (Errc e = state(); e != Errc::ok) return e;
+      if (deadline.passed()) return Errc::timeout;
+    }
+    cpu_relax();
+  }
+  for (uint32_t i = 0; i < idle.yield_iterations; ++i) {
+    if (ready()) return finish();
+    std::this_thread::yield();
+  }
+  for (;;) {
+    const uint32_t seen = in_.write_index.load(std::memory_order_relaxed);
+    // SYNC: park-announce (partner: RingWriter::publish's seq_cst load of consumer_parked
+    // after its seq_cst store of write_index, on the peer's side).
+    in_.consumer_parked.store(1, std::memory_order_seq_cst);
+    if (ready()) {
+      in_.consumer_parked.store(0, std::memory_order_relaxed);
+      return finish();
+    }
+    if (Errc e = state(); e != Errc::ok) {
+      in_.consumer_parked.store(0, std::memory_order_relaxed);
+      return e;
+    }
+    if (deadline.passed()) {
+      in_.consumer_parked.store(0, std::memory_order_relaxed);
+      return Errc::timeout;
+    }
+    auto timeout = std::chrono::nanoseconds(idle.park_timeout);
+    if (!deadline.is_never()) timeout = std::min(timeout, deadline.at - Clock::now());
+    parks_.fetch_add(1, std::memory_order_relaxed);
+    park_on(in_.write_index.address(), seen, timeout);
+    in_.consumer_parked.store(0, std::memory_order_relaxed);
+  }
+}
+
+// ---- monitoring --------------------------------------------------------------------------
+
+EndpointStats Endpoint::stats() const {
+  EndpointStats s;
+  s.messages_sent = messages_sent_.load(std::memory_order_relaxed);
+  s.bytes_sent = bytes_sent_.load(std::memory_order_relaxed);
+  s.messages_received = messages_received_.load(std::memory_order_relaxed);
+  s.bytes_received = bytes_received_.load(std::memory_order_relaxed);
+  s.doorbells_rung = doorbells_.load(std::memory_order_relaxed);
+  s.parks = parks_.load(std::memory_order_relaxed);
+  return s;
+}
+
+uint32_t Endpoint::outgoing_fill() const {
+  const uint32_t w = out_.write_index.load(std::memory_order_relaxed);
+  const uint32_t r = out_.read_index.load(std::memory_order_relaxed);
+  return std::min(w - r, out_.capacity);
+}
+
+uint32_t Endpoint::incoming_fill() const {
+  const uint32_t w = in_.write_index.load(std::memory_order_relaxed);
+  const uint32_t r = in_.read_index.load(std::memory_order_relaxed);
+  return std::min(w - r, in_.capacity);
+}
+
+}  // namespace smc
