@@ -33,7 +33,9 @@ std::unique_ptr<Endpoint> Endpoint::attach(Region region, Side side, EndpointOpt
     return nullptr;
   }
   std::unique_ptr<Endpoint> ep(new Endpoint(region, side, options));
-  ep->writer_ = RingWriter(out, ow);
+  // The consumer may not have read everything the previous incarnation of this side
+  // published: the writer starts from the shared read index, not from an empty ring.
+  ep->writer_ = RingWriter(out, ow, orr);
   ep->reader_ = RingReader(in, ir);
   region.generation(side).fetch_add(1, std::memory_order_relaxed);
   // SYNC: state-publish (partner: the peer's acquire load in Endpoint::peer_state).

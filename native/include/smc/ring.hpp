@@ -32,9 +32,11 @@ inline void store_relaxed(std::byte* p, uint32_t v) {
 class RingWriter {
  public:
   RingWriter() = default;
-  // `start` is the index to continue from (validated by the caller: aligned, in range).
-  RingWriter(RingWords w, uint32_t start)
-      : w_(w), mask_(w.capacity - 1), write_(start), published_(start), cached_read_(start) {}
+  // `start` is the index to continue from and `read` the consumer's index as found in
+  // shared memory (both validated by the caller: aligned, start - read <= capacity).
+  RingWriter(RingWords w, uint32_t start, uint32_t read)
+      : w_(w), mask_(w.capacity - 1), write_(start), published_(start), cached_read_(read) {}
+  RingWriter(RingWords w, uint32_t start) : RingWriter(w, start, start) {}
 
   uint32_t capacity() const { return w_.capacity; }
   uint32_t max_payload() const { return smc::max_payload(w_.capacity); }

@@ -1,0 +1,134 @@
+// Helpers shared by the core's test suites (not a test itself: only *_test.cpp are built).
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <ostream>
+#include <span>
+#include <vector>
+
+#include "smc/endpoint.hpp"
+#include "smc/layout.hpp"
+
+namespace smc {
+// Readable gtest output for status codes and reasons.
+inline void PrintTo(Errc e, std::ostream* os) {
+  *os << to_string(e);
+}
+inline void PrintTo(Reason r, std::ostream* os) {
+  *os << to_string(r);
+}
+}  // namespace smc
+
+namespace smc::test {
+
+using Bytes = std::vector<std::byte>;
+
+inline Bytes pattern(size_t n, uint32_t seed) {
+  Bytes b(n);
+  uint32_t x = seed * 2654435761u + 1u;
+  for (size_t i = 0; i < n; ++i) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    b[i] = static_cast<std::byte>(x);
+  }
+  return b;
+}
+
+inline std::span<const std::byte> as_span(const Bytes& b) {
+  return {b.data(), b.size()};
+}
+
+inline uint32_t rd32(const std::byte* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+inline void wr32(std::byte* p, uint32_t v) {
+  std::memcpy(p, &v, 4);
+}
+
+// A region placed at an offset inside a larger buffer whose surroundings hold canary bytes;
+// intact() tells whether anything wrote outside the region.
+class CanaryArena {
+ public:
+  static constexpr size_t kGuard = 4096;
+  static constexpr std::byte kCanary{0xC5};
+
+  explicit CanaryArena(RegionConfig c) : size_(static_cast<size_t>(Region::size_for(c))) {
+    buf_.reset(new std::byte[size_ + 2 * kGuard]);
+    std::memset(buf_.get(), static_cast<int>(kCanary), size_ + 2 * kGuard);
+    std::memset(region_bytes(), 0, size_);
+  }
+  std::byte* region_bytes() { return buf_.get() + kGuard; }
+  std::span<std::byte> span() { return {region_bytes(), size_}; }
+  size_t size() const { return size_; }
+  bool intact() const {
+    for (size_t i = 0; i < kGuard; ++i) {
+      if (buf_[i] != kCanary || buf_[kGuard + size_ + i] != kCanary) return false;
+    }
+    return true;
+  }
+
+ private:
+  size_t size_;
+  std::unique_ptr<std::byte[]> buf_;
+};
+
+// A region that ends exactly at the end of its own heap allocation, so any overread past
+// it (or underread before it) trips AddressSanitizer.
+class ExactArena {
+ public:
+  explicit ExactArena(RegionConfig c) : size_(static_cast<size_t>(Region::size_for(c))) {
+    buf_.reset(new std::byte[size_]);
+    std::memset(buf_.get(), 0, size_);
+  }
+  std::byte* bytes() { return buf_.get(); }
+  std::span<std::byte> span() { return {buf_.get(), size_}; }
+  size_t size() const { return size_; }
+
+ private:
+  size_t size_;
+  std::unique_ptr<std::byte[]> buf_;
+};
+
+inline Region init_region(std::span<std::byte> mem, RegionConfig c) {
+  Region r;
+  EXPECT_EQ(Region::initialize(mem, c, &r), Errc::ok);
+  return r;
+}
+
+inline std::unique_ptr<Endpoint> attach(const Region& r, Side s, EndpointOptions o = {}) {
+  Errc e = Errc::invalid_argument;
+  auto ep = Endpoint::attach(r, s, o, &e);
+  EXPECT_EQ(e, Errc::ok);
+  EXPECT_NE(ep, nullptr);
+  return ep;
+}
+
+// Polls once, collecting every delivered message.
+inline Errc poll_all(Endpoint& ep, std::vector<Bytes>* out, size_t max = SIZE_MAX) {
+  size_t n = 0;
+  return ep.poll([&](std::span<const std::byte> m) { out->emplace_back(m.begin(), m.end()); }, max,
+                 &n);
+}
+
+// Receives exactly one message (blocking until `deadline`).
+inline Errc recv_one(Endpoint& ep, Bytes* out, Deadline deadline = Deadline::never()) {
+  size_t n = 0;
+  Errc e = ep.receive([&](std::span<const std::byte> m) { out->assign(m.begin(), m.end()); }, 1, &n,
+                      deadline);
+  if (e == Errc::ok && n != 1) return Errc::invalid_argument;
+  return e;
+}
+
+inline uint32_t state_word(const Region& r, Side s) {
+  return r.state(s).load(std::memory_order_acquire);
+}
+
+}  // namespace smc::test
