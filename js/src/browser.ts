@@ -1,0 +1,15 @@
+// Entry point for browsers and Web Workers: everything but the native addon.
+export {
+  SharedMemoryChannel,
+  type ChannelOptions,
+  type ChannelStats,
+  type MessageCallback,
+  type ReceiveOptions,
+  type Reservation,
+  type SendData,
+  type WakeMode,
+} from './channel';
+export { ChannelClosedError, ChannelError, ProtocolError, TimeoutError } from './errors';
+export type { PeerTransport, TransportStartOptions } from './transport';
+export * as protocol from './protocol';
+export * as bpg from './bpg';

@@ -1,0 +1,718 @@
+// SharedMemoryChannel: the JS side (side R) of a full-duplex channel over one
+// SharedArrayBuffer. Messages are written into and read from the shared rings by this
+// code directly (js/src/protocol); the peer (a native thread, a worker) is only started
+// and woken through a PeerTransport. Nothing here knows about Electron.
+//
+// Cost model (docs/benchmarks.md): a send is a copy into the ring plus, once per event
+// loop turn, one index store and one load of the peer's parked word; a receive is a view
+// into the ring handed to the callback; the peer is woken only when it sleeps.
+import { ChannelClosedError, ChannelError, ProtocolError, TimeoutError } from './errors';
+import { TypedEmitter } from './emitter';
+import { EOF, Endpoint } from './protocol/endpoint';
+import { MAX_CAPACITY, MIN_CAPACITY, initRegion, regionSize, type Region } from './protocol/layout';
+import { now, scheduleTask } from './scheduler';
+import type { PeerTransport } from './transport';
+
+export type WakeMode = 'doorbell' | 'poll' | 'spin';
+export type SendData = ArrayBufferView | ArrayBuffer | SharedArrayBuffer | string;
+export type MessageCallback = (message: Uint8Array) => void;
+
+export interface ChannelOptions {
+  /** How this side learns that messages arrived: 'doorbell' (default; no CPU when idle),
+   *  'poll' (a timer every pollIntervalMs), 'spin' (drain continuously; the native
+   *  thread spins too: for latency-critical dedicated threads). */
+  wakeMode?: WakeMode;
+  /** Timer period of wake mode 'poll', ms (1 .. 60000). Default 4. */
+  pollIntervalMs?: number;
+  /** Longest time one drain may run before yielding to the event loop, ms (0.1 .. 1000). Default 4. */
+  drainBudgetMs?: number;
+  /** Bytes the JS send queue may hold; past it send() returns false. Default 16 MiB. */
+  highWaterMark?: number;
+  /** Largest incoming message accepted, bytes. Default 2^32 - 1. */
+  maxMessage?: number;
+  /** Native handler (addon transport): 'echo' (default), 'sink', 'source'. */
+  handler?: 'echo' | 'sink' | 'source';
+  /** For handler 'source': messages to stream and their size. */
+  sourceCount?: number;
+  sourceSize?: number;
+  /** Keep the process alive while the channel is open (Node). Default false. */
+  keepAlive?: boolean;
+  /** The peer. Default: the in-process native addon (Node / Electron). */
+  transport?: PeerTransport;
+}
+
+export interface ReceiveOptions {
+  /** Deliver owned copies instead of views into the ring. Default false. */
+  copy?: boolean;
+}
+
+export interface ChannelStats {
+  messagesSent: number;
+  bytesSent: number;
+  messagesReceived: number;
+  bytesReceived: number;
+  /** Messages / bytes waiting in the JS send queue (ring full). */
+  queueLength: number;
+  queueBytes: number;
+  /** Published, unreleased bytes per ring, and capacities. */
+  r2nFill: number;
+  n2rFill: number;
+  r2nCapacity: number;
+  n2rCapacity: number;
+  /** Times JS woke the parked peer / the peer's doorbell reached JS. */
+  doorbellsToPeer: number;
+  doorbellsFromPeer: number;
+  drainPasses: number;
+  longestDrainMs: number;
+  protocolErrors: number;
+  /** Counters of the peer side, if the transport reports them. */
+  peer: Record<string, number | string | boolean>;
+}
+
+export interface Reservation {
+  /** Writable view of the reserved bytes inside the ring. */
+  readonly view: Uint8Array;
+  /** Sends the first `used` bytes (default: all). */
+  commit(used?: number): void;
+  abort(): void;
+}
+
+interface Events {
+  message: [Uint8Array];
+  drain: [];
+  error: [Error];
+  close: [];
+}
+
+interface QueuedMessage {
+  bytes: Uint8Array;
+  started: boolean;
+  resolve: (() => void) | null;
+  reject: ((e: Error) => void) | null;
+}
+
+let defaultTransportFactory: ((o: ChannelOptions) => PeerTransport) | null = null;
+/** Set by the package entry point (index.ts) to the native addon transport. */
+export function setDefaultTransportFactory(f: (o: ChannelOptions) => PeerTransport): void {
+  defaultTransportFactory = f;
+}
+
+const encoder = new TextEncoder();
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (typeof v === 'string') return `a string of length ${v.length}`;
+  if (typeof v === 'object') return `an object (${Object.prototype.toString.call(v).slice(8, -1)})`;
+  return `${typeof v} ${String(v)}`;
+}
+
+function checkCapacity(name: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < MIN_CAPACITY || v > MAX_CAPACITY || (v & (v - 1)) !== 0) {
+    throw new RangeError(
+      `${name} must be a power of two from ${MIN_CAPACITY} (4 KiB) to ${MAX_CAPACITY} (1 GiB) bytes, not ${typeof v === 'number' ? v : describe(v)}`,
+    );
+  }
+  return v;
+}
+
+function checkNumber(name: string, v: unknown, min: number, max: number, integer: boolean): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
+    throw new RangeError(`${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, not ${typeof v === 'number' ? v : describe(v)}`);
+  }
+  return v;
+}
+
+/** Bytes of a send argument, without copying where possible. */
+function toBytes(data: unknown): Uint8Array {
+  if (data instanceof Uint8Array) return data;
+  if (typeof data === 'string') return encoder.encode(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (typeof SharedArrayBuffer !== 'undefined' && data instanceof SharedArrayBuffer) return new Uint8Array(data);
+  throw new TypeError(`message must be a Uint8Array, another ArrayBufferView, an ArrayBuffer or a string, not ${describe(data)}`);
+}
+
+export class SharedMemoryChannel extends TypedEmitter<Events> {
+  /** The SharedArrayBuffer holding the whole region (for handing to another context). */
+  readonly buffer: SharedArrayBuffer;
+  readonly wakeMode: WakeMode;
+  private readonly region: Region;
+  private readonly endpoint: Endpoint;
+  private readonly transport: PeerTransport;
+  private readonly drainBudgetMs: number;
+  private readonly highWaterMark: number;
+  private readonly pollIntervalMs: number;
+  private readonly maxPayload: number;
+
+  private closed = false;
+  private receiver: MessageCallback | null = null;
+  private copyMessages = false;
+  private pollTimer: ReturnType<typeof setInterval> | null = null;
+  private draining = false;
+  private drainScheduled = false;
+  private publishScheduled = false;
+  private needDrainEvent = false;
+  private reservationOpen = false;
+  private queue: QueuedMessage[] = [];
+  private queueHead = 0;
+  private queueBytes = 0;
+  private queueEmptyCallbacks: Array<() => void> = [];
+
+  private stat = {
+    messagesSent: 0,
+    bytesSent: 0,
+    messagesReceived: 0,
+    bytesReceived: 0,
+    doorbellsToPeer: 0,
+    doorbellsFromPeer: 0,
+    drainPasses: 0,
+    longestDrainMs: 0,
+    protocolErrors: 0,
+  };
+
+  private readonly deliver: (m: Uint8Array) => void;
+  private readonly publishTask = (): void => {
+    this.publishScheduled = false;
+    if (!this.closed) this.publishNow();
+  };
+  private readonly drainTask = (): void => {
+    this.drainScheduled = false;
+    this.drain();
+  };
+
+  constructor(r2nSize: number = 1 << 20, n2rSize: number = 1 << 20, options: ChannelOptions = {}) {
+    super();
+    checkCapacity('r2nSize (JS -> native ring bytes)', r2nSize);
+    checkCapacity('n2rSize (native -> JS ring bytes)', n2rSize);
+    if (typeof options !== 'object' || options === null) throw new TypeError(`options must be an object, not ${describe(options)}`);
+    const mode = options.wakeMode ?? 'doorbell';
+    if (mode !== 'doorbell' && mode !== 'poll' && mode !== 'spin') {
+      throw new RangeError(`wakeMode must be 'doorbell', 'poll' or 'spin', not ${describe(mode)}`);
+    }
+    this.wakeMode = mode;
+    this.pollIntervalMs = checkNumber('pollIntervalMs', options.pollIntervalMs ?? 4, 1, 60000, false);
+    this.drainBudgetMs = checkNumber('drainBudgetMs', options.drainBudgetMs ?? 4, 0.1, 1000, false);
+    this.highWaterMark = checkNumber('highWaterMark', options.highWaterMark ?? 16 * 1024 * 1024, 0, 2 ** 53, true);
+    const maxMessage = checkNumber('maxMessage', options.maxMessage ?? 2 ** 32 - 1, 0, 2 ** 32 - 1, true);
+
+    this.buffer = new SharedArrayBuffer(regionSize(r2nSize, n2rSize));
+    this.region = initRegion(this.buffer, r2nSize, n2rSize);
+    const transport =
+      options.transport ??
+      (defaultTransportFactory
+        ? defaultTransportFactory({ ...options, wakeMode: mode })
+        : null);
+    if (!transport) throw new Error('no transport: pass options.transport (the native addon is available only in Node/Electron)');
+    this.transport = transport;
+    this.endpoint = new Endpoint(this.region, 'R', {
+      maxMessage,
+      wake: (word) => {
+        this.stat.doorbellsToPeer++;
+        this.transport.wake(word);
+      },
+      onFailure: (err) => this.failAsync(err),
+    });
+    this.maxPayload = this.endpoint.writer.maxPayload;
+
+    const deliverView = (m: Uint8Array): void => {
+      this.stat.messagesReceived++;
+      this.stat.bytesReceived += m.length;
+      const msg = this.copyMessages ? m.slice() : m;
+      if (this.receiver !== null) this.receiver(msg);
+      if (this.listenerCount('message') > 0) this.emit('message', msg);
+    };
+    this.deliver = deliverView;
+
+    // The doorbell reaches us through the transport; it must not keep this object alive
+    // (the native side holds it until cleanup or finalization).
+    const weak = new WeakRef(this);
+    transport.start({
+      buffer: this.buffer,
+      doorbell: () => weak.deref()?.onDoorbell(),
+    });
+    if (options.keepAlive) transport.ref?.();
+    if (mode === 'poll') this.startPollTimer();
+  }
+
+  // ---- sending ----------------------------------------------------------------------
+
+  /**
+   * Sends one message (Uint8Array, any ArrayBufferView, ArrayBuffer or string as UTF-8).
+   * Written into the ring at once when there is room; otherwise copied into the JS queue
+   * and written as the peer frees space. Returns false, without queuing, when the queue
+   * already holds highWaterMark bytes: wait for 'drain' (or onQueueEmpty) and retry.
+   */
+  send(data: SendData): boolean {
+    this.assertOpen('send');
+    const bytes = toBytes(data);
+    if (bytes.length > 2 ** 32 - 1) throw new RangeError(`message of ${bytes.length} bytes exceeds the limit of 2^32 - 1 bytes`);
+    if (this.queueLength() === 0 && this.tryWriteWhole(bytes)) {
+      this.countSent(bytes.length);
+      this.schedulePublish();
+      return true;
+    }
+    if (this.queueBytes >= this.highWaterMark) {
+      this.needDrainEvent = true;
+      return false;
+    }
+    this.enqueue(bytes.slice(), null, null);
+    return true;
+  }
+
+  /** Resolves once the message is in the ring; rejects if the channel closes first. */
+  sendAsync(data: SendData): Promise<void> {
+    try {
+      this.assertOpen('sendAsync');
+      const bytes = toBytes(data);
+      if (this.queueLength() === 0 && this.tryWriteWhole(bytes)) {
+        this.countSent(bytes.length);
+        this.schedulePublish();
+        return Promise.resolve();
+      }
+      const copy = bytes.slice();
+      return new Promise<void>((resolve, reject) => this.enqueue(copy, resolve, reject));
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
+  }
+
+  /**
+   * Synchronous send: returns once the whole message is in the ring (published), or
+   * throws TimeoutError after `timeoutMs` without having sent any part of it (a message
+   * that was fragmented part-way is cancelled: the peer drops what it got). Queued
+   * messages go first, to keep the order. Blocks the thread: the peer must be draining
+   * (a native echo whose replies nobody reads stops draining when its ring fills).
+   */
+  sendDirect(data: SendData, timeoutMs: number): void {
+    this.assertOpen('sendDirect');
+    const bytes = toBytes(data);
+    checkNumber('timeoutMs', timeoutMs, 0, 2 ** 31, false);
+    const deadline = now() + timeoutMs;
+    const w = this.endpoint.writer;
+    // Earlier queued messages first (order is part of the contract).
+    while (this.queueLength() > 0) {
+      this.pumpQueue(Infinity);
+      if (this.queueLength() === 0) break;
+      this.waitForSpace(deadline, () => {
+        throw new TimeoutError(`sendDirect: the ring stayed full for ${timeoutMs} ms while earlier queued messages were pending; nothing of this message was sent`);
+      });
+    }
+    if (bytes.length <= this.maxPayload) {
+      while (!this.endpoint.trySend(bytes)) {
+        this.waitForSpace(deadline, () => {
+          throw new TimeoutError(`sendDirect: no room for ${bytes.length} bytes within ${timeoutMs} ms; nothing was sent`);
+        });
+      }
+    } else {
+      w.beginLarge(bytes);
+      while (!w.continueLarge()) {
+        this.waitForSpace(deadline, () => {
+          w.cancelLarge();
+          this.publishNow();
+          throw new TimeoutError(`sendDirect: ${bytes.length}-byte message did not fit within ${timeoutMs} ms; it was cancelled and the peer discards the part it received`);
+        });
+      }
+    }
+    this.countSent(bytes.length);
+    this.publishNow();
+  }
+
+  /**
+   * Zero-copy send: a writable view of `n` bytes inside the ring (n <= the largest single
+   * record, r2nSize / 4 - 8), sent by commit(). Returns null when there is no room now (or
+   * earlier messages are queued). Only one reservation may be open at a time.
+   */
+  reserve(n: number): Reservation | null {
+    this.assertOpen('reserve');
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > this.maxPayload) {
+      throw new RangeError(`reserve(n): n must be an integer from 0 to ${this.maxPayload} (the largest single record of this ring), not ${typeof n === 'number' ? n : describe(n)}`);
+    }
+    if (this.reservationOpen) throw new ChannelError('reservation_open', 'reserve(): a reservation is already open; commit() or abort() it first');
+    if (this.queueLength() > 0) return null;
+    const w = this.endpoint.writer;
+    const view = w.reserve(n);
+    if (view === null) return null;
+    this.reservationOpen = true;
+    let done = false;
+    return {
+      view,
+      commit: (used: number = n) => {
+        if (done) throw new ChannelError('reservation_done', 'commit(): this reservation was already committed or aborted');
+        if (typeof used !== 'number' || !Number.isInteger(used) || used < 0 || used > n) {
+          throw new RangeError(`commit(used): used must be an integer from 0 to ${n} (the reserved size), not ${String(used)}`);
+        }
+        this.assertOpen('commit');
+        done = true;
+        this.reservationOpen = false;
+        w.commit(used);
+        this.countSent(used);
+        this.schedulePublish();
+      },
+      abort: () => {
+        if (done) return;
+        done = true;
+        this.reservationOpen = false;
+        w.abort();
+      },
+    };
+  }
+
+  /** Calls `cb` once when the JS send queue is empty (at once if it already is). */
+  onQueueEmpty(cb: () => void): void {
+    if (typeof cb !== 'function') throw new TypeError(`onQueueEmpty(cb): cb must be a function, not ${describe(cb)}`);
+    this.assertOpen('onQueueEmpty');
+    if (this.queueLength() === 0) scheduleTask(cb);
+    else this.queueEmptyCallbacks.push(cb);
+  }
+
+  // ---- receiving --------------------------------------------------------------------
+
+  /**
+   * Delivers every incoming message to `cb`. The Uint8Array is a view INTO THE RING,
+   * valid only until `cb` returns (the bytes are then handed back to the peer): copy it
+   * (`message.slice()`) to keep it, or pass `{ copy: true }`.
+   */
+  startReceiving(cb: MessageCallback, options: ReceiveOptions = {}): void {
+    this.assertOpen('startReceiving');
+    if (typeof cb !== 'function') throw new TypeError(`startReceiving(cb): cb must be a function, not ${describe(cb)}`);
+    this.receiver = cb;
+    this.copyMessages = options.copy === true;
+    this.scheduleDrain();
+  }
+
+  stopReceiving(): void {
+    this.receiver = null;
+    // Not parked as consumer any more: the peer stops ringing for data.
+    if (!this.closed) this.endpoint.unparkConsumer();
+  }
+
+  /** Drains incoming messages now, synchronously, up to `maxMessages` (spin loops, tests). */
+  poll(maxMessages = Infinity): number {
+    this.assertOpen('poll');
+    const n = this.endpoint.poll(this.deliver, maxMessages);
+    if (n === EOF) {
+      this.onPeerGone();
+      return 0;
+    }
+    return n;
+  }
+
+  private get receiving(): boolean {
+    return this.receiver !== null || this.listenerCount('message') > 0;
+  }
+
+  protected override listenerAdded(event: keyof Events): void {
+    if (event === 'message' && !this.closed) this.scheduleDrain();
+  }
+
+  // ---- monitoring -------------------------------------------------------------------
+
+  getStats(): ChannelStats {
+    const ctrl = this.region.ctrl;
+    const fill = (wi: number, ri: number, cap: number): number => Math.min((Atomics.load(ctrl, wi) - Atomics.load(ctrl, ri)) >>> 0, cap);
+    const out = this.endpoint.outWords;
+    const inn = this.endpoint.inWords;
+    return {
+      ...this.stat,
+      queueLength: this.queueLength(),
+      queueBytes: this.queueBytes,
+      r2nFill: fill(out.writeIndex, out.readIndex, this.region.r2nCapacity),
+      n2rFill: fill(inn.writeIndex, inn.readIndex, this.region.n2rCapacity),
+      r2nCapacity: this.region.r2nCapacity,
+      n2rCapacity: this.region.n2rCapacity,
+      peer: this.closed ? {} : (this.transport.stats?.() ?? {}),
+    };
+  }
+
+  /** Keep the process alive while open (Node), or not (default). */
+  ref(): this {
+    this.transport.ref?.();
+    return this;
+  }
+  unref(): this {
+    this.transport.unref?.();
+    return this;
+  }
+
+  // ---- lifecycle --------------------------------------------------------------------
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /**
+   * Closes the channel: publishes what was written, tells the peer, stops the native
+   * thread, releases the doorbell and the buffer. Pending sendAsync promises reject.
+   * Calling it again does nothing; every other method afterwards throws.
+   */
+  cleanup(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.receiver = null;
+    if (this.pollTimer !== null) clearInterval(this.pollTimer);
+    this.pollTimer = null;
+    try {
+      this.endpoint.close();
+    } catch {
+      // a failed endpoint stays failed; the peer sees that state
+    }
+    this.transport.close();
+    const err = new ChannelClosedError('closed', 'the channel was closed before the message was written');
+    for (let i = this.queueHead; i < this.queue.length; i++) this.queue[i]?.reject?.(err);
+    this.queue = [];
+    this.queueHead = 0;
+    this.queueBytes = 0;
+    this.queueEmptyCallbacks = [];
+    this.emit('close');
+  }
+
+  [Symbol.dispose](): void {
+    this.cleanup();
+  }
+
+  // ---- internals --------------------------------------------------------------------
+
+  private assertOpen(what: string): void {
+    if (this.closed) throw new ChannelClosedError('closed', `${what}(): the channel is closed (cleanup() was called or it failed)`);
+  }
+
+  private queueLength(): number {
+    return this.queue.length - this.queueHead;
+  }
+
+  private countSent(n: number): void {
+    this.stat.messagesSent++;
+    this.stat.bytesSent += n;
+  }
+
+  /** Writes a whole message now if it fits; never leaves part of it in the ring. */
+  private tryWriteWhole(bytes: Uint8Array): boolean {
+    const w = this.endpoint.writer;
+    if (bytes.length <= this.maxPayload) return this.endpoint.trySend(bytes);
+    // Larger than a record: only if every fragment fits now (the queue copies otherwise).
+    const records = Math.ceil((bytes.length + 8) / this.maxPayload);
+    if (w.freeBytesCached < bytes.length + 16 * records + this.region.r2nCapacity / 4) {
+      w.refresh();
+      if (w.freeBytesCached < bytes.length + 16 * records + this.region.r2nCapacity / 4) return false;
+    }
+    w.beginLarge(bytes);
+    if (w.continueLarge()) return true;
+    // Cannot happen with the margin above; stay correct anyway: never a partial message.
+    w.cancelLarge();
+    return false;
+  }
+
+  private enqueue(bytes: Uint8Array, resolve: (() => void) | null, reject: ((e: Error) => void) | null): void {
+    this.queue.push({ bytes, started: false, resolve, reject });
+    this.queueBytes += bytes.length;
+    this.pumpQueue(this.drainBudgetMs);
+    if (this.queueLength() > 0) this.parkProducerOrRetry();
+  }
+
+  /** Writes queued messages while there is room. */
+  private pumpQueue(budgetMs: number): void {
+    const w = this.endpoint.writer;
+    const t0 = budgetMs === Infinity ? 0 : now();
+    let wrote = false;
+    while (this.queueHead < this.queue.length) {
+      const q = this.queue[this.queueHead]!;
+      let done: boolean;
+      if (!q.started && q.bytes.length <= this.maxPayload) {
+        done = this.endpoint.trySend(q.bytes);
+      } else {
+        if (!q.started) {
+          w.beginLarge(q.bytes);
+          q.started = true;
+        }
+        done = w.continueLarge();
+      }
+      if (!done) {
+        if (wrote || q.started) this.publishNow();
+        break;
+      }
+      wrote = true;
+      this.queue[this.queueHead] = undefined as unknown as QueuedMessage; // let GC have it
+      this.queueHead++;
+      this.queueBytes -= q.bytes.length;
+      this.countSent(q.bytes.length);
+      q.resolve?.();
+      if (budgetMs !== Infinity && now() - t0 > budgetMs) break;
+    }
+    if (wrote) this.publishNow();
+    if (this.queueHead === this.queue.length) {
+      this.queue = [];
+      this.queueHead = 0;
+      if (wrote) this.queueDrained();
+    } else if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.queueHead);
+      this.queueHead = 0;
+    }
+  }
+
+  private queueDrained(): void {
+    if (this.needDrainEvent) {
+      this.needDrainEvent = false;
+      this.emit('drain');
+    }
+    const cbs = this.queueEmptyCallbacks;
+    this.queueEmptyCallbacks = [];
+    for (const cb of cbs) cb();
+  }
+
+  /** Ring full with a queue: ask the peer for a doorbell when it frees space. */
+  private parkProducerOrRetry(): void {
+    if (this.wakeMode !== 'doorbell') {
+      this.scheduleDrain(); // 'poll' / 'spin' retry on their own schedule
+      return;
+    }
+    this.publishNow();
+    if (this.endpoint.parkProducer()) this.scheduleDrain(); // space appeared meanwhile
+  }
+
+  /** Blocks (sendDirect) until the ring has space, spinning then sleeping briefly. */
+  private waitForSpace(deadline: number, onTimeout: () => never): void {
+    this.publishNow();
+    const w = this.endpoint.writer;
+    const before = w.freeBytesCached;
+    for (let i = 0; ; i++) {
+      w.refresh();
+      if (w.freeBytesCached !== before) return;
+      if (now() >= deadline) onTimeout();
+      this.endpoint.peerState(); // throws on an invalid state word
+      if (i > 200) sleepMs(0.05);
+    }
+  }
+
+  private schedulePublish(): void {
+    if (this.publishScheduled) return;
+    this.publishScheduled = true;
+    queueMicrotask(this.publishTask);
+  }
+
+  private publishNow(): void {
+    try {
+      this.endpoint.flush(); // rings the peer through `wake` if it is parked
+    } catch (e) {
+      this.failAsync(e as Error);
+    }
+  }
+
+  private onDoorbell(): void {
+    if (this.closed) return;
+    this.stat.doorbellsFromPeer++;
+    this.drain();
+  }
+
+  private scheduleDrain(): void {
+    if (this.drainScheduled || this.closed) return;
+    this.drainScheduled = true;
+    scheduleTask(this.drainTask);
+  }
+
+  private startPollTimer(): void {
+    this.pollTimer = setInterval(() => this.drain(), this.pollIntervalMs);
+    const t = this.pollTimer as unknown as { unref?: () => void };
+    t.unref?.();
+  }
+
+  /**
+   * One drain pass: writes queued messages, delivers incoming ones, within the drain
+   * budget. If work remains it yields (scheduleTask) instead of parking; if everything is
+   * done it parks (doorbell mode), so the peer rings when there is more.
+   */
+  private drain(): void {
+    if (this.closed || this.draining) return;
+    this.draining = true;
+    this.stat.drainPasses++;
+    const t0 = now();
+    let more = false;
+    try {
+      for (;;) {
+        if (this.queueLength() > 0) this.pumpQueue(this.drainBudgetMs);
+        if (this.closed) return;
+        let n = 0;
+        if (this.receiving) {
+          n = this.endpoint.poll(this.deliver, 4096);
+          if (n === EOF) {
+            this.onPeerGone();
+            return;
+          }
+        } else {
+          this.checkPeer();
+        }
+        if (this.closed) return;
+        const elapsed = now() - t0;
+        if (n > 0) {
+          if (elapsed >= this.drainBudgetMs) {
+            more = true;
+            break;
+          }
+          continue;
+        }
+        // Nothing delivered: park (doorbell) or stop until the next tick (poll / spin).
+        if (this.wakeMode === 'spin') {
+          if (this.receiving || this.queueLength() > 0) more = true;
+          break;
+        }
+        if (this.wakeMode === 'poll') break;
+        if (this.queueLength() > 0 && this.endpoint.parkProducer()) {
+          if (elapsed >= this.drainBudgetMs) {
+            more = true;
+            break;
+          }
+          continue;
+        }
+        if (this.receiving && this.endpoint.parkConsumer()) {
+          if (elapsed >= this.drainBudgetMs) {
+            more = true;
+            break;
+          }
+          continue; // data arrived (or the peer ended) between the poll and parking
+        }
+        break;
+      }
+    } catch (e) {
+      this.failAsync(e as Error);
+    } finally {
+      this.draining = false;
+      const elapsed = now() - t0;
+      if (elapsed > this.stat.longestDrainMs) this.stat.longestDrainMs = elapsed;
+    }
+    if (more) this.scheduleDrain();
+  }
+
+  private checkPeer(): void {
+    const ps = this.endpoint.peerState();
+    if (ps.state === 2 /* closed */ || ps.state === 3 /* failed */) {
+      // Let poll() drain and report: it distinguishes closed from failed.
+      this.endpoint.poll(this.deliver, 0);
+    }
+  }
+
+  private onPeerGone(): void {
+    this.cleanup();
+  }
+
+  /** Reports an error as an 'error' event, then closes the channel. */
+  private failAsync(err: Error): void {
+    if (this.closed) return;
+    if (err instanceof ProtocolError) this.stat.protocolErrors++;
+    // Like Node's emitters: an 'error' nobody listens to is thrown (asynchronously, so
+    // the channel is already cleaned up and no native call is on the stack).
+    scheduleTask(() => {
+      if (!this.emit('error', err)) throw err;
+    });
+    this.cleanup();
+  }
+}
+
+const sleepCell = typeof SharedArrayBuffer !== 'undefined' ? new Int32Array(new SharedArrayBuffer(4)) : null;
+/** Sleeps without spinning where the thread may block (Node, workers); else returns. */
+function sleepMs(ms: number): void {
+  if (sleepCell === null) return;
+  try {
+    Atomics.wait(sleepCell, 0, 0, ms);
+  } catch {
+    // a window's main thread may not block: fall back to spinning
+  }
+}

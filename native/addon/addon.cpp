@@ -1,0 +1,281 @@
+// The Node-API binding: translation only. It pins the JS-allocated SharedArrayBuffer,
+// attaches the native side of the protocol to it, runs a Handler on a Responder thread,
+// and turns "the JS consumer/producer parked" into a ThreadSafeFunction doorbell. All
+// protocol logic lives in the core (native/include/smc); the JS side of the protocol
+// runs in JavaScript over the same memory (js/src/protocol), so no N-API call happens
+// per message in either direction.
+#include <napi.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_set>
+
+#include "smc/handler.hpp"
+
+namespace {
+
+class NativeChannel;
+
+// Per-environment state (worker_threads, Electron page reloads): never globals.
+struct AddonData {
+  Napi::FunctionReference constructor;
+  std::unordered_set<NativeChannel*> live;
+  bool tearing_down = false;
+};
+
+struct DoorbellContext;
+void call_js_doorbell(Napi::Env env, Napi::Function cb, DoorbellContext* ctx, void* data);
+using DoorbellTsfn = Napi::TypedThreadSafeFunction<DoorbellContext, void, call_js_doorbell>;
+
+// Native -> JS wake-up. Rung only when the JS side has declared itself parked (the core
+// checks the parked word), and coalesced: while one call is queued, further rings are
+// absorbed, because the JS drain it triggers handles everything pending.
+struct DoorbellContext final : smc::Doorbell {
+  DoorbellTsfn tsfn;
+  std::atomic<bool> queued{false};
+  std::atomic<uint64_t> calls{0};
+
+  void ring(const uint32_t*) override {
+    if (queued.exchange(true, std::memory_order_acq_rel)) return;
+    calls.fetch_add(1, std::memory_order_relaxed);
+    // NonBlockingCall: the ringing thread never waits on the JS thread (a finalizer on
+    // the JS thread may be joining it).
+    if (tsfn.NonBlockingCall() != napi_ok) queued.store(false, std::memory_order_release);
+  }
+};
+
+void call_js_doorbell(Napi::Env env, Napi::Function cb, DoorbellContext* ctx, void*) {
+  // Cleared before the call: a ring during the JS drain queues a fresh call.
+  ctx->queued.store(false, std::memory_order_release);
+  if (env != nullptr && !cb.IsEmpty()) cb.Call({});
+}
+
+std::string describe(const Napi::Value& v) {
+  if (v.IsUndefined()) return "undefined";
+  if (v.IsNull()) return "null";
+  if (v.IsString()) return "the string \"" + v.As<Napi::String>().Utf8Value() + "\"";
+  if (v.IsNumber()) return "the number " + v.ToString().Utf8Value();
+  if (v.IsBoolean()) return v.As<Napi::Boolean>().Value() ? "true" : "false";
+  if (v.IsFunction()) return "a function";
+  if (v.IsArray()) return "an array";
+  return "a value of type " + std::string(v.IsObject() ? "object" : "other");
+}
+
+class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(
+        env, "NativeChannel",
+        {InstanceMethod<&NativeChannel::Wake>("wake"),
+         InstanceMethod<&NativeChannel::Close>("close"),
+         InstanceMethod<&NativeChannel::Stats>("stats"), InstanceMethod<&NativeChannel::Ref>("ref"),
+         InstanceMethod<&NativeChannel::Unref>("unref")});
+  }
+
+  // new NativeChannel(view: Uint8Array over the SharedArrayBuffer, options, doorbell)
+  explicit NativeChannel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeChannel>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 3) {
+      throw Napi::TypeError::New(env,
+                                 "NativeChannel(view, options, doorbell): expected 3 "
+                                 "arguments, got " +
+                                     std::to_string(info.Length()));
+    }
+    if (!info[0].IsTypedArray() ||
+        info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+      throw Napi::TypeError::New(
+          env, "view must be a Uint8Array over the SharedArrayBuffer, not " + describe(info[0]));
+    }
+    if (!info[1].IsObject()) {
+      throw Napi::TypeError::New(env, "options must be an object, not " + describe(info[1]));
+    }
+    if (!info[2].IsFunction()) {
+      throw Napi::TypeError::New(env, "doorbell must be a function, not " + describe(info[2]));
+    }
+    auto view = info[0].As<Napi::Uint8Array>();
+    auto opts = info[1].As<Napi::Object>();
+
+    smc::Region region;
+    const char* detail = "unknown";
+    std::span<std::byte> memory(reinterpret_cast<std::byte*>(view.Data()), view.ByteLength());
+    if (smc::Region::attach(memory, &region, &detail) != smc::Errc::ok) {
+      throw Napi::Error::New(env, std::string("cannot attach to the shared region: ") + detail);
+    }
+
+    smc::EndpointOptions eo;
+    eo.idle.park = !GetBool(opts, "spin", false);
+    eo.idle.spin_iterations = GetU32(opts, "spinIterations", eo.idle.spin_iterations);
+    eo.idle.yield_iterations = GetU32(opts, "yieldIterations", eo.idle.yield_iterations);
+    eo.idle.park_timeout =
+        std::chrono::milliseconds(GetU32(opts, "parkTimeoutMs", 100, /*min=*/1, 60'000));
+    eo.max_message = GetU32(opts, "maxMessage", UINT32_MAX);
+
+    const std::string handler = GetString(opts, "handler", "echo");
+    totals_ = std::make_shared<smc::SinkTotals>();
+    std::unique_ptr<smc::Handler> h;
+    if (handler == "echo") {
+      h = smc::make_echo_handler();
+    } else if (handler == "sink") {
+      h = smc::make_sink_handler(totals_);
+    } else if (handler == "source") {
+      smc::SourceConfig sc;
+      sc.count = GetU32(opts, "sourceCount", 0);
+      sc.size = GetU32(opts, "sourceSize", 64);
+      h = smc::make_source_handler(sc, totals_);
+    } else {
+      throw Napi::RangeError::New(env,
+                                  "handler must be 'echo', 'sink' or 'source', not "
+                                  "\"" +
+                                      handler + "\"");
+    }
+
+    view_ = Napi::Persistent(view);  // pins the SharedArrayBuffer for the channel's life
+    doorbell_ = std::make_unique<DoorbellContext>();
+    doorbell_->tsfn =
+        DoorbellTsfn::New(env, info[2].As<Napi::Function>(), "smc-doorbell", 0, 1, doorbell_.get());
+    // An idle channel must not keep the process alive (like an unref'd handle); JS
+    // calls ref() while it expects messages, if the user asked for it.
+    doorbell_->tsfn.Unref(env);
+    eo.doorbell = doorbell_.get();
+
+    smc::Errc err = smc::Errc::ok;
+    auto ep = smc::Endpoint::attach(region, smc::Side::native, eo, &err);
+    if (!ep) {
+      doorbell_->tsfn.Release();
+      tsfn_released_ = true;
+      throw Napi::Error::New(
+          env, std::string("cannot attach the native endpoint: ") + smc::to_string(err));
+    }
+    responder_ = std::make_unique<smc::Responder>(std::move(ep), std::move(h));
+    data_ = env.GetInstanceData<AddonData>();
+    data_->live.insert(this);
+  }
+
+  ~NativeChannel() override {
+    Shutdown();
+    if (data_) data_->live.erase(this);
+  }
+
+  // Stops the thread and lets go of the TSFN and the SAB. Safe to call repeatedly. At
+  // environment teardown Node closes the TSFN itself, so it is not released twice.
+  void Shutdown() {
+    if (responder_) {
+      responder_->stop();  // closes the endpoint: the thread wakes and is joined
+    }
+    if (doorbell_ && !tsfn_released_) {
+      if (!data_ || !data_->tearing_down) doorbell_->tsfn.Release();
+      tsfn_released_ = true;
+    }
+    if (!view_.IsEmpty() && !(data_ && data_->tearing_down)) view_.Reset();
+  }
+
+ private:
+  // JS produced into a parked native consumer (or released space to a parked native
+  // producer): one futex wake per word. Called only when the parked word was set.
+  Napi::Value Wake(const Napi::CallbackInfo& info) {
+    if (!responder_) return info.Env().Undefined();
+    const auto& region = responder_->endpoint().region();
+    smc::wake_all(region.ring(smc::Dir::r2n).write_index.address());
+    smc::wake_all(region.ring(smc::Dir::n2r).read_index.address());
+    wakes_ += 1;
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    Shutdown();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Stats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object o = Napi::Object::New(env);
+    if (!responder_) return o;
+    smc::Endpoint& ep = responder_->endpoint();
+    const smc::EndpointStats s = ep.stats();
+    o.Set("messagesSent", static_cast<double>(s.messages_sent));
+    o.Set("bytesSent", static_cast<double>(s.bytes_sent));
+    o.Set("messagesReceived", static_cast<double>(s.messages_received));
+    o.Set("bytesReceived", static_cast<double>(s.bytes_received));
+    o.Set("doorbellsRung", static_cast<double>(s.doorbells_rung));
+    o.Set("doorbellCalls", static_cast<double>(doorbell_->calls.load()));
+    o.Set("parks", static_cast<double>(s.parks));
+    o.Set("wakesFromJs", static_cast<double>(wakes_));
+    o.Set("sinkMessages", static_cast<double>(totals_->messages.load()));
+    o.Set("sinkBytes", static_cast<double>(totals_->bytes.load()));
+    o.Set("sinkChecksum", static_cast<double>(totals_->checksum.load()));
+    o.Set("running", responder_->running());
+    o.Set("exitStatus", smc::to_string(responder_->exit_status()));
+    o.Set("failure", smc::to_string(ep.failure()));
+    return o;
+  }
+
+  Napi::Value Ref(const Napi::CallbackInfo& info) {
+    if (!tsfn_released_) doorbell_->tsfn.Ref(info.Env());
+    return info.Env().Undefined();
+  }
+  Napi::Value Unref(const Napi::CallbackInfo& info) {
+    if (!tsfn_released_) doorbell_->tsfn.Unref(info.Env());
+    return info.Env().Undefined();
+  }
+
+  static bool GetBool(Napi::Object o, const char* key, bool def) {
+    Napi::Value v = o.Get(key);
+    if (v.IsUndefined()) return def;
+    if (!v.IsBoolean()) {
+      throw Napi::TypeError::New(
+          o.Env(), std::string("options.") + key + " must be a boolean, not " + describe(v));
+    }
+    return v.As<Napi::Boolean>().Value();
+  }
+  static uint32_t GetU32(Napi::Object o, const char* key, uint32_t def, uint32_t min = 0,
+                         uint32_t max = UINT32_MAX) {
+    Napi::Value v = o.Get(key);
+    if (v.IsUndefined()) return def;
+    const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+    if (!v.IsNumber() || d != static_cast<double>(static_cast<uint64_t>(d < 0 ? 0 : d)) ||
+        d < min || d > max) {
+      throw Napi::RangeError::New(
+          o.Env(), std::string("options.") + key + " must be an integer in [" +
+                       std::to_string(min) + ", " + std::to_string(max) + "], not " + describe(v));
+    }
+    return static_cast<uint32_t>(d);
+  }
+  static std::string GetString(Napi::Object o, const char* key, const char* def) {
+    Napi::Value v = o.Get(key);
+    if (v.IsUndefined()) return def;
+    if (!v.IsString()) {
+      throw Napi::TypeError::New(
+          o.Env(), std::string("options.") + key + " must be a string, not " + describe(v));
+    }
+    return v.As<Napi::String>().Utf8Value();
+  }
+
+  Napi::Reference<Napi::Uint8Array> view_;
+  std::unique_ptr<DoorbellContext> doorbell_;
+  std::unique_ptr<smc::Responder> responder_;
+  std::shared_ptr<smc::SinkTotals> totals_;
+  AddonData* data_ = nullptr;
+  bool tsfn_released_ = false;
+  uint64_t wakes_ = 0;
+};
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* data = new AddonData();
+  env.SetInstanceData<AddonData>(data);
+  // Environment teardown (process exit, worker exit, page reload): stop every channel's
+  // thread before Node frees anything it could touch.
+  env.AddCleanupHook([data]() {
+    data->tearing_down = true;
+    for (NativeChannel* ch : data->live) ch->Shutdown();
+  });
+  Napi::Function ctor = NativeChannel::Init(env);
+  data->constructor = Napi::Persistent(ctor);
+  exports.Set("NativeChannel", ctor);
+  exports.Set("protocolVersion", Napi::Number::New(env, smc::kVersion));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(smc, Init)

@@ -1,0 +1,82 @@
+// The native side of a channel as an application sees it: a thread that receives every
+// message and hands it to a Handler, which may reply from that thread or from threads of
+// its own. Built-in handlers (echo, sink, source) serve tests and benchmarks; embed your
+// own by implementing Handler (docs/api.md, "Native handlers").
+//
+// No Node dependency: the Node binding only creates a Responder with a doorbell that
+// reaches the JS event loop.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "smc/endpoint.hpp"
+
+namespace smc {
+
+class Handler {
+ public:
+  virtual ~Handler() = default;
+  // Called on the receive thread before the first message. `ep` outlives the handler's
+  // use of it: on_stop() runs before the endpoint is destroyed.
+  virtual void on_start(Endpoint& ep) { (void)ep; }
+  // One whole message; the span is valid only during the call. Runs on the receive thread.
+  virtual void on_message(std::span<const std::byte> message, Endpoint& ep) = 0;
+  // After each batch of messages (publish replies here when sending with flush=false).
+  virtual void on_batch_end(Endpoint& ep) { ep.flush(); }
+  // The receive loop ended (close, peer close or failure). Stop own threads here.
+  virtual void on_stop(Endpoint& ep) { (void)ep; }
+};
+
+// Replies to each message with the same bytes.
+std::unique_ptr<Handler> make_echo_handler();
+
+// Counts messages and bytes and folds every byte into a checksum (a real receiver reads
+// its data), then drops them.
+struct SinkTotals {
+  std::atomic<uint64_t> messages{0};
+  std::atomic<uint64_t> bytes{0};
+  std::atomic<uint64_t> checksum{0};  // sum over messages of fnv1a-32 of the message
+};
+std::unique_ptr<Handler> make_sink_handler(std::shared_ptr<SinkTotals> totals);
+
+// Streams `count` messages of `size` bytes as fast as the ring allows, from a thread of its
+// own, writing in place (Reservation) when a message fits one record. Message i starts
+// with i as a little-endian u64 (when size >= 8); the rest is a byte pattern of i.
+// Incoming messages are sunk into `totals`.
+struct SourceConfig {
+  uint64_t count = 0;
+  uint32_t size = 64;
+};
+std::unique_ptr<Handler> make_source_handler(SourceConfig cfg, std::shared_ptr<SinkTotals> totals);
+
+// fnv1a-32 of a message: the checksum sink and tests agree on.
+uint32_t fnv1a(std::span<const std::byte> data);
+
+// Runs a Handler on a receive thread over an Endpoint. stop() (or the destructor) closes
+// the endpoint, which wakes the thread, and joins it.
+class Responder {
+ public:
+  Responder(std::unique_ptr<Endpoint> ep, std::unique_ptr<Handler> handler);
+  ~Responder();
+  Responder(const Responder&) = delete;
+  Responder& operator=(const Responder&) = delete;
+
+  void stop();
+  Endpoint& endpoint() { return *ep_; }
+  // Why the receive loop ended (ok while running).
+  Errc exit_status() const { return exit_.load(std::memory_order_acquire); }
+  bool running() const { return !done_.load(std::memory_order_acquire); }
+
+ private:
+  void run();
+  std::unique_ptr<Endpoint> ep_;
+  std::unique_ptr<Handler> handler_;
+  std::atomic<Errc> exit_{Errc::ok};
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
+
+}  // namespace smc

@@ -1,0 +1,133 @@
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "smc/handler.hpp"
+
+namespace smc {
+
+uint32_t fnv1a(std::span<const std::byte> data) {
+  uint32_t h = 2166136261u;
+  for (std::byte b : data) {
+    h ^= static_cast<uint32_t>(b);
+    h *= 16777619u;
+  }
+  return h;
+}
+
+namespace {
+
+class EchoHandler final : public Handler {
+ public:
+  void on_message(std::span<const std::byte> message, Endpoint& ep) override {
+    // flush=false: the batch's replies go out with one index store in on_batch_end.
+    ep.send(message, Deadline::never(), /*flush=*/false);
+  }
+};
+
+class SinkHandler final : public Handler {
+ public:
+  explicit SinkHandler(std::shared_ptr<SinkTotals> t) : totals_(std::move(t)) {}
+  void on_message(std::span<const std::byte> message, Endpoint&) override {
+    messages_ += 1;
+    bytes_ += message.size();
+    checksum_ += fnv1a(message);
+  }
+  void on_batch_end(Endpoint&) override {
+    // Publish per batch, not per message: the totals are for monitoring.
+    totals_->messages.store(messages_, std::memory_order_relaxed);
+    totals_->bytes.store(bytes_, std::memory_order_relaxed);
+    totals_->checksum.store(checksum_, std::memory_order_relaxed);
+  }
+
+ private:
+  std::shared_ptr<SinkTotals> totals_;
+  uint64_t messages_ = 0, bytes_ = 0, checksum_ = 0;
+};
+
+void fill_source_message(std::span<std::byte> dst, uint64_t i) {
+  const size_t head = std::min<size_t>(8, dst.size());
+  std::memcpy(dst.data(), &i, head);
+  if (dst.size() > 8) std::memset(dst.data() + 8, static_cast<int>(i & 0xFF), dst.size() - 8);
+}
+
+class SourceHandler final : public Handler {
+ public:
+  SourceHandler(SourceConfig cfg, std::shared_ptr<SinkTotals> t) : cfg_(cfg), sink_(std::move(t)) {}
+  ~SourceHandler() override { join(); }
+
+  void on_start(Endpoint& ep) override {
+    thread_ = std::thread([this, &ep] { stream(ep); });
+  }
+  void on_message(std::span<const std::byte> m, Endpoint& ep) override { sink_.on_message(m, ep); }
+  void on_batch_end(Endpoint& ep) override { sink_.on_batch_end(ep); }
+  void on_stop(Endpoint&) override { join(); }
+
+ private:
+  void join() {
+    if (thread_.joinable()) thread_.join();
+  }
+  void stream(Endpoint& ep) {
+    std::vector<std::byte> scratch;
+    for (uint64_t i = 0; i < cfg_.count; ++i) {
+      const bool flush = (i & 63u) == 63u || i + 1 == cfg_.count;
+      if (cfg_.size <= ep.max_payload()) {
+        Endpoint::Reservation r;
+        if (ep.reserve(cfg_.size, &r) != Errc::ok) return;  // closed or failed
+        fill_source_message(r.data(), i);
+        r.commit(cfg_.size, flush);
+      } else {
+        scratch.resize(cfg_.size);
+        fill_source_message(scratch, i);
+        if (ep.send(scratch, Deadline::never(), flush) != Errc::ok) return;
+      }
+    }
+    ep.flush();
+  }
+
+  SourceConfig cfg_;
+  SinkHandler sink_;
+  std::thread thread_;
+};
+
+}  // namespace
+
+std::unique_ptr<Handler> make_echo_handler() {
+  return std::make_unique<EchoHandler>();
+}
+std::unique_ptr<Handler> make_sink_handler(std::shared_ptr<SinkTotals> totals) {
+  return std::make_unique<SinkHandler>(std::move(totals));
+}
+std::unique_ptr<Handler> make_source_handler(SourceConfig cfg, std::shared_ptr<SinkTotals> totals) {
+  return std::make_unique<SourceHandler>(cfg, std::move(totals));
+}
+
+Responder::Responder(std::unique_ptr<Endpoint> ep, std::unique_ptr<Handler> handler)
+    : ep_(std::move(ep)), handler_(std::move(handler)) {
+  thread_ = std::thread([this] { run(); });
+}
+
+Responder::~Responder() {
+  stop();
+}
+
+void Responder::stop() {
+  ep_->close();  // wakes the receive thread (and any sender parked on our words)
+  if (thread_.joinable()) thread_.join();
+}
+
+void Responder::run() {
+  handler_->on_start(*ep_);
+  Errc e = Errc::ok;
+  while (e == Errc::ok) {
+    size_t n = 0;
+    e = ep_->receive([&](std::span<const std::byte> m) { handler_->on_message(m, *ep_); }, 1024,
+                     &n);
+    if (n > 0) handler_->on_batch_end(*ep_);
+  }
+  exit_.store(e, std::memory_order_release);
+  handler_->on_stop(*ep_);
+  done_.store(true, std::memory_order_release);
+}
+
+}  // namespace smc
