@@ -567,6 +567,7 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
     }
     this.publishNow();
     if (this.endpoint.parkProducer()) this.scheduleDrain(); // space appeared meanwhile
+    else this.transport.parked?.(this.endpoint.producerWaitWord, this.endpoint.producerWaitValue);
   }
 
   /** Blocks (sendDirect) until the ring has space, spinning then sleeping briefly. */
@@ -655,19 +656,25 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
           break;
         }
         if (this.wakeMode === 'poll') break;
-        if (this.queueLength() > 0 && this.endpoint.parkProducer()) {
-          if (elapsed >= this.drainBudgetMs) {
-            more = true;
-            break;
+        if (this.queueLength() > 0) {
+          if (this.endpoint.parkProducer()) {
+            if (elapsed >= this.drainBudgetMs) {
+              more = true;
+              break;
+            }
+            continue;
           }
-          continue;
+          this.transport.parked?.(this.endpoint.producerWaitWord, this.endpoint.producerWaitValue);
         }
-        if (this.receiving && this.endpoint.parkConsumer()) {
-          if (elapsed >= this.drainBudgetMs) {
-            more = true;
-            break;
+        if (this.receiving) {
+          if (this.endpoint.parkConsumer()) {
+            if (elapsed >= this.drainBudgetMs) {
+              more = true;
+              break;
+            }
+            continue; // data arrived (or the peer ended) between the poll and parking
           }
-          continue; // data arrived (or the peer ended) between the poll and parking
+          this.transport.parked?.(this.endpoint.consumerWaitWord, this.endpoint.consumerWaitValue);
         }
         break;
       }

@@ -20,6 +20,9 @@ export interface PeerTransport {
   /** The peer parked and we produced data / released space: wake it. `word` is the
    *  Int32 index of the shared word it sleeps on. */
   wake(word: number): void;
+  /** This side just parked on shared word `word` (Int32 index), which held `value`: a
+   *  transport whose peer rings with Atomics.notify arms Atomics.waitAsync here. */
+  parked?(word: number, value: number): void;
   /** Stops the peer and releases everything the transport holds. Idempotent. */
   close(): void;
   /** Keep the host event loop alive while the channel is open (Node), or not. */
