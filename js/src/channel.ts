@@ -224,11 +224,12 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
     this.deliver = deliverView;
 
     // The doorbell reaches us through the transport; it must not keep this object alive
-    // (the native side holds it until cleanup or finalization).
-    const weak = new WeakRef(this);
+    // (the native side holds it until cleanup or finalization). Made outside this
+    // constructor: a closure created here would share the constructor's context, which
+    // holds `this` (captured by the arrow functions above), and pin the channel forever.
     transport.start({
       buffer: this.buffer,
-      doorbell: () => weak.deref()?.onDoorbell(),
+      doorbell: weakDoorbell(new WeakRef(this)),
     });
     if (options.keepAlive) transport.ref?.();
     if (mode === 'poll') this.startPollTimer();
@@ -598,6 +599,7 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
     }
   }
 
+  /** Called by the transport's doorbell (see weakDoorbell). */
   private onDoorbell(): void {
     if (this.closed) return;
     this.stat.doorbellsFromPeer++;
@@ -711,6 +713,12 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
     });
     this.cleanup();
   }
+}
+
+/** A doorbell callback that refers to the channel only weakly. */
+function weakDoorbell(weak: WeakRef<SharedMemoryChannel>): () => void {
+  // Bracket access reaches the private method (TypeScript's sanctioned escape hatch).
+  return () => weak.deref()?.['onDoorbell']();
 }
 
 const sleepCell = typeof SharedArrayBuffer !== 'undefined' ? new Int32Array(new SharedArrayBuffer(4)) : null;

@@ -46,9 +46,28 @@ struct DoorbellContext final : smc::Doorbell {
 };
 
 void call_js_doorbell(Napi::Env env, Napi::Function cb, DoorbellContext* ctx, void*) {
+  // env == nullptr: Node is emptying the queue of a TSFN being deleted; the context may
+  // already be gone (the TSFN finalizer deletes it first), so touch nothing.
+  if (env == nullptr) return;
   // Cleared before the call: a ring during the JS drain queues a fresh call.
   ctx->queued.store(false, std::memory_order_release);
-  if (env != nullptr && !cb.IsEmpty()) cb.Call({});
+  if (cb.IsEmpty()) return;
+  // Raw call, not cb.Call(): when JS cannot run any more (a call still queued while the
+  // environment tears down, e.g. the doorbell rung by cleanup() just before exit),
+  // cb.Call() throws a C++ Napi::Error that node-addon-api cannot rethrow into JS, and
+  // the process dies in std::terminate. A JS exception thrown by the callback stays
+  // pending and Node reports it as uncaught, as before.
+  napi_value recv = nullptr;
+  napi_value result = nullptr;
+  if (napi_get_undefined(env, &recv) != napi_ok) return;
+  (void)napi_call_function(env, recv, cb, 0, nullptr, &result);
+}
+
+// The TSFN owns its context: queued calls may still be dispatched after the channel
+// released the TSFN and was destroyed (a finalizer after GC), so the context lives
+// until the TSFN is finalized.
+void finalize_doorbell(Napi::Env, void*, DoorbellContext* ctx) {
+  delete ctx;
 }
 
 std::string describe(const Napi::Value& v) {
@@ -131,18 +150,19 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
     }
 
     view_ = Napi::Persistent(view);  // pins the SharedArrayBuffer for the channel's life
-    doorbell_ = std::make_unique<DoorbellContext>();
-    doorbell_->tsfn =
-        DoorbellTsfn::New(env, info[2].As<Napi::Function>(), "smc-doorbell", 0, 1, doorbell_.get());
+    doorbell_ = new DoorbellContext();
+    doorbell_->tsfn = DoorbellTsfn::New(env, info[2].As<Napi::Function>(), "smc-doorbell", 0, 1,
+                                        doorbell_, finalize_doorbell, static_cast<void*>(nullptr));
     // An idle channel must not keep the process alive (like an unref'd handle); JS
     // calls ref() while it expects messages, if the user asked for it.
     doorbell_->tsfn.Unref(env);
-    eo.doorbell = doorbell_.get();
+    eo.doorbell = doorbell_;
 
     smc::Errc err = smc::Errc::ok;
     auto ep = smc::Endpoint::attach(region, smc::Side::native, eo, &err);
     if (!ep) {
-      doorbell_->tsfn.Release();
+      doorbell_->tsfn.Release();  // the finalizer deletes doorbell_
+      doorbell_ = nullptr;
       tsfn_released_ = true;
       throw Napi::Error::New(
           env, std::string("cannot attach the native endpoint: ") + smc::to_string(err));
@@ -159,13 +179,16 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
 
   // Stops the thread and lets go of the TSFN and the SAB. Safe to call repeatedly. At
   // environment teardown Node closes the TSFN itself, so it is not released twice.
+  // Afterwards doorbell_ belongs to the TSFN (its finalizer deletes it): never touched.
   void Shutdown() {
     if (responder_) {
       responder_->stop();  // closes the endpoint: the thread wakes and is joined
     }
     if (doorbell_ && !tsfn_released_) {
+      doorbell_calls_ = doorbell_->calls.load();
       if (!data_ || !data_->tearing_down) doorbell_->tsfn.Release();
       tsfn_released_ = true;
+      doorbell_ = nullptr;
     }
     if (!view_.IsEmpty() && !(data_ && data_->tearing_down)) view_.Reset();
   }
@@ -198,7 +221,8 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
     o.Set("messagesReceived", static_cast<double>(s.messages_received));
     o.Set("bytesReceived", static_cast<double>(s.bytes_received));
     o.Set("doorbellsRung", static_cast<double>(s.doorbells_rung));
-    o.Set("doorbellCalls", static_cast<double>(doorbell_->calls.load()));
+    o.Set("doorbellCalls",
+          static_cast<double>(doorbell_ ? doorbell_->calls.load() : doorbell_calls_));
     o.Set("parks", static_cast<double>(s.parks));
     o.Set("wakesFromJs", static_cast<double>(wakes_));
     o.Set("sinkMessages", static_cast<double>(totals_->messages.load()));
@@ -211,11 +235,11 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
   }
 
   Napi::Value Ref(const Napi::CallbackInfo& info) {
-    if (!tsfn_released_) doorbell_->tsfn.Ref(info.Env());
+    if (doorbell_) doorbell_->tsfn.Ref(info.Env());
     return info.Env().Undefined();
   }
   Napi::Value Unref(const Napi::CallbackInfo& info) {
-    if (!tsfn_released_) doorbell_->tsfn.Unref(info.Env());
+    if (doorbell_) doorbell_->tsfn.Unref(info.Env());
     return info.Env().Undefined();
   }
 
@@ -252,7 +276,8 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
   }
 
   Napi::Reference<Napi::Uint8Array> view_;
-  std::unique_ptr<DoorbellContext> doorbell_;
+  DoorbellContext* doorbell_ = nullptr;  // owned by its TSFN (finalize_doorbell)
+  uint64_t doorbell_calls_ = 0;
   std::unique_ptr<smc::Responder> responder_;
   std::shared_ptr<smc::SinkTotals> totals_;
   AddonData* data_ = nullptr;
