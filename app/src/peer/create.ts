@@ -1,0 +1,57 @@
+// Creates the dashboard's channel. In Electron the peer is the native addon, reached
+// through the preload (electron-transport.ts); in a plain browser it is a Web Worker
+// running the TypeScript implementation of the native side (peer-worker.ts).
+import { SharedMemoryChannel } from '../../../js/src/browser';
+import { ElectronTransport, electronBridge } from './electron-transport';
+import type { PeerConfig, PeerHandler } from './peer-protocol';
+import { WorkerTransport } from './worker-transport';
+
+export type { PeerHandler } from './peer-protocol';
+
+export interface AppChannelConfig {
+  r2nSize: number;
+  n2rSize: number;
+  wakeMode: 'doorbell' | 'poll' | 'spin';
+  pollIntervalMs: number;
+  drainBudgetMs: number;
+  handler: PeerHandler;
+  image?: { width: number; height: number; fps: number };
+}
+
+export const defaultConfig: AppChannelConfig = {
+  r2nSize: 1 << 20,
+  n2rSize: 4 << 20,
+  wakeMode: 'doorbell',
+  pollIntervalMs: 4,
+  drainBudgetMs: 4,
+  handler: 'echo',
+  image: { width: 640, height: 480, fps: 30 },
+};
+
+export interface AppChannel {
+  channel: SharedMemoryChannel;
+  peerKind: 'electron' | 'worker';
+  close(): void;
+}
+
+export async function createAppChannel(cfg: AppChannelConfig): Promise<AppChannel> {
+  const peer: PeerConfig = { handler: cfg.handler, ...(cfg.image ? { image: cfg.image } : {}) };
+  const options = { wakeMode: cfg.wakeMode, pollIntervalMs: cfg.pollIntervalMs, drainBudgetMs: cfg.drainBudgetMs };
+  const bridge = electronBridge();
+  if (bridge) {
+    const transport = new ElectronTransport(bridge, peer);
+    const channel = new SharedMemoryChannel(cfg.r2nSize, cfg.n2rSize, { ...options, transport });
+    await transport.whenAttached();
+    return { channel, peerKind: 'electron', close: () => channel.cleanup() };
+  }
+  const worker = new Worker(new URL('./peer-worker.ts', import.meta.url), { type: 'module', name: 'smc-peer' });
+  const transport = new WorkerTransport(worker, peer);
+  const channel = new SharedMemoryChannel(cfg.r2nSize, cfg.n2rSize, { ...options, transport });
+  try {
+    await transport.whenAttached();
+  } catch (e) {
+    channel.cleanup();
+    throw e;
+  }
+  return { channel, peerKind: 'worker', close: () => channel.cleanup() };
+}

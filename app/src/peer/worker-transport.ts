@@ -1,0 +1,88 @@
+// The page side of a channel whose peer is a Web Worker running the protocol's native
+// side in TypeScript (peer-worker.ts). Both sides are JS threads of one process, so
+// wakes are Atomics.notify on the word the sleeper watches (docs/protocol.md 5.3):
+//   page -> worker: the worker sleeps in Atomics.wait; wake() notifies the word.
+//   worker -> page: the page may not block; when the channel parks it calls parked(),
+//                   and we await Atomics.waitAsync on that word, then ring the doorbell.
+import type { PeerTransport, TransportStartOptions } from '../../../js/src/browser';
+import type { PeerConfig } from './peer-protocol';
+
+export class WorkerTransport implements PeerTransport {
+  private ctrl: Int32Array | null = null;
+  private doorbell: (() => void) | null = null;
+  private readonly armed = new Set<number>();
+  private closed = false;
+  private readonly attached: Promise<void>;
+  private resolveAttached!: () => void;
+  private rejectAttached!: (e: Error) => void;
+  private peerStats: Record<string, number | string | boolean> = {};
+
+  constructor(
+    private readonly worker: Worker,
+    private readonly config: PeerConfig,
+  ) {
+    this.attached = new Promise<void>((resolve, reject) => {
+      this.resolveAttached = resolve;
+      this.rejectAttached = reject;
+    });
+    worker.onmessage = (ev: MessageEvent) => {
+      const m = ev.data as { type: string; error?: string; stats?: Record<string, number | string | boolean> };
+      if (m.type === 'attached') this.resolveAttached();
+      else if (m.type === 'error') this.rejectAttached(new Error(`worker peer: ${m.error ?? 'unknown error'}`));
+      else if (m.type === 'stats' && m.stats) this.peerStats = m.stats;
+    };
+    worker.onerror = (ev) => this.rejectAttached(new Error(`worker peer failed to start: ${ev.message}`));
+  }
+
+  /** Resolves once the worker attached to the region. */
+  whenAttached(): Promise<void> {
+    return this.attached;
+  }
+
+  start({ buffer, doorbell }: TransportStartOptions): void {
+    this.ctrl = new Int32Array(buffer);
+    this.doorbell = doorbell;
+    // A SharedArrayBuffer posted to a worker is shared, not copied (cross-origin isolated).
+    this.worker.postMessage({ type: 'attach', buffer, config: this.config });
+  }
+
+  wake(word: number): void {
+    if (this.ctrl) Atomics.notify(this.ctrl, word);
+  }
+
+  parked(word: number, value: number): void {
+    const ctrl = this.ctrl;
+    if (!ctrl || this.closed || this.armed.has(word)) return;
+    const r = Atomics.waitAsync(ctrl, word, value);
+    if (!r.async) {
+      // The word already changed: ring at once (on a fresh task, not re-entrantly).
+      queueMicrotask(() => this.ring());
+      return;
+    }
+    this.armed.add(word);
+    void r.value.then(() => {
+      this.armed.delete(word);
+      this.ring();
+    });
+  }
+
+  private ring(): void {
+    if (!this.closed) this.doorbell?.();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    // Release our own pending waitAsync promises; the channel already closed its side, so
+    // the worker sees `closed`, drains, and exits its loop.
+    if (this.ctrl) for (const w of this.armed) Atomics.notify(this.ctrl, w);
+    this.armed.clear();
+    const worker = this.worker;
+    setTimeout(() => worker.terminate(), 1000);
+  }
+
+  stats(): Record<string, number | string | boolean> {
+    this.worker.postMessage({ type: 'stats' });
+    return this.peerStats;
+  }
+}
