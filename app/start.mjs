@@ -45,7 +45,7 @@ const electron = electronBinary();
 if (electron) {
   const r = spawnSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(here, 'electron/tsconfig.json')], { stdio: 'inherit' });
   if (r.status !== 0) process.exit(r.status ?? 1);
-  const child = spawn(electron, [path.join(here, 'electron/dist/main.js')], { stdio: 'inherit' });
+  const child = spawn(electron, [path.join(here, 'electron/dist/app/electron/main.js')], { stdio: 'inherit' });
   child.on('exit', (code) => process.exit(code ?? 0));
 } else {
   console.log('Electron is not available: its binary is not installed (the electron package is optional and');
