@@ -1,0 +1,73 @@
+// Live performance: getStats() sampled at 4 Hz, numbers and uPlot time series.
+import type { Hub, Sample } from './hub';
+import { TimeChart, type SeriesSpec } from './Chart';
+import { fmt } from './hex';
+
+const RATE: SeriesSpec[] = [
+  { label: 'JS → peer msgs/s', value: (s) => s.txMsgs, stroke: '#2a6fb8' },
+  { label: 'peer → JS msgs/s', value: (s) => s.rxMsgs, stroke: '#d9822b' },
+];
+const MB: SeriesSpec[] = [
+  { label: 'JS → peer MB/s', value: (s) => s.txMB, stroke: '#2a6fb8' },
+  { label: 'peer → JS MB/s', value: (s) => s.rxMB, stroke: '#d9822b' },
+];
+const RTT: SeriesSpec[] = [
+  { label: 'RTT p50 ms', value: (s) => s.p50, stroke: '#3a9d5d' },
+  { label: 'RTT p99 ms', value: (s) => s.p99, stroke: '#c23b3b' },
+];
+const FILL: SeriesSpec[] = [
+  { label: 'JS → peer ring %', value: (s) => s.r2nFillPct, stroke: '#2a6fb8' },
+  { label: 'peer → JS ring %', value: (s) => s.n2rFillPct, stroke: '#d9822b' },
+];
+const WAKE: SeriesSpec[] = [
+  { label: 'doorbells to peer /s', value: (s) => s.doorbellsToPeer, stroke: '#7b4fb8' },
+  { label: 'doorbells from peer /s', value: (s) => s.doorbellsFromPeer, stroke: '#b84f8f' },
+  { label: 'JS queue length', value: (s) => s.queueLength, stroke: '#555' },
+];
+
+const ROWS: { id: string; label: string; get: (s: Sample) => string }[] = [
+  { id: 'tx-msgs', label: 'JS → peer msgs/s', get: (s) => fmt(s.txMsgs, 0) },
+  { id: 'rx-msgs', label: 'peer → JS msgs/s', get: (s) => fmt(s.rxMsgs, 0) },
+  { id: 'tx-mb', label: 'JS → peer MB/s', get: (s) => fmt(s.txMB, 2) },
+  { id: 'rx-mb', label: 'peer → JS MB/s', get: (s) => fmt(s.rxMB, 2) },
+  { id: 'rtt-p50', label: 'round trip p50 (ms, echo pings)', get: (s) => fmt(s.p50, 3) },
+  { id: 'rtt-p99', label: 'round trip p99 (ms)', get: (s) => fmt(s.p99, 3) },
+  { id: 'r2n-fill', label: 'JS → peer ring fill %', get: (s) => fmt(s.r2nFillPct, 1) },
+  { id: 'n2r-fill', label: 'peer → JS ring fill %', get: (s) => fmt(s.n2rFillPct, 1) },
+  { id: 'queue', label: 'JS send queue (messages)', get: (s) => String(s.queueLength) },
+  { id: 'bells-to', label: 'doorbells to peer /s', get: (s) => fmt(s.doorbellsToPeer, 0) },
+  { id: 'bells-from', label: 'doorbells from peer /s', get: (s) => fmt(s.doorbellsFromPeer, 0) },
+  { id: 'drains', label: 'drain passes /s', get: (s) => fmt(s.drainPasses, 0) },
+  { id: 'drain-max', label: 'longest drain (ms)', get: (s) => fmt(s.longestDrainMs, 2) },
+];
+
+export function PerfPanel({ hub }: { hub: Hub }) {
+  const s = hub.latest;
+  return (
+    <div className="panel">
+      <div className="perf-top">
+        <table className="kv" data-testid="perf-table">
+          <tbody>
+            {ROWS.map((r) => (
+              <tr key={r.id}>
+                <th>{r.label}</th>
+                <td data-testid={`perf-${r.id}`}>{s ? r.get(s) : '–'}</td>
+              </tr>
+            ))}
+            <tr>
+              <th>chart updates</th>
+              <td data-testid="chart-updates">{hub.chartUpdates}</td>
+            </tr>
+          </tbody>
+        </table>
+      </div>
+      <div className="charts">
+        <TimeChart hub={hub} id="rate" title="Messages per second" unit="msgs/s" series={RATE} />
+        <TimeChart hub={hub} id="mb" title="Throughput" unit="MB/s" series={MB} />
+        <TimeChart hub={hub} id="rtt" title="Round trip (echo pings)" unit="ms" series={RTT} />
+        <TimeChart hub={hub} id="fill" title="Ring fill" unit="%" series={FILL} />
+        <TimeChart hub={hub} id="wake" title="Wake-ups and queue" unit="per s / msgs" series={WAKE} />
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,633 @@
+// The dashboard's state outside React: the current channel, what arrives on it, counters,
+// the stats sampler, the log ring, the image sink and the send/flood loops.
+//
+// Rule for everything here: per-message work is a few field updates and small copies;
+// nothing per message touches React. React re-renders from these fields on a timer
+// (see `subscribe`), so a million messages cost the UI nothing but the sampling ticks.
+import type { SharedMemoryChannel } from '../../../js/src/browser';
+import { bpg } from '../../../js/src/browser';
+import { createAppChannel, defaultConfig, type AppChannelConfig } from '../peer/create';
+import { looksText, parseHex, textPreview } from './hex';
+
+export type Status = 'idle' | 'connecting' | 'connected' | 'error' | 'closed';
+export type Tab = 'send' | 'config' | 'perf' | 'image' | 'bench' | 'log';
+
+const BPG_MAGIC = 0x42504701;
+const TAG_PING = 0x5049; // 'PI'
+const TAG_IMAGE = 0x494d; // 'IM'
+const SAMPLE_MS = 250;
+const HISTORY = 240; // 60 s at 4 Hz
+const FLOOD_SLICE_MS = 6;
+const MAX_REPEAT = 1_000_000;
+
+function u32(m: Uint8Array, o: number): number {
+  return ((m[o]! << 24) | (m[o + 1]! << 16) | (m[o + 2]! << 8) | m[o + 3]!) >>> 0;
+}
+function putU32(m: Uint8Array, o: number, v: number): void {
+  m[o] = v >>> 24;
+  m[o + 1] = (v >>> 16) & 255;
+  m[o + 2] = (v >>> 8) & 255;
+  m[o + 3] = v & 255;
+}
+
+const decoder = new TextDecoder('utf-8', { fatal: false });
+
+/** Yields to the event loop (a macrotask without setTimeout's nesting clamp). */
+const yieldChannel = new MessageChannel();
+const yieldQueue: Array<() => void> = [];
+yieldChannel.port1.onmessage = () => yieldQueue.shift()?.();
+export function yieldTask(): Promise<void> {
+  return new Promise((resolve) => {
+    yieldQueue.push(resolve);
+    yieldChannel.port2.postMessage(0);
+  });
+}
+
+// ---- log ------------------------------------------------------------------------------
+
+export interface LogEntry {
+  seq: number;
+  time: number;
+  dir: 'tx' | 'rx' | 'info';
+  len: number;
+  kind: string;
+  head: Uint8Array; // first bytes (copy)
+  headLen: number;
+  tail: Uint8Array; // last bytes (copy)
+  tailLen: number;
+  note: string;
+}
+
+const LOG_HEAD = 32;
+const LOG_TAIL = 16;
+
+/** A fixed ring of entries with preallocated byte slots: logging allocates nothing. */
+export class LogRing {
+  private readonly slots: LogEntry[];
+  total = 0;
+  constructor(readonly capacity = 500) {
+    this.slots = Array.from({ length: capacity }, () => ({
+      seq: -1, time: 0, dir: 'info' as const, len: 0, kind: '', head: new Uint8Array(LOG_HEAD), headLen: 0,
+      tail: new Uint8Array(LOG_TAIL), tailLen: 0, note: '',
+    }));
+  }
+
+  add(dir: 'tx' | 'rx', bytes: Uint8Array, kind: string, note = ''): void {
+    const e = this.slots[this.total % this.capacity]!;
+    e.seq = this.total++;
+    e.time = performance.now();
+    e.dir = dir;
+    e.len = bytes.length;
+    e.kind = kind;
+    e.note = note;
+    const h = Math.min(LOG_HEAD, bytes.length);
+    e.head.set(bytes.subarray(0, h)); // copies out of shared memory
+    e.headLen = h;
+    const t = Math.min(LOG_TAIL, Math.max(0, bytes.length - 16));
+    e.tail.set(bytes.subarray(bytes.length - t));
+    e.tailLen = t;
+  }
+
+  info(note: string): void {
+    const e = this.slots[this.total % this.capacity]!;
+    e.seq = this.total++;
+    e.time = performance.now();
+    e.dir = 'info';
+    e.len = 0;
+    e.kind = 'info';
+    e.note = note;
+    e.headLen = 0;
+    e.tailLen = 0;
+  }
+
+  /** Newest first, at most `limit` entries (the live slot objects: read, don't keep). */
+  newest(limit = this.capacity): LogEntry[] {
+    const n = Math.min(limit, this.total, this.capacity);
+    const out: LogEntry[] = [];
+    for (let i = 0; i < n; i++) out.push(this.slots[(this.total - 1 - i) % this.capacity]!);
+    return out;
+  }
+
+  clear(): void {
+    this.total = 0;
+  }
+}
+
+export function entryText(e: LogEntry): string {
+  return e.kind === 'text' ? textPreview(e.head.subarray(0, e.headLen)) : '';
+}
+
+// ---- RTT ------------------------------------------------------------------------------
+
+class RttWindow {
+  private t: number[] = [];
+  private v: number[] = [];
+  add(ms: number): void {
+    this.t.push(performance.now());
+    this.v.push(ms);
+  }
+  /** p50/p99 over the last `windowMs`. */
+  take(windowMs = 2000): { p50: number; p99: number; n: number } {
+    const cut = performance.now() - windowMs;
+    let i = 0;
+    while (i < this.t.length && this.t[i]! < cut) i++;
+    if (i > 0) {
+      this.t.splice(0, i);
+      this.v.splice(0, i);
+    }
+    if (this.v.length === 0) return { p50: NaN, p99: NaN, n: 0 };
+    const s = Float64Array.from(this.v).sort();
+    return { p50: s[Math.floor((s.length - 1) * 0.5)]!, p99: s[Math.floor((s.length - 1) * 0.99)]!, n: s.length };
+  }
+}
+
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const s = Float64Array.from(values).sort();
+  return s[Math.min(s.length - 1, Math.floor((s.length - 1) * p))]!;
+}
+
+// ---- image sink -------------------------------------------------------------------------
+
+export type FilterName = 'grayscale' | 'invert' | 'blur';
+
+export class ImageSink {
+  width = 0;
+  height = 0;
+  buf: Uint8ClampedArray<ArrayBuffer> | null = null;
+  dirty = false;
+  frames = 0;
+  drawn = 0;
+  dropped = 0;
+  lastFrame = -1;
+  badFrames = 0;
+  lastError = '';
+  lastRttMs = NaN;
+  fps = 0;
+  /** Sent filter requests: group id -> send time. */
+  pending = new Map<number, number>();
+
+  reset(): void {
+    this.frames = 0;
+    this.drawn = 0;
+    this.dropped = 0;
+    this.lastFrame = -1;
+    this.badFrames = 0;
+    this.lastRttMs = NaN;
+    this.fps = 0;
+    this.pending.clear();
+  }
+
+  onPacket(m: Uint8Array): void {
+    const dataLen = u32(m, 18);
+    const strLen = u32(m, 22);
+    if (22 + dataLen !== m.length || strLen > dataLen - 4) {
+      this.badFrames++;
+      this.lastError = `malformed IM packet of ${m.length} bytes`;
+      return;
+    }
+    // Metadata: decode from a copy (Chromium's TextDecoder rejects shared views).
+    let meta: { width?: number; height?: number; frame?: number };
+    try {
+      meta = JSON.parse(decoder.decode(m.slice(26, 26 + strLen))) as typeof meta;
+    } catch {
+      this.badFrames++;
+      this.lastError = 'IM metadata is not JSON';
+      return;
+    }
+    const w = meta.width ?? 0;
+    const h = meta.height ?? 0;
+    const pixels = m.subarray(26 + strLen);
+    if (!(w > 0 && h > 0) || pixels.length !== w * h * 4) {
+      this.badFrames++;
+      this.lastError = `IM ${w}x${h} with ${pixels.length} payload bytes (want ${w * h * 4})`;
+      return;
+    }
+    if (this.buf === null || this.width !== w || this.height !== h) {
+      this.buf = new Uint8ClampedArray(w * h * 4);
+      this.width = w;
+      this.height = h;
+    }
+    this.buf.set(pixels); // out of shared memory: putImageData needs a non-shared buffer
+    this.dirty = true;
+    this.frames++;
+    const f = meta.frame;
+    if (typeof f === 'number') {
+      if (this.lastFrame >= 0 && f > this.lastFrame + 1) this.dropped += f - this.lastFrame - 1;
+      this.lastFrame = f;
+    }
+    const groupId = u32(m, 14);
+    const sentAt = this.pending.get(groupId);
+    if (sentAt !== undefined) {
+      this.pending.delete(groupId);
+      this.lastRttMs = performance.now() - sentAt;
+    }
+  }
+
+  draw(canvas: HTMLCanvasElement): void {
+    if (!this.dirty || this.buf === null) return;
+    this.dirty = false;
+    if (canvas.width !== this.width) canvas.width = this.width;
+    if (canvas.height !== this.height) canvas.height = this.height;
+    canvas.getContext('2d')?.putImageData(new ImageData(this.buf, this.width, this.height), 0, 0);
+    this.drawn++;
+  }
+}
+
+/** A moving RGBA test pattern for the filter round trip (the page is the source). */
+export function renderPattern(dst: Uint8Array, width: number, height: number, n: number): void {
+  let i = 0;
+  for (let y = 0; y < height; y++) {
+    const g = (y + n * 3) & 255;
+    for (let x = 0; x < width; x++) {
+      dst[i] = (x + n * 5) & 255;
+      dst[i + 1] = g;
+      dst[i + 2] = ((x >> 4) ^ (y >> 4)) & 1 ? 220 : 40;
+      dst[i + 3] = 255;
+      i += 4;
+    }
+  }
+}
+
+// ---- samples ------------------------------------------------------------------------------
+
+export interface Sample {
+  t: number; // seconds (wall clock)
+  txMsgs: number; // msgs/s JS -> peer
+  rxMsgs: number;
+  txMB: number; // MB/s (10^6)
+  rxMB: number;
+  p50: number; // ms
+  p99: number;
+  r2nFillPct: number;
+  n2rFillPct: number;
+  queueLength: number;
+  doorbellsToPeer: number; // per second
+  doorbellsFromPeer: number;
+  drainPasses: number; // per second
+  longestDrainMs: number;
+  fps: number;
+  dropped: number;
+}
+
+export interface FloodState {
+  active: boolean;
+  kind: string;
+  total: number;
+  sent: number;
+  backpressureWaits: number;
+  startedAt: number;
+  finishedAt: number;
+  cancelled: boolean;
+}
+
+export interface SendSpec {
+  mode: 'text' | 'hex' | 'bpg';
+  text: string;
+  hex: string;
+  tag: string;
+  targetId: number;
+  metadata: string;
+  payloadHex: string;
+  packets: number;
+  repeat: number;
+}
+
+export class Hub {
+  status: Status = 'idle';
+  statusDetail = '';
+  peerKind: 'electron' | 'worker' | '' = '';
+  config: AppChannelConfig = { ...defaultConfig, ...(defaultConfig.image ? { image: { ...defaultConfig.image } } : {}) };
+  channel: SharedMemoryChannel | null = null;
+  private closeApp: (() => void) | null = null;
+  /** Channels replaced by Apply (kept for tests: each must be closed). */
+  readonly retired: SharedMemoryChannel[] = [];
+  channelsCreated = 0;
+  private generation = 0;
+
+  readonly log = new LogRing(500);
+  readonly image = new ImageSink();
+  private readonly rtt = new RttWindow();
+  readonly history: Sample[] = [];
+  latest: Sample | null = null;
+  chartUpdates = 0;
+  samples = 0;
+  flood: FloodState | null = null;
+  filter: { active: boolean; name: FilterName; inFlight: number; sent: number } = {
+    active: false, name: 'grayscale', inFlight: 0, sent: 0,
+  };
+  benchRunning = false;
+  rxOther = 0;
+
+  private prev: { t: number; s: ReturnType<SharedMemoryChannel['getStats']> } | null = null;
+  private prevFrames = 0;
+  private listeners = new Set<() => void>();
+  private sampleListeners = new Set<(s: Sample) => void>();
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private pingTimer: ReturnType<typeof setInterval> | null = null;
+  private pingSeq = 0;
+  private readonly pingPacket = bpg.encode({ tag: 'PI', targetId: 0, groupId: 0, binary: new Uint8Array(8) });
+  private readonly pingView = new DataView(this.pingPacket.buffer, this.pingPacket.byteOffset + 26, 8);
+  private filterGroup = 1;
+  private filterFrame = 0;
+
+  start(): void {
+    if (this.timer === null) this.timer = setInterval(() => this.sample(), SAMPLE_MS);
+    if (this.pingTimer === null) this.pingTimer = setInterval(() => this.ping(), 50);
+    void this.apply(this.config);
+  }
+
+  /** Re-renders React (4 Hz, from the sampler; plus on status changes). */
+  subscribe(fn: () => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+  onSample(fn: (s: Sample) => void): () => void {
+    this.sampleListeners.add(fn);
+    return () => this.sampleListeners.delete(fn);
+  }
+  notify(): void {
+    for (const fn of this.listeners) fn();
+  }
+
+  private setStatus(s: Status, detail = ''): void {
+    this.status = s;
+    this.statusDetail = detail;
+    this.notify();
+  }
+
+  // ---- lifecycle ----------------------------------------------------------------------
+
+  /** Closes the current channel (if any) and opens one with `cfg`. */
+  async apply(cfg: AppChannelConfig): Promise<void> {
+    const gen = ++this.generation;
+    this.stopFlood();
+    this.filter.active = false;
+    this.filter.inFlight = 0;
+    const old = this.channel;
+    if (old !== null) {
+      this.closeApp?.();
+      if (!old.isClosed) old.cleanup();
+      this.retired.push(old);
+      if (this.retired.length > 8) this.retired.shift();
+      this.log.info(`closed channel #${this.channelsCreated}`);
+    }
+    this.channel = null;
+    this.closeApp = null;
+    this.config = cfg;
+    this.image.reset();
+    this.setStatus('connecting', `${cfg.handler}, rings ${cfg.r2nSize}/${cfg.n2rSize} B, ${cfg.wakeMode}`);
+    try {
+      const app = await createAppChannel(cfg);
+      if (gen !== this.generation) {
+        app.close();
+        return;
+      }
+      const ch = app.channel;
+      this.channel = ch;
+      this.closeApp = app.close;
+      this.peerKind = app.peerKind;
+      this.channelsCreated++;
+      ch.on('error', (e) => {
+        if (this.channel === ch) this.setStatus('error', e.message);
+      });
+      ch.on('close', () => {
+        if (this.channel === ch && this.status === 'connected') this.setStatus('closed', 'the channel closed');
+      });
+      ch.startReceiving(this.onMessage);
+      this.prev = { t: performance.now(), s: ch.getStats() };
+      this.log.info(`channel #${this.channelsCreated} connected (${app.peerKind} peer, handler ${cfg.handler})`);
+      this.setStatus('connected', `${app.peerKind} peer, handler ${cfg.handler}`);
+    } catch (e) {
+      if (gen !== this.generation) return;
+      this.setStatus('error', (e as Error).message);
+      this.log.info(`connect failed: ${(e as Error).message}`);
+    }
+  }
+
+  // ---- receiving ----------------------------------------------------------------------
+
+  /** Every incoming message: a view into the ring, valid only during this call. */
+  private readonly onMessage = (m: Uint8Array): void => {
+    if (m.length >= 26 && u32(m, 0) === BPG_MAGIC) {
+      const tag = (m[4]! << 8) | m[5]!;
+      if (tag === TAG_PING && m.length === this.pingPacket.length) {
+        const sent = new DataView(m.buffer, m.byteOffset + 26, 8).getFloat64(0, true);
+        this.rtt.add(performance.now() - sent);
+        return;
+      }
+      if (tag === TAG_IMAGE) {
+        this.image.onPacket(m);
+        if (this.filter.inFlight > 0) this.filter.inFlight--;
+        this.log.add('rx', m, 'bpg', 'IM');
+        return;
+      }
+      this.log.add('rx', m, 'bpg', String.fromCharCode(m[4]!, m[5]!));
+      return;
+    }
+    this.rxOther++;
+    this.log.add('rx', m, looksText(m, LOG_HEAD) ? 'text' : 'bytes');
+  };
+
+  private ping(): void {
+    const ch = this.channel;
+    if (ch === null || ch.isClosed || this.config.handler !== 'echo' || this.benchRunning) return;
+    putU32(this.pingPacket, 14, this.pingSeq++ >>> 0);
+    this.pingView.setFloat64(0, performance.now(), true);
+    ch.send(this.pingPacket);
+  }
+
+  // ---- sampling -----------------------------------------------------------------------
+
+  private sample(): void {
+    const ch = this.channel;
+    const t = performance.now();
+    let s: Sample;
+    if (ch !== null && !ch.isClosed && this.prev !== null) {
+      const st = ch.getStats();
+      const p = this.prev.s;
+      const dt = Math.max(1e-3, (t - this.prev.t) / 1000);
+      const rtt = this.rtt.take();
+      const frames = this.image.frames;
+      s = {
+        t: Date.now() / 1000,
+        txMsgs: (st.messagesSent - p.messagesSent) / dt,
+        rxMsgs: (st.messagesReceived - p.messagesReceived) / dt,
+        txMB: (st.bytesSent - p.bytesSent) / dt / 1e6,
+        rxMB: (st.bytesReceived - p.bytesReceived) / dt / 1e6,
+        p50: rtt.p50,
+        p99: rtt.p99,
+        r2nFillPct: (100 * st.r2nFill) / st.r2nCapacity,
+        n2rFillPct: (100 * st.n2rFill) / st.n2rCapacity,
+        queueLength: st.queueLength,
+        doorbellsToPeer: (st.doorbellsToPeer - p.doorbellsToPeer) / dt,
+        doorbellsFromPeer: (st.doorbellsFromPeer - p.doorbellsFromPeer) / dt,
+        drainPasses: (st.drainPasses - p.drainPasses) / dt,
+        longestDrainMs: st.longestDrainMs,
+        fps: (frames - this.prevFrames) / dt,
+        dropped: this.image.dropped,
+      };
+      this.prevFrames = frames;
+      this.prev = { t, s: st };
+      // fps over ~1 s (4 samples) for a steadier reading
+      const recent = this.history.slice(-3).map((h) => h.fps);
+      this.image.fps = (recent.reduce((a, b) => a + b, 0) + s.fps) / (recent.length + 1);
+    } else {
+      s = {
+        t: Date.now() / 1000, txMsgs: 0, rxMsgs: 0, txMB: 0, rxMB: 0, p50: NaN, p99: NaN, r2nFillPct: 0,
+        n2rFillPct: 0, queueLength: 0, doorbellsToPeer: 0, doorbellsFromPeer: 0, drainPasses: 0,
+        longestDrainMs: 0, fps: 0, dropped: this.image.dropped,
+      };
+    }
+    this.latest = s;
+    this.history.push(s);
+    if (this.history.length > HISTORY) this.history.shift();
+    this.samples++;
+    for (const fn of this.sampleListeners) fn(s);
+    this.notify();
+  }
+
+  // ---- sending ------------------------------------------------------------------------
+
+  /** Builds the bytes of one repetition and the offsets of group ids to renumber. */
+  build(spec: SendSpec): { bytes: Uint8Array; groupIdOffsets: number[]; kind: string } {
+    if (spec.mode === 'text') return { bytes: new TextEncoder().encode(spec.text), groupIdOffsets: [], kind: 'text' };
+    if (spec.mode === 'hex') {
+      return { bytes: parseHex(spec.hex), groupIdOffsets: [], kind: 'bytes' };
+    }
+    const payload = parseHex(spec.payloadHex);
+    const n = Math.max(1, Math.min(64, Math.floor(spec.packets)));
+    const per = Math.ceil(payload.length / n);
+    const parts: Uint8Array[] = [];
+    for (let i = 0; i < n; i++) {
+      parts.push(
+        bpg.encode({
+          tag: spec.tag,
+          endOfGroup: i === n - 1,
+          targetId: spec.targetId >>> 0,
+          groupId: 1,
+          metadata: i === 0 ? spec.metadata : '',
+          binary: payload.subarray(i * per, Math.min(payload.length, (i + 1) * per)),
+        }),
+      );
+    }
+    const total = parts.reduce((a, p) => a + p.length, 0);
+    const bytes = new Uint8Array(total);
+    const offsets: number[] = [];
+    let o = 0;
+    for (const p of parts) {
+      bytes.set(p, o);
+      offsets.push(o + 14);
+      o += p.length;
+    }
+    return { bytes, groupIdOffsets: offsets, kind: 'bpg' };
+  }
+
+  /**
+   * Sends `repeat` copies (BPG groups get consecutive group ids). Works in slices of a few
+   * ms, yields between them, and waits for the queue to empty (onQueueEmpty) whenever
+   * send() refuses (high-water mark) or the JS queue grows: the page stays responsive.
+   */
+  async send(spec: SendSpec): Promise<void> {
+    const ch = this.channel;
+    if (ch === null || ch.isClosed) throw new Error('not connected');
+    const { bytes, groupIdOffsets, kind } = this.build(spec);
+    const count = Math.max(1, Math.min(MAX_REPEAT, Math.floor(spec.repeat)));
+    this.stopFlood();
+    const f: FloodState = {
+      active: true, kind, total: count, sent: 0, backpressureWaits: 0, startedAt: performance.now(), finishedAt: 0, cancelled: false,
+    };
+    this.flood = f;
+    let i = 0;
+    let groupId = (Math.random() * 0x7fffffff) >>> 0;
+    const label = kind === 'bpg' ? spec.tag : '';
+    while (i < count && !f.cancelled && this.channel === ch && !ch.isClosed) {
+      const t0 = performance.now();
+      let blocked = false;
+      do {
+        for (let k = 0; k < 256 && i < count; k++) {
+          for (const off of groupIdOffsets) putU32(bytes, off, groupId);
+          if (!ch.send(bytes)) {
+            blocked = true;
+            break;
+          }
+          groupId = (groupId + 1) >>> 0;
+          this.log.add('tx', bytes, kind, label);
+          i++;
+        }
+      } while (!blocked && i < count && performance.now() - t0 < FLOOD_SLICE_MS);
+      f.sent = i;
+      if (i >= count) break;
+      if (blocked || ch.getStats().queueLength > 2048) {
+        f.backpressureWaits++;
+        await this.queueEmpty(ch);
+      } else {
+        await yieldTask();
+      }
+    }
+    f.sent = i;
+    f.active = false;
+    f.finishedAt = performance.now();
+    this.notify();
+  }
+
+  private queueEmpty(ch: SharedMemoryChannel): Promise<void> {
+    return new Promise((resolve) => {
+      if (ch.isClosed) return resolve();
+      const onClose = (): void => resolve();
+      ch.once('close', onClose);
+      ch.onQueueEmpty(() => {
+        ch.off('close', onClose);
+        resolve();
+      });
+    });
+  }
+
+  stopFlood(): void {
+    if (this.flood?.active) {
+      this.flood.cancelled = true;
+      this.flood.active = false;
+      this.flood.finishedAt = performance.now();
+    }
+  }
+
+  // ---- image filter round trip ----------------------------------------------------------
+
+  /** Page-generated frames sent to the 'image-filter' peer; replies are drawn. */
+  async runFilterLoop(name: FilterName): Promise<void> {
+    const ch = this.channel;
+    if (ch === null || this.config.handler !== 'image-filter') throw new Error("the peer's handler must be 'image-filter'");
+    this.filter = { active: true, name, inFlight: 0, sent: 0 };
+    const f = this.filter;
+    const { width, height, fps } = this.config.image ?? { width: 640, height: 480, fps: 30 };
+    const pixels = new Uint8Array(width * height * 4);
+    const period = 1000 / Math.max(1, fps);
+    let next = performance.now();
+    while (f.active && this.channel === ch && !ch.isClosed) {
+      const now = performance.now();
+      if (f.inFlight < 2 && now >= next) {
+        renderPattern(pixels, width, height, this.filterFrame);
+        const groupId = this.filterGroup++ >>> 0;
+        const packet = bpg.encode({
+          tag: 'IM', targetId: 1, groupId,
+          metadata: JSON.stringify({
+            width, height, channels: 4, format: 'rgba8', frame: this.filterFrame++, timestamp: Date.now(), filter: f.name,
+          }),
+          binary: pixels,
+        });
+        this.image.pending.set(groupId, now);
+        if (this.image.pending.size > 64) this.image.pending.delete(this.image.pending.keys().next().value!);
+        if (ch.send(packet)) {
+          f.inFlight++;
+          f.sent++;
+        }
+        next = Math.max(next + period, now - period);
+      }
+      await new Promise((r) => setTimeout(r, Math.max(1, Math.min(10, next - performance.now()))));
+    }
+  }
+
+  stopFilter(): void {
+    this.filter.active = false;
+  }
+}
