@@ -123,12 +123,43 @@ void Endpoint::close() {
     // loads of the peer's parked words below cannot move before it (Dekker, section 5.2).
     own_state_.store(make_state_word(SideState::closed), std::memory_order_seq_cst);
   }
-  // SYNC: park-announce (partner: the peer's seq_cst stores of its parked words).
-  if (out_.consumer_parked.load(std::memory_order_seq_cst)) ring_peer(out_.write_index.address());
-  if (in_.producer_parked.load(std::memory_order_seq_cst)) ring_peer(in_.read_index.address());
-  // Our own threads may sleep on these words; they re-check closed() when they wake.
+  wake_sleepers();
+}
+
+// Wakes the peer's parked threads and this side's own after a state change. A sleeper
+// that checked the state just before it changed may enter its futex only after a single
+// wake: the futex compares the index word it watches, which a state change leaves alone,
+// so that wake would be lost until the park timeout. Hence: ring again while a parked
+// word stays set (a woken sleeper clears it at once), for a bounded time. A custom
+// doorbell (a JS event loop) cannot lose a ring, and its parked word stays set until its
+// loop runs, so only futex sleepers are re-rung.
+void Endpoint::wake_sleepers() {
+  // Our own threads may sleep on these words; they re-check closed()/failure() on waking.
   wake_all(in_.write_index.address());
   wake_all(out_.read_index.address());
+  const auto give_up = Clock::now() + std::chrono::milliseconds(50);
+  for (bool first = true;; first = false) {
+    bool again = false;
+    // SYNC: park-announce (partner: the peer's seq_cst stores of its parked words).
+    if (out_.consumer_parked.load(std::memory_order_seq_cst)) {
+      if (first || !options_.doorbell) ring_peer(out_.write_index.address());
+      again |= !options_.doorbell;
+    }
+    if (in_.producer_parked.load(std::memory_order_seq_cst)) {
+      if (first || !options_.doorbell) ring_peer(in_.read_index.address());
+      again |= !options_.doorbell;
+    }
+    if (in_.consumer_parked.load(std::memory_order_seq_cst)) {
+      wake_all(in_.write_index.address());
+      again = true;
+    }
+    if (out_.producer_parked.load(std::memory_order_seq_cst)) {
+      wake_all(out_.read_index.address());
+      again = true;
+    }
+    if (!again || Clock::now() >= give_up) return;
+    std::this_thread::sleep_for(std::chrono::microseconds(20));
+  }
 }
 
 void Endpoint::fail(Reason r) {
@@ -139,10 +170,7 @@ void Endpoint::fail(Reason r) {
   }
   // SYNC: state-publish (partner: the peer's acquire load in peer_state()).
   own_state_.store(make_state_word(SideState::failed, r), std::memory_order_seq_cst);
-  if (out_.consumer_parked.load(std::memory_order_seq_cst)) ring_peer(out_.write_index.address());
-  if (in_.producer_parked.load(std::memory_order_seq_cst)) ring_peer(in_.read_index.address());
-  wake_all(in_.write_index.address());
-  wake_all(out_.read_index.address());
+  wake_sleepers();
 }
 
 Errc Endpoint::fail_from_reader() {

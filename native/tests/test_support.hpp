@@ -118,11 +118,14 @@ inline Errc poll_all(Endpoint& ep, std::vector<Bytes>* out, size_t max = SIZE_MA
                  &n);
 }
 
-// Receives exactly one message (blocking until `deadline`).
+// Receives exactly one message (blocking until `deadline`); `out` may be null.
 inline Errc recv_one(Endpoint& ep, Bytes* out, Deadline deadline = Deadline::never()) {
   size_t n = 0;
-  Errc e = ep.receive([&](std::span<const std::byte> m) { out->assign(m.begin(), m.end()); }, 1, &n,
-                      deadline);
+  Errc e = ep.receive(
+      [&](std::span<const std::byte> m) {
+        if (out) out->assign(m.begin(), m.end());
+      },
+      1, &n, deadline);
   if (e == Errc::ok && n != 1) return Errc::invalid_argument;
   return e;
 }

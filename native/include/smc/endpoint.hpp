@@ -137,6 +137,7 @@ class Endpoint {
   void publish_and_ring();
   void release_and_ring();
   void ring_peer(const uint32_t* watched);
+  void wake_sleepers();
   Errc fail_from_reader();
   bool handle_record(const Record& rec, std::span<const std::byte>* deliver);
   void bump(std::atomic<uint64_t>& c, uint64_t by = 1) {
