@@ -10,7 +10,7 @@
 //   new TsfnPinger(cb) .ping() .close()        round trip: JS calls ping(), a native
 //                                              thread sleeping on a condvar wakes and
 //                                              replies through a TSFN (cb)
-//   new SpinPartner(i32) .stop()               bare spin ping-pong over a SAB: the native
+//   new SpinPartner(u8) .stop()                bare spin ping-pong over a SAB: the native
 //                                              thread copies word 0 to word 32 (other line)
 //   memcpyBench(size, iters) -> seconds        memcpy of `size` bytes, `iters` times
 #include <napi.h>
@@ -217,8 +217,9 @@ class SpinPartner : public Napi::ObjectWrap<SpinPartner> {
     return DefineClass(env, "SpinPartner", {InstanceMethod<&SpinPartner::Stop>("stop")});
   }
   explicit SpinPartner(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SpinPartner>(info) {
-    auto view = info[0].As<Napi::Int32Array>();
-    if (view.ElementLength() < 64) throw Napi::RangeError::New(info.Env(), "need >= 64 words");
+    // A Uint8Array over the SAB (Data() returns the shared pointer; platform notes).
+    auto view = info[0].As<Napi::Uint8Array>();
+    if (view.ByteLength() < 256) throw Napi::RangeError::New(info.Env(), "need >= 256 bytes");
     ref_ = Napi::Persistent(view);
     words_ = reinterpret_cast<uint32_t*>(view.Data());
     thread_ = std::thread([this] { Run(); });
@@ -237,7 +238,7 @@ class SpinPartner : public Napi::ObjectWrap<SpinPartner> {
   void Run() {
     std::atomic_ref<uint32_t> in(words_[0]);
     std::atomic_ref<uint32_t> out(words_[32]);  // 128 bytes away: its own line pair
-    uint32_t last = in.load(std::memory_order_acquire);
+    uint32_t last = out.load(std::memory_order_relaxed);  // copy whatever differs, even if JS stored first
     while (!stop_.load(std::memory_order_relaxed)) {
       const uint32_t v = in.load(std::memory_order_acquire);
       if (v != last) {
@@ -248,7 +249,7 @@ class SpinPartner : public Napi::ObjectWrap<SpinPartner> {
       }
     }
   }
-  Napi::Reference<Napi::Int32Array> ref_;
+  Napi::Reference<Napi::Uint8Array> ref_;
   uint32_t* words_ = nullptr;
   std::atomic<bool> stop_{false};
   std::thread thread_;
