@@ -101,7 +101,8 @@ const encoder = new TextEncoder();
 
 function describe(v: unknown): string {
   if (v === null) return 'null';
-  if (typeof v === 'string') return `a string of length ${v.length}`;
+  if (v === undefined) return 'undefined';
+  if (typeof v === 'string') return v.length <= 40 ? `the string ${JSON.stringify(v)}` : `a string of length ${v.length}`;
   if (typeof v === 'object') return `an object (${Object.prototype.toString.call(v).slice(8, -1)})`;
   return `${typeof v} ${String(v)}`;
 }
