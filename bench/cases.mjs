@@ -1,0 +1,377 @@
+// One benchmark case per process: `node bench/cases.mjs <case> '<json params>'` prints
+// one JSON line {case, runs: [..]} on stdout. bench/run.mjs spawns these one at a time so
+// that threads of one measurement never compete with another's, and takes medians.
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { existsSync } from 'node:fs';
+
+const require = createRequire(import.meta.url);
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const hr = process.hrtime.bigint;
+const sec = (t0) => Number(hr() - t0) / 1e9;
+const tick = () => new Promise((r) => setImmediate(r));
+
+function channelLib() {
+  return require(path.join(root, 'js/dist/index.js'));
+}
+function baseline() {
+  for (const d of ['build/release', 'build/bench']) {
+    const p = path.join(root, d, 'bench_baseline.node');
+    if (existsSync(p)) return require(p);
+  }
+  throw new Error('bench_baseline.node not built (bench/run.mjs builds it)');
+}
+function pct(sorted, q) {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+function latencyStats(samples) {
+  const s = Float64Array.from(samples).sort();
+  return { p50_ns: pct(s, 0.5), p99_ns: pct(s, 0.99), n: s.length };
+}
+function payload(size) {
+  const b = new Uint8Array(size);
+  for (let i = 0; i < size; i++) b[i] = (i * 31 + 7) & 0xff;
+  return b;
+}
+// Ring sizes: 4 MiB for small messages (room for batches in flight); 8 MiB for 1 MiB
+// messages so one message is one record (max record = ring / 4) and is read in place.
+const ringFor = (size) => (size >= 1 << 20 ? 8 << 20 : 4 << 20);
+
+// ---- channel ---------------------------------------------------------------------------
+
+// JS -> native: send() in batches; yield (onQueueEmpty) once per batch, which publishes
+// the batch with one index store and lets the queue (if the ring was full) drain.
+// Timed until the native sink has counted every message.
+async function chanJ2N({ size, n, reps }) {
+  const { SharedMemoryChannel } = channelLib();
+  const out = [];
+  const msg = payload(size);
+  const batch = Math.max(1, Math.min(1024, Math.floor((1 << 20) / (size + 8))));
+  for (let rep = 0; rep < reps + 1; rep++) {
+    const ch = new SharedMemoryChannel(ringFor(size), 1 << 16, { handler: 'sink', keepAlive: true });
+    const count = rep === 0 ? Math.max(1, n >> 3) : n; // rep 0: warm-up
+    const t0 = hr();
+    for (let i = 0; i < count; ) {
+      const e = Math.min(count, i + batch);
+      for (; i < e; i++) ch.send(msg);
+      await new Promise((r) => ch.onQueueEmpty(r));
+    }
+    while (ch.getStats().peer.sinkMessages < count) await tick();
+    const s = sec(t0);
+    const st = ch.getStats();
+    ch.cleanup();
+    if (st.peer.sinkBytes !== count * size) throw new Error(`sink got ${st.peer.sinkBytes} bytes, expected ${count * size}`);
+    if (rep > 0) out.push({ msgs_per_s: count / s, bytes_per_s: (count * size) / s, doorbellsToPeer: st.doorbellsToPeer });
+  }
+  return out;
+}
+
+// native -> JS: handler 'source' streams n messages; JS receives views in place and
+// reads ONE byte of each message (m[0]) into an accumulator. Timed until the n-th arrives.
+async function chanN2J({ size, n, reps }) {
+  const { SharedMemoryChannel } = channelLib();
+  const out = [];
+  for (let rep = 0; rep < reps + 1; rep++) {
+    const count = rep === 0 ? Math.max(1, n >> 3) : n;
+    let got = 0;
+    let acc = 0;
+    let done;
+    const finished = new Promise((r) => (done = r));
+    const t0 = hr();
+    const ch = new SharedMemoryChannel(1 << 16, ringFor(size), {
+      handler: 'source', sourceCount: count, sourceSize: size, keepAlive: true,
+    });
+    ch.startReceiving((m) => {
+      acc += m[0];
+      if (++got === count) done();
+    });
+    await finished;
+    const s = sec(t0);
+    const st = ch.getStats();
+    ch.cleanup();
+    if (rep > 0) out.push({ msgs_per_s: count / s, bytes_per_s: (count * size) / s, doorbellsFromPeer: st.doorbellsFromPeer, acc });
+  }
+  return out;
+}
+
+// Spin round trip: wakeMode 'spin' (the native echo thread never parks); JS sends with
+// sendDirect (publishes at once) and busy-waits on poll() for the echo. One sample per
+// round trip, timed with hrtime (its ~30-60 ns cost is in every spin figure alike).
+async function chanRttSpin({ iters, reps, size = 64 }) {
+  const { SharedMemoryChannel } = channelLib();
+  const out = [];
+  const msg = payload(size);
+  for (let rep = 0; rep < reps; rep++) {
+    const ch = new SharedMemoryChannel(1 << 16, 1 << 16, { handler: 'echo', wakeMode: 'spin' });
+    let got = 0;
+    ch.startReceiving(() => void got++);
+    const samples = new Float64Array(iters);
+    for (let i = -2000; i < iters; i++) {
+      const t0 = hr();
+      ch.sendDirect(msg, 1000);
+      const want = got + 1;
+      while (got < want) ch.poll();
+      if (i >= 0) samples[i] = Number(hr() - t0);
+    }
+    ch.cleanup();
+    out.push(latencyStats(samples));
+    await tick();
+  }
+  return out;
+}
+
+// Doorbell round trip: default wake mode; send() and await the echo. Both sides may
+// park: the native thread spins a while, then sleeps in a futex; JS returns to its event
+// loop and is woken by the TSFN doorbell.
+async function chanRttDoorbell({ iters, reps, size = 64 }) {
+  const { SharedMemoryChannel } = channelLib();
+  const out = [];
+  const msg = payload(size);
+  for (let rep = 0; rep < reps; rep++) {
+    const ch = new SharedMemoryChannel(1 << 16, 1 << 16, { handler: 'echo', keepAlive: true });
+    let resolve = null;
+    ch.startReceiving(() => {
+      const r = resolve;
+      resolve = null;
+      r?.();
+    });
+    const samples = new Float64Array(iters);
+    for (let i = -50; i < iters; i++) {
+      const t0 = hr();
+      await new Promise((r) => {
+        resolve = r;
+        ch.send(msg);
+      });
+      if (i >= 0) samples[i] = Number(hr() - t0);
+    }
+    ch.cleanup();
+    out.push(latencyStats(samples));
+  }
+  return out;
+}
+
+// Idle CPU: an open channel in doorbell mode, receiving, with nothing to do. CPU time of
+// the whole process (JS thread + native thread) over wall time.
+async function chanIdle({ ms, reps }) {
+  const { SharedMemoryChannel } = channelLib();
+  const out = [];
+  for (let rep = 0; rep < reps; rep++) {
+    const ch = new SharedMemoryChannel(1 << 16, 1 << 16, { handler: 'echo', keepAlive: true });
+    ch.startReceiving(() => {});
+    ch.send(new Uint8Array(64));
+    await new Promise((r) => setTimeout(r, 200)); // settle: both sides park
+    const c0 = process.cpuUsage();
+    const t0 = hr();
+    await new Promise((r) => setTimeout(r, ms));
+    const c = process.cpuUsage(c0);
+    const wall = sec(t0);
+    const st = ch.getStats();
+    ch.cleanup();
+    out.push({ cpu_percent: ((c.user + c.system) / 1e6 / wall) * 100, parks: st.peer.parks });
+  }
+  return out;
+}
+
+// ---- baselines -------------------------------------------------------------------------
+
+async function tsfnFlood({ n, reps, size = 64 }) {
+  const b = baseline();
+  const out = [];
+  for (let rep = 0; rep < reps + 1; rep++) {
+    const count = rep === 0 ? Math.max(1, n >> 3) : n;
+    let acc = 0;
+    const t0 = hr();
+    await b.tsfnFlood(count, size, (buf) => void (acc += buf[0]));
+    const s = sec(t0);
+    if (rep > 0) out.push({ msgs_per_s: count / s, acc });
+  }
+  return out;
+}
+
+async function mutexQueue({ n, reps, size = 64 }) {
+  const b = baseline();
+  const out = [];
+  const msg = payload(size);
+  for (let rep = 0; rep < reps + 1; rep++) {
+    const count = rep === 0 ? Math.max(1, n >> 3) : n;
+    const q = new b.MutexQueue();
+    const t0 = hr();
+    for (let i = 0; i < count; i++) q.push(msg);
+    while (q.drained() < count) await tick();
+    const s = sec(t0);
+    q.close();
+    if (rep > 0) out.push({ msgs_per_s: count / s });
+  }
+  return out;
+}
+
+const PM_WORKER = `
+const { parentPort } = require('node:worker_threads');
+parentPort.on('message', (m) => {
+  if (m.cmd === 'flood') { let got = 0; let acc = 0;
+    const port = m.port; port.on('message', (d) => { acc += d[0]; if (++got === m.n) { port.close(); parentPort.postMessage({ done: true, acc }); } }); }
+  else if (m.cmd === 'echo') { m.port.on('message', (d) => m.port.postMessage(d)); }
+});`;
+
+function pmWorker() {
+  return new Worker(PM_WORKER, { eval: true });
+}
+
+// postMessage flood JS -> worker: a 64 B Uint8Array per message (structured clone),
+// timed until the worker has received all.
+async function pmFlood({ n, reps, size = 64 }) {
+  const { MessageChannel } = await import('node:worker_threads');
+  const out = [];
+  const w = pmWorker();
+  const msg = payload(size);
+  for (let rep = 0; rep < reps + 1; rep++) {
+    const count = rep === 0 ? Math.max(1, n >> 3) : n;
+    const { port1, port2 } = new MessageChannel();
+    const done = new Promise((r) => w.once('message', r));
+    w.postMessage({ cmd: 'flood', n: count, port: port2 }, [port2]);
+    const t0 = hr();
+    for (let i = 0; i < count; i++) {
+      port1.postMessage(msg);
+      if ((i & 4095) === 4095) await tick(); // let the event loop breathe, as a real sender would
+    }
+    await done;
+    const s = sec(t0);
+    port1.close();
+    if (rep > 0) out.push({ msgs_per_s: count / s });
+  }
+  await w.terminate();
+  return out;
+}
+
+async function pmRtt({ iters, reps, size = 64 }) {
+  const { MessageChannel } = await import('node:worker_threads');
+  const out = [];
+  const w = pmWorker();
+  const msg = payload(size);
+  for (let rep = 0; rep < reps; rep++) {
+    const { port1, port2 } = new MessageChannel();
+    w.postMessage({ cmd: 'echo', port: port2 }, [port2]);
+    let resolve = null;
+    port1.on('message', () => resolve?.());
+    const samples = new Float64Array(iters);
+    for (let i = -50; i < iters; i++) {
+      const t0 = hr();
+      await new Promise((r) => {
+        resolve = r;
+        port1.postMessage(msg);
+      });
+      if (i >= 0) samples[i] = Number(hr() - t0);
+    }
+    port1.close();
+    out.push(latencyStats(samples));
+  }
+  await w.terminate();
+  return out;
+}
+
+// TSFN round trip: JS calls ping() (condvar notify); the native thread, asleep on the
+// condvar, wakes and calls a TSFN; its JS callback ends the round trip.
+async function tsfnRtt({ iters, reps }) {
+  const b = baseline();
+  const out = [];
+  for (let rep = 0; rep < reps; rep++) {
+    let resolve = null;
+    const p = new b.TsfnPinger(() => resolve?.());
+    const samples = new Float64Array(iters);
+    for (let i = -50; i < iters; i++) {
+      const t0 = hr();
+      await new Promise((r) => {
+        resolve = r;
+        p.ping();
+      });
+      if (i >= 0) samples[i] = Number(hr() - t0);
+    }
+    p.close();
+    out.push(latencyStats(samples));
+  }
+  return out;
+}
+
+// ---- limits ----------------------------------------------------------------------------
+
+async function sabSet({ size, iters, reps }) {
+  const out = [];
+  const src = payload(size);
+  const dst = new Uint8Array(new SharedArrayBuffer(size));
+  for (let i = 0; i < 20; i++) dst.set(src);
+  for (let rep = 0; rep < reps; rep++) {
+    const t0 = hr();
+    for (let i = 0; i < iters; i++) {
+      src[i & 63] = i;
+      dst.set(src);
+    }
+    const s = sec(t0);
+    out.push({ bytes_per_s: (size * iters) / s });
+  }
+  return out;
+}
+
+async function memcpy({ size, iters, reps }) {
+  const b = baseline();
+  const out = [];
+  for (let rep = 0; rep < reps; rep++) out.push({ bytes_per_s: (size * iters) / b.memcpyBench(size, iters) });
+  return out;
+}
+
+// Bare spin ping-pong: JS stores i into word 0; a native thread copies it to word 32;
+// JS spins on word 32. The floor under any JS <-> native round trip over shared memory.
+async function rawSpin({ iters, reps }) {
+  const b = baseline();
+  const out = [];
+  for (let rep = 0; rep < reps; rep++) {
+    const w = new Int32Array(new SharedArrayBuffer(256));
+    const partner = new b.SpinPartner(new Uint8Array(w.buffer));
+    const samples = new Float64Array(iters);
+    let v = 0;
+    for (let i = -2000; i < iters; i++) {
+      const t0 = hr();
+      v = (v + 1) | 0;
+      Atomics.store(w, 0, v);
+      while (Atomics.load(w, 32) !== v);
+      if (i >= 0) samples[i] = Number(hr() - t0);
+    }
+    partner.stop();
+    out.push(latencyStats(samples));
+  }
+  return out;
+}
+
+// Cost of the timer itself (hrtime.bigint pair), reported next to spin latencies.
+async function timerCost({ iters, reps }) {
+  const out = [];
+  for (let rep = 0; rep < reps; rep++) {
+    const samples = new Float64Array(iters);
+    for (let i = 0; i < iters; i++) {
+      const t0 = hr();
+      samples[i] = Number(hr() - t0);
+    }
+    out.push(latencyStats(samples));
+  }
+  return out;
+}
+
+export const cases = {
+  chanJ2N, chanN2J, chanRttSpin, chanRttDoorbell, chanIdle,
+  tsfnFlood, mutexQueue, pmFlood, pmRtt, tsfnRtt,
+  sabSet, memcpy, rawSpin, timerCost,
+};
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const name = process.argv[2];
+  const params = JSON.parse(process.argv[3] ?? '{}');
+  const fn = cases[name];
+  if (!fn) {
+    console.error(`unknown case '${name}'; known: ${Object.keys(cases).join(', ')}`);
+    process.exit(2);
+  }
+  const runs = await fn(params);
+  process.stdout.write(JSON.stringify({ case: name, params, runs }) + '\n');
+  process.exit(0);
+}

@@ -1,0 +1,190 @@
+#!/usr/bin/env node
+// `npm run bench`: the channel (JS <-> native) next to what users would pick instead
+// (TSFN, a mutex queue behind an N-API call, worker_threads postMessage) and next to the
+// limits of the machine (SAB copy, memcpy, a bare spin ping-pong). Each case runs in a
+// child process of its own (bench/cases.mjs), one after another; every figure is the
+// median of several runs; targets are ratios measured in this one run.
+//
+//   node bench/run.mjs [--quick] [--json] [--out=bench-results]
+//
+// Human output: a table (stdout), progress (stderr), an SVG bar chart of the ratios
+// (bench-results/bench.svg) and all figures (bench-results/results.json).
+// --json: one {"metric","value","unit"} object per line on stdout, nothing else.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const argv = process.argv.slice(2);
+const flag = (n) => argv.includes(`--${n}`);
+const opt = (n, d) => argv.find((a) => a.startsWith(`--${n}=`))?.split('=')[1] ?? d;
+const quick = flag('quick');
+const json = flag('json');
+const outDir = path.resolve(root, opt('out', 'bench-results'));
+const log = (s) => process.stderr.write(s);
+
+// ---- prerequisites ------------------------------------------------------------------------
+function ensureBuilt() {
+  if (!existsSync(path.join(root, 'js/dist/index.js')) || !existsSync(path.join(root, 'build/release/smc.node'))) {
+    log('bench: the channel is not built; run `npm run build` first\n');
+    process.exit(1);
+  }
+  if (existsSync(path.join(root, 'build/release/bench_baseline.node')) || existsSync(path.join(root, 'build/bench/bench_baseline.node'))) return;
+  // build/release may be configured without SMC_BUILD_BENCH: build the baseline addon in
+  // a directory of its own rather than changing that cache.
+  log('bench: building the baseline addon (build/bench) ...\n');
+  const inc = (p) => path.dirname(path.join(root, 'node_modules', p, 'package.json'));
+  const defs = {
+    CMAKE_BUILD_TYPE: 'Release', SMC_BUILD_BENCH: 'ON', SMC_BUILD_TESTS: 'OFF', SMC_BUILD_ADDON: 'OFF', SMC_BUILD_PLUGINS: 'OFF',
+    NODE_API_HEADERS_DIR: path.join(inc('node-api-headers'), 'include'), NODE_ADDON_API_DIR: inc('node-addon-api'),
+  };
+  const gen = spawnSync('ninja', ['--version']).status === 0 ? ['-G', 'Ninja'] : [];
+  for (const [cmd, args] of [
+    ['cmake', ['-S', '.', '-B', 'build/bench', ...(existsSync(path.join(root, 'build/bench/CMakeCache.txt')) ? [] : gen), ...Object.entries(defs).map(([k, v]) => `-D${k}=${v}`)]],
+    ['cmake', ['--build', 'build/bench', '--target', 'smc_bench_baseline']],
+  ]) {
+    const r = spawnSync(cmd, args, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+    if (r.status !== 0) {
+      log(`bench: '${cmd} ${args.join(' ')}' failed\n`);
+      process.exit(1);
+    }
+  }
+}
+
+// ---- plan -----------------------------------------------------------------------------------
+const R = quick ? 3 : 5; // runs per case (medians)
+const K = quick ? 1 : 4; // scale of message counts
+const MiB = 1 << 20;
+const plan = [
+  // [label, case, params, (runs) => {metric: [value, unit]}]
+  ['channel JS->native 64 B', 'chanJ2N', { size: 64, n: 500_000 * K, reps: R }, (r) => ({ 'channel.js_to_native.64B.msgs_per_s': [med(r, 'msgs_per_s'), 'msg/s'] })],
+  ['channel JS->native 4 KiB', 'chanJ2N', { size: 4096, n: 50_000 * K, reps: R }, (r) => ({ 'channel.js_to_native.4KiB.msgs_per_s': [med(r, 'msgs_per_s'), 'msg/s'] })],
+  ['channel JS->native 1 MiB', 'chanJ2N', { size: MiB, n: 400 * K, reps: R }, (r) => ({ 'channel.js_to_native.1MiB.bytes_per_s': [med(r, 'bytes_per_s'), 'B/s'] })],
+  ['channel native->JS 64 B', 'chanN2J', { size: 64, n: 1_000_000 * K, reps: R }, (r) => ({ 'channel.native_to_js.64B.msgs_per_s': [med(r, 'msgs_per_s'), 'msg/s'] })],
+  ['channel native->JS 4 KiB', 'chanN2J', { size: 4096, n: 100_000 * K, reps: R }, (r) => ({ 'channel.native_to_js.4KiB.msgs_per_s': [med(r, 'msgs_per_s'), 'msg/s'] })],
+  ['channel native->JS 1 MiB', 'chanN2J', { size: MiB, n: 400 * K, reps: R }, (r) => ({ 'channel.native_to_js.1MiB.bytes_per_s': [med(r, 'bytes_per_s'), 'B/s'] })],
+  ['channel spin round trip', 'chanRttSpin', { iters: 20_000 * K, reps: R }, (r) => ({
+    'channel.rtt.spin.p50_ns': [med(r, 'p50_ns'), 'ns'], 'channel.rtt.spin.p99_ns': [med(r, 'p99_ns'), 'ns'] })],
+  ['channel doorbell round trip', 'chanRttDoorbell', { iters: 1000 * K, reps: R }, (r) => ({
+    'channel.rtt.doorbell.p50_ns': [med(r, 'p50_ns'), 'ns'], 'channel.rtt.doorbell.p99_ns': [med(r, 'p99_ns'), 'ns'] })],
+  ['channel idle CPU', 'chanIdle', { ms: quick ? 1000 : 3000, reps: quick ? 2 : 3 }, (r) => ({ 'channel.idle_cpu_percent': [med(r, 'cpu_percent'), '%'] })],
+  ['baseline TSFN flood native->JS 64 B', 'tsfnFlood', { n: 200_000 * K, reps: R }, (r) => ({ 'baseline.tsfn.native_to_js.64B.msgs_per_s': [med(r, 'msgs_per_s'), 'msg/s'] })],
+  ['baseline mutex queue JS->native 64 B', 'mutexQueue', { n: 500_000 * K, reps: R }, (r) => ({ 'baseline.queue.js_to_native.64B.msgs_per_s': [med(r, 'msgs_per_s'), 'msg/s'] })],
+  ['baseline postMessage flood 64 B', 'pmFlood', { n: 100_000 * K, reps: R }, (r) => ({ 'baseline.postmessage.64B.msgs_per_s': [med(r, 'msgs_per_s'), 'msg/s'] })],
+  ['baseline postMessage round trip', 'pmRtt', { iters: 1000 * K, reps: R }, (r) => ({ 'baseline.postmessage.rtt.p50_ns': [med(r, 'p50_ns'), 'ns'] })],
+  ['baseline TSFN round trip', 'tsfnRtt', { iters: 1000 * K, reps: R }, (r) => ({ 'baseline.tsfn.rtt.p50_ns': [med(r, 'p50_ns'), 'ns'] })],
+  ['limit JS u8.set 1 MiB into a SAB', 'sabSet', { size: MiB, iters: 1000 * K, reps: R }, (r) => ({ 'limit.sab_set.1MiB.bytes_per_s': [med(r, 'bytes_per_s'), 'B/s'] })],
+  ['limit memcpy 1 MiB', 'memcpy', { size: MiB, iters: 1000 * K, reps: R }, (r) => ({ 'limit.memcpy.1MiB.bytes_per_s': [med(r, 'bytes_per_s'), 'B/s'] })],
+  ['limit raw spin round trip', 'rawSpin', { iters: 20_000 * K, reps: R }, (r) => ({ 'limit.raw_spin.rtt.p50_ns': [med(r, 'p50_ns'), 'ns'] })],
+  ['timer cost (hrtime pair)', 'timerCost', { iters: 100_000, reps: 1 }, (r) => ({ 'limit.timer.p50_ns': [med(r, 'p50_ns'), 'ns'] })],
+];
+
+function med(runs, key) {
+  const v = runs.map((x) => x[key]).filter((x) => typeof x === 'number').sort((a, b) => a - b);
+  if (v.length === 0) return NaN;
+  return v.length % 2 ? v[(v.length - 1) >> 1] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+}
+
+// [name, numerator metric, denominator metric, target test, target text]
+const ratios = [
+  ['native->JS 64 B vs TSFN flood', 'channel.native_to_js.64B.msgs_per_s', 'baseline.tsfn.native_to_js.64B.msgs_per_s', (x) => x >= 20, '>= 20x'],
+  ['JS->native 64 B vs mutex queue', 'channel.js_to_native.64B.msgs_per_s', 'baseline.queue.js_to_native.64B.msgs_per_s', (x) => x >= 2, '>= 2x'],
+  ['JS->native 64 B vs postMessage', 'channel.js_to_native.64B.msgs_per_s', 'baseline.postmessage.64B.msgs_per_s', (x) => x >= 20, '>= 20x'],
+  ['JS->native 1 MiB vs u8.set into SAB', 'channel.js_to_native.1MiB.bytes_per_s', 'limit.sab_set.1MiB.bytes_per_s', (x) => x >= 0.8, '>= 0.8x'],
+  ['native->JS 1 MiB vs memcpy', 'channel.native_to_js.1MiB.bytes_per_s', 'limit.memcpy.1MiB.bytes_per_s', null, '(info)'],
+  ['spin RTT p50 vs raw spin p50', 'channel.rtt.spin.p50_ns', 'limit.raw_spin.rtt.p50_ns', (x) => x <= 3, '<= 3x'],
+  ['doorbell RTT p50 vs TSFN RTT p50', 'channel.rtt.doorbell.p50_ns', 'baseline.tsfn.rtt.p50_ns', (x) => x <= 1.1, '<= 1.1x'],
+  ['doorbell RTT p50 vs postMessage RTT p50', 'channel.rtt.doorbell.p50_ns', 'baseline.postmessage.rtt.p50_ns', null, '(info)'],
+];
+
+// ---- run -------------------------------------------------------------------------------------
+ensureBuilt();
+const metrics = {};
+const raw = {};
+const started = Date.now();
+plan.forEach(([label, name, params, extract], i) => {
+  log(`[${i + 1}/${plan.length}] ${label} ... `);
+  const t0 = Date.now();
+  const r = spawnSync(process.execPath, [path.join(root, 'bench/cases.mjs'), name, JSON.stringify(params)], {
+    cwd: root, encoding: 'utf8', timeout: quick ? 30_000 : 180_000, maxBuffer: 1 << 24,
+  });
+  const line = (r.stdout ?? '').trim().split('\n').pop();
+  if (r.status !== 0 || !line) {
+    log(`FAILED (${r.signal ?? `exit ${r.status}`})\n${(r.stderr ?? '').slice(-2000)}\n`);
+    return;
+  }
+  const { runs } = JSON.parse(line);
+  raw[name + ':' + JSON.stringify(params)] = runs;
+  for (const [m, [v, unit]] of Object.entries(extract(runs))) metrics[m] = { value: v, unit };
+  log(`${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+});
+const elapsed = (Date.now() - started) / 1000;
+log(`done in ${elapsed.toFixed(1)} s\n`);
+
+const ratioRows = ratios.map(([name, a, b, test, target]) => {
+  const x = metrics[a]?.value / metrics[b]?.value;
+  const ok = test === null || !Number.isFinite(x) ? null : test(x);
+  return { name, ratio: x, target, pass: ok };
+});
+const idle = metrics['channel.idle_cpu_percent']?.value;
+ratioRows.push({ name: 'idle CPU (absolute, %)', ratio: idle, target: '< 1%', pass: Number.isFinite(idle) ? idle < 1 : null, absolute: true });
+
+if (json) {
+  for (const [metric, { value, unit }] of Object.entries(metrics)) process.stdout.write(JSON.stringify({ metric, value, unit }) + '\n');
+  for (const r of ratioRows) {
+    if (!r.absolute) process.stdout.write(JSON.stringify({ metric: `ratio.${r.name}`, value: r.ratio, unit: 'x' }) + '\n');
+  }
+}
+
+// ---- human output --------------------------------------------------------------------------
+function fmt(v, unit) {
+  if (!Number.isFinite(v)) return 'n/a';
+  if (unit === 'msg/s') return v >= 1e6 ? `${(v / 1e6).toFixed(2)} M msg/s` : `${(v / 1e3).toFixed(1)} k msg/s`;
+  if (unit === 'B/s') return `${(v / 1e9).toFixed(2)} GB/s`;
+  if (unit === 'ns') return v >= 1e4 ? `${(v / 1e3).toFixed(1)} us` : `${Math.round(v)} ns`;
+  if (unit === '%') return `${v.toFixed(2)} %`;
+  return String(v);
+}
+const machine = `${os.cpus().length} x ${os.cpus()[0]?.model ?? '?'}, ${os.platform()} ${os.release()}, Node ${process.version}, load avg ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`;
+const lines = [];
+lines.push(`SharedMemoryChannel bench${quick ? ' (--quick)' : ''}: medians of ${R} runs; ${machine}`);
+lines.push('');
+lines.push('| metric | median |');
+lines.push('|---|---|');
+for (const [m, { value, unit }] of Object.entries(metrics)) lines.push(`| ${m} | ${fmt(value, unit)} |`);
+lines.push('');
+lines.push('| comparison | ratio | target | result |');
+lines.push('|---|---|---|---|');
+for (const r of ratioRows) {
+  const v = r.absolute ? fmt(r.ratio, '%') : Number.isFinite(r.ratio) ? `${r.ratio.toFixed(2)}x` : 'n/a';
+  lines.push(`| ${r.name} | ${v} | ${r.target} | ${r.pass === null ? '-' : r.pass ? 'PASS' : 'MISS'} |`);
+}
+if (!json) process.stdout.write(lines.join('\n') + '\n');
+
+function svg(rows) {
+  const shown = rows.filter((r) => !r.absolute && Number.isFinite(r.ratio));
+  const W = 760, rowH = 34, left = 300, top = 40, barMax = W - left - 90;
+  const maxLog = Math.max(2, ...shown.map((r) => Math.abs(Math.log10(r.ratio)))) ;
+  const scale = (x) => (Math.log10(x) / maxLog) * (barMax / 2);
+  const mid = left + barMax / 2;
+  const esc = (s) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  let s = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${top + rowH * shown.length + 40}" font-family="sans-serif" font-size="12">\n`;
+  s += `<text x="10" y="20" font-size="14" font-weight="bold">SharedMemoryChannel vs alternatives (ratio, log scale; green = target met)</text>\n`;
+  s += `<line x1="${mid}" y1="${top - 6}" x2="${mid}" y2="${top + rowH * shown.length}" stroke="#444"/>\n`;
+  s += `<text x="${mid}" y="${top + rowH * shown.length + 16}" text-anchor="middle">1x</text>\n`;
+  shown.forEach((r, i) => {
+    const y = top + i * rowH;
+    const w = scale(r.ratio);
+    const color = r.pass === null ? '#7a8fa6' : r.pass ? '#3a9d4a' : '#c8463d';
+    s += `<text x="${left - 8}" y="${y + 20}" text-anchor="end">${esc(r.name)}</text>\n`;
+    s += `<rect x="${w >= 0 ? mid : mid + w}" y="${y + 6}" width="${Math.max(1, Math.abs(w))}" height="${rowH - 12}" fill="${color}"/>\n`;
+    s += `<text x="${(w >= 0 ? mid + w : mid) + 6}" y="${y + 20}">${r.ratio.toFixed(2)}x (${esc(r.target)})</text>\n`;
+  });
+  return s + '</svg>\n';
+}
+mkdirSync(outDir, { recursive: true });
+writeFileSync(path.join(outDir, 'bench.svg'), svg(ratioRows));
+writeFileSync(path.join(outDir, 'results.json'), JSON.stringify({ machine, quick, runs: R, elapsed_s: elapsed, metrics, ratios: ratioRows, raw }, null, 1));
+log(`wrote ${path.relative(root, path.join(outDir, 'bench.svg'))} and results.json\n`);
