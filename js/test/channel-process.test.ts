@@ -1,0 +1,118 @@
+// Whole-process behaviour, each in a child process so a crash or a hang fails the test:
+// the issue's example run from a project that installed the package, GC finalization,
+// idle CPU, and exit with open channels.
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { runNode } from './helpers';
+
+// Compiled to build/js-test/test/: the repository root is three levels up.
+const repo = path.resolve(__dirname, '..', '..', '..');
+const fixture = (name: string): string => path.join(__dirname, 'fixtures', `${name}.js`);
+
+const EXAMPLE_LINES = [
+  'const channel = new SharedMemoryChannel(1024 * 1024, 1024 * 1024);',
+  'channel.send(new Uint8Array([1, 2, 3, 4]));',
+  "channel.startReceiving((message) => console.log('Received message:', message));",
+  'channel.cleanup();',
+];
+
+/** A project that installed the package by path: node_modules/shared-memory-channel -> repo. */
+function makeProject(t: { after(fn: () => void): void }): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'smc-example-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  fs.mkdirSync(path.join(dir, 'node_modules'));
+  fs.symlinkSync(repo, path.join(dir, 'node_modules', 'shared-memory-channel'), 'dir');
+  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'example-app', private: true, dependencies: { 'shared-memory-channel': `file:${repo}` } }));
+  return dir;
+}
+
+test("the issue's example, run from a project that installed the package, prints the four bytes", async (t) => {
+  const dir = makeProject(t);
+  const req = "const { SharedMemoryChannel } = require('shared-memory-channel');";
+  // As written, cleanup() runs before the echo can arrive: it must exit cleanly, silently.
+  fs.writeFileSync(path.join(dir, 'verbatim.js'), [req, ...EXAMPLE_LINES, ''].join('\n'));
+  // "when cleanup is called after the echo arrives": the last line, deferred.
+  const deferred = [req, ...EXAMPLE_LINES.slice(0, 3), `setTimeout(() => ${EXAMPLE_LINES[3]!.replace(/;$/, '')}, 200);`, ''];
+  fs.writeFileSync(path.join(dir, 'deferred.js'), deferred.join('\n'));
+
+  const v = await runNode(['verbatim.js'], 10_000, dir);
+  assert.equal(v.timedOut, false);
+  assert.equal(v.stderr, '');
+  assert.equal(v.code, 0, `verbatim example exit code (stderr: ${v.stderr})`);
+  assert.equal(v.stdout, '', 'cleanup() before the echo: nothing delivered');
+
+  for (let i = 0; i < 3; i++) {
+    const r = await runNode(['deferred.js'], 10_000, dir);
+    assert.equal(r.timedOut, false);
+    assert.equal(r.stderr, '', 'no crash output at exit');
+    assert.equal(r.signal, null);
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout, 'Received message: Uint8Array(4) [ 1, 2, 3, 4 ]\n');
+    assert.ok(r.ms < 3000, `exits quickly (${r.ms} ms)`);
+  }
+});
+
+test("the issue's example type-checks with tsc --strict against the package's published .d.ts", async (t) => {
+  const dir = makeProject(t);
+  fs.writeFileSync(path.join(dir, 'example.ts'), ["import { SharedMemoryChannel } from 'shared-memory-channel';", ...EXAMPLE_LINES, ''].join('\n'));
+  // Negative control in the same run: proves the package's types were really resolved.
+  fs.writeFileSync(path.join(dir, 'control.ts'), "import { SharedMemoryChannel } from 'shared-memory-channel';\nnew SharedMemoryChannel(4096, 4096).send(42);\n");
+  fs.writeFileSync(
+    path.join(dir, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: {
+        strict: true,
+        noEmit: true,
+        target: 'ES2022',
+        module: 'commonjs',
+        moduleResolution: 'node10',
+        types: ['node'],
+        typeRoots: [path.join(repo, 'node_modules', '@types')],
+        skipLibCheck: true, // checking @types/node itself would triple the time
+      },
+      files: ['example.ts', 'control.ts'],
+    }),
+  );
+  const r = await runNode([path.join(repo, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(dir, 'tsconfig.json')], 60_000, dir);
+  const lines = (r.stdout + r.stderr).trim().split('\n');
+  assert.equal(lines.length, 1, `only the control fails: ${r.stdout}${r.stderr}`);
+  assert.match(lines[0]!, /^control\.ts\(2,42\): error TS2345: Argument of type 'number' is not assignable to parameter of type 'SendData'/);
+  // It resolved the published declarations, not the sources.
+  const pkg = JSON.parse(fs.readFileSync(path.join(repo, 'package.json'), 'utf8')) as { types: string };
+  assert.equal(pkg.types, 'js/dist/index.d.ts');
+  assert.ok(fs.existsSync(path.join(repo, pkg.types)));
+});
+
+test('GC: 50 channels dropped without cleanup are finalized; threads do not pile up', async () => {
+  const r = await runNode(['--expose-gc', fixture('gc-finalize'), '50'], 30_000);
+  assert.equal(r.timedOut, false);
+  assert.equal(r.code, 0, `child failed: ${r.stderr}`);
+  const { before, peak, after } = JSON.parse(r.stdout) as { before: number; peak: number; after: number };
+  assert.ok(peak > before, `channels started native threads (${before} -> ${peak})`);
+  assert.ok(after <= before + 2, `threads after GC: ${after}, before: ${before}, peak: ${peak}`);
+});
+
+test('idle CPU: an open doorbell channel costs ~0 CPU over 2 s', async (t) => {
+  const r = await runNode([fixture('idle-cpu'), '2000'], 15_000);
+  assert.equal(r.code, 0, `child failed: ${r.stderr}`);
+  const s = JSON.parse(r.stdout) as { userMs: number; systemMs: number; wallMs: number; got: number[] };
+  t.diagnostic(`idle 2 s: user ${s.userMs.toFixed(1)} ms, system ${s.systemMs.toFixed(1)} ms`);
+  assert.deepEqual(s.got, [1, 2], 'works before and after idling');
+  assert.ok(s.wallMs >= 1990);
+  assert.ok(s.userMs + s.systemMs < 50, `CPU while idle: ${(s.userMs + s.systemMs).toFixed(1)} ms`);
+});
+
+for (const mode of ['natural', 'exit'] as const) {
+  test(`process exit with open, busy channels and no cleanup (${mode}) does not hang`, async () => {
+    const r = await runNode([fixture('exit-open'), mode], 10_000);
+    assert.equal(r.timedOut, false, 'exited on its own');
+    assert.equal(r.stderr, '');
+    assert.equal(r.signal, null);
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout, 'done\n');
+    assert.ok(r.ms < 5000, `${r.ms} ms`);
+  });
+}
