@@ -59,27 +59,38 @@ Endpoint::~Endpoint() {
 
 // ---- peer state --------------------------------------------------------------------------
 
+namespace {
+// S1: only the values of docs/protocol.md 2.2 are valid; a reason belongs to `failed` only.
+bool valid_state_word(uint32_t w) {
+  const uint32_t s = w & 0xFFu;
+  const uint32_t failed = static_cast<uint32_t>(SideState::failed);
+  return (w >> 16) == 0 && s <= failed && (s == failed || (w >> 8) == 0);
+}
+}  // namespace
+
 SideState Endpoint::peer_state() const {
   // SYNC: state-publish (partner: the peer's seq_cst store of its state word).
   const uint32_t w = peer_state_.load(std::memory_order_acquire);
-  const uint32_t s = w & 0xFFu;
-  if ((w >> 16) != 0 || s > static_cast<uint32_t>(SideState::failed)) return SideState::failed;
-  return static_cast<SideState>(s);
+  if (!valid_state_word(w)) return SideState::failed;
+  return static_cast<SideState>(w & 0xFFu);
 }
 
 Reason Endpoint::peer_reason() const {
   const uint32_t w = peer_state_.load(std::memory_order_acquire);
-  const uint32_t s = w & 0xFFu;
-  if ((w >> 16) != 0 || s > static_cast<uint32_t>(SideState::failed)) {
-    return Reason::peer_state_invalid;
-  }
+  if (!valid_state_word(w)) return Reason::peer_state_invalid;
   const uint32_t r = (w >> 8) & 0xFFu;
   return r <= static_cast<uint32_t>(Reason::local_error) ? static_cast<Reason>(r)
                                                          : Reason::peer_state_invalid;
 }
 
-Errc Endpoint::peer_errc() const {
-  switch (peer_state()) {
+Errc Endpoint::peer_errc() {
+  // SYNC: state-publish (partner: the peer's seq_cst store of its state word). Read once.
+  const uint32_t w = peer_state_.load(std::memory_order_acquire);
+  if (!valid_state_word(w)) {
+    fail(Reason::peer_state_invalid);  // S1 is a runtime check: this side fails (7.2)
+    return Errc::failed;
+  }
+  switch (static_cast<SideState>(w & 0xFFu)) {
     case SideState::closed:
       return Errc::peer_closed;
     case SideState::failed:
@@ -89,7 +100,7 @@ Errc Endpoint::peer_errc() const {
   }
 }
 
-Errc Endpoint::send_state() const {
+Errc Endpoint::send_state() {
   if (closed()) return Errc::closed;
   if (failure() != Reason::none) return Errc::failed;
   return peer_errc();
@@ -402,6 +413,9 @@ bool Endpoint::handle_record(const Record& rec, std::span<const std::byte>* deli
 }
 
 Errc Endpoint::wait_readable(Deadline deadline) {
+  // A closed or failed endpoint refuses before looking at the ring (docs/protocol.md 7.3).
+  if (closed()) return Errc::closed;
+  if (failure() != Reason::none) return Errc::failed;
   const IdleOptions& idle = options_.idle;
   auto ready = [&]() {
     return reader_.has_data() || reader_.refill() || reader_.failure() != Reason::none;
@@ -411,6 +425,7 @@ Errc Endpoint::wait_readable(Deadline deadline) {
     if (closed()) return Errc::closed;
     if (failure() != Reason::none) return Errc::failed;
     const Errc p = peer_errc();
+    if (p == Errc::failed) return p;                // S1: this side failed
     if (p != Errc::ok && ready()) return Errc::ok;  // its last records, published before
     return p;
   };

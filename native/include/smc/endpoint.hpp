@@ -132,8 +132,8 @@ class Endpoint {
   Errc write_record(RecordKind kind, std::span<const std::byte> prefix,
                     std::span<const std::byte> body, Deadline deadline);
   Errc wait_writable(uint32_t bytes, Deadline deadline);
-  Errc send_state() const;  // why sending is impossible now, or ok
-  Errc peer_errc() const;   // ok, peer_closed or peer_failed
+  Errc send_state();  // why sending is impossible now, or ok
+  Errc peer_errc();   // ok, peer_closed, peer_failed, or failed (S1: invalid state word)
   void publish_and_ring();
   void release_and_ring();
   void ring_peer(const uint32_t* watched);

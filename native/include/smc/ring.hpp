@@ -131,9 +131,11 @@ class RingWriter {
     if ((r & 7u) != 0) return fail(Reason::index_misaligned);  // P1
     // The consumer can only have released bytes we published: r in [cached_read_,
     // published_]. Behind the cache is a regression (P3), anything else out of range (P2).
+    // P2 comes first: r more than a capacity below what we published is out of range even
+    // when it is only a little behind the cache.
     if (r - cached_read_ > published_ - cached_read_) {
-      const uint32_t behind = cached_read_ - r;
-      return fail(behind <= w_.capacity ? Reason::index_regressed : Reason::index_out_of_range);
+      return fail(published_ - r <= w_.capacity ? Reason::index_regressed
+                                                : Reason::index_out_of_range);
     }
     cached_read_ = r;
   }
