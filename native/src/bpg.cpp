@@ -201,8 +201,10 @@ Result<size_t> encode_into(const PacketView& p, std::span<uint8_t> out) {
   store_be32(d + 22, static_cast<uint32_t>(p.metadata.size()));
   // memcpy from an empty view may have a null source, which is UB even for length 0.
   if (!p.metadata.empty()) std::memcpy(d + kHeaderSize, p.metadata.data(), p.metadata.size());
-  if (!p.binary.empty()) {
-    std::memcpy(d + kHeaderSize + p.metadata.size(), p.binary.data(), p.binary.size());
+  // A binary already in place (written straight into a reserved region) is not copied.
+  uint8_t* binary_at = d + kHeaderSize + p.metadata.size();
+  if (!p.binary.empty() && p.binary.data() != binary_at) {
+    std::memcpy(binary_at, p.binary.data(), p.binary.size());
   }
   return size;
 }

@@ -115,6 +115,9 @@ size_t encoded_size(const PacketView& p) noexcept;
 
 // Writes the packet at the start of `out`; returns the number of bytes written. Nothing is
 // written unless the packet is valid and fits, so a reserved ring region is never half-filled.
+// In-place payloads: when p.binary already starts at out.data() + kHeaderSize +
+// p.metadata.size() (the payload was written straight into the target), it is not copied;
+// only the header and metadata are written around it.
 Result<size_t> encode_into(const PacketView& p, std::span<uint8_t> out);
 
 Result<std::vector<uint8_t>> encode(const PacketView& p);
