@@ -11,6 +11,10 @@ export interface NativeHandlerOptions {
   handler?: 'echo' | 'sink' | 'source';
   sourceCount?: number;
   sourceSize?: number;
+  /** Handler 'sink': how each message is folded into the checksum: 'fnv1a' (default) or
+   *  'sum32' (sum mod 2^32 of its little-endian u32 words, last one zero-padded; reads
+   *  every byte at memory speed, for throughput benchmarks). */
+  checksum?: 'fnv1a' | 'sum32';
   /** Native thread spins instead of parking (wake mode 'spin'). */
   spin?: boolean;
   spinIterations?: number;

@@ -136,7 +136,12 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
     if (handler == "echo") {
       h = smc::make_echo_handler();
     } else if (handler == "sink") {
-      h = smc::make_sink_handler(totals_);
+      const std::string how = GetString(opts, "checksum", "fnv1a");
+      if (how != "fnv1a" && how != "sum32") {
+        throw Napi::RangeError::New(env, "checksum must be 'fnv1a' or 'sum32', not \"" + how + "\"");
+      }
+      h = smc::make_sink_handler(totals_, how == "sum32" ? smc::SinkChecksum::sum32
+                                                         : smc::SinkChecksum::fnv1a);
     } else if (handler == "source") {
       smc::SourceConfig sc;
       sc.count = GetU32(opts, "sourceCount", 0);
