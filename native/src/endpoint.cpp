@@ -160,11 +160,9 @@ void Endpoint::wake_sleepers() {
       if (first || !options_.doorbell) ring_peer(in_.read_index.address());
       again |= !options_.doorbell;
     }
-    if (in_.consumer_parked.load(std::memory_order_seq_cst)) {
+    // Our own sleepers are counted locally: the peer may scribble over our parked words.
+    if (own_parked_.load(std::memory_order_seq_cst) != 0) {
       wake_all(in_.write_index.address());
-      again = true;
-    }
-    if (out_.producer_parked.load(std::memory_order_seq_cst)) {
       wake_all(out_.read_index.address());
       again = true;
     }
@@ -277,10 +275,12 @@ Errc Endpoint::wait_writable(uint32_t bytes, Deadline deadline) {
     // SYNC: park-announce (partner: RingReader::release's seq_cst load of producer_parked
     // after its seq_cst store of read_index, on the peer's side).
     out_.producer_parked.store(1, std::memory_order_seq_cst);
+    own_parked_.fetch_add(1, std::memory_order_seq_cst);  // for wake_sleepers()
     const bool ready = changed();
     const Errc st = send_state();
     if (ready || st != Errc::ok || deadline.passed()) {
       out_.producer_parked.store(0, std::memory_order_relaxed);
+      own_parked_.fetch_sub(1, std::memory_order_relaxed);
       if (ready) return Errc::ok;
       return st != Errc::ok ? st : Errc::timeout;
     }
@@ -289,6 +289,7 @@ Errc Endpoint::wait_writable(uint32_t bytes, Deadline deadline) {
     parks_.fetch_add(1, std::memory_order_relaxed);
     park_on(out_.read_index.address(), seen, timeout);
     out_.producer_parked.store(0, std::memory_order_relaxed);
+    own_parked_.fetch_sub(1, std::memory_order_relaxed);
   }
 }
 
@@ -450,16 +451,20 @@ Errc Endpoint::wait_readable(Deadline deadline) {
     // SYNC: park-announce (partner: RingWriter::publish's seq_cst load of consumer_parked
     // after its seq_cst store of write_index, on the peer's side).
     in_.consumer_parked.store(1, std::memory_order_seq_cst);
+    own_parked_.fetch_add(1, std::memory_order_seq_cst);  // for wake_sleepers()
     if (ready()) {
       in_.consumer_parked.store(0, std::memory_order_relaxed);
+      own_parked_.fetch_sub(1, std::memory_order_relaxed);
       return finish();
     }
     if (Errc e = state(); e != Errc::ok) {
       in_.consumer_parked.store(0, std::memory_order_relaxed);
+      own_parked_.fetch_sub(1, std::memory_order_relaxed);
       return e;
     }
     if (deadline.passed()) {
       in_.consumer_parked.store(0, std::memory_order_relaxed);
+      own_parked_.fetch_sub(1, std::memory_order_relaxed);
       return Errc::timeout;
     }
     auto timeout = std::chrono::nanoseconds(idle.park_timeout);
@@ -467,6 +472,7 @@ Errc Endpoint::wait_readable(Deadline deadline) {
     parks_.fetch_add(1, std::memory_order_relaxed);
     park_on(in_.write_index.address(), seen, timeout);
     in_.consumer_parked.store(0, std::memory_order_relaxed);
+    own_parked_.fetch_sub(1, std::memory_order_relaxed);
   }
 }
 

@@ -162,6 +162,7 @@ class Endpoint {
   bool in_message_ = false;
 
   std::atomic<bool> closed_{false};
+  std::atomic<uint32_t> own_parked_{0};  // this side's threads announcing a park
   std::atomic<uint8_t> failure_{0};
   std::atomic<uint64_t> messages_sent_{0}, bytes_sent_{0}, messages_received_{0},
       bytes_received_{0}, doorbells_{0}, parks_{0};
