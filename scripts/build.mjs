@@ -24,11 +24,11 @@ export const presets = {
   release: { dir: 'build/release', defs: { CMAKE_BUILD_TYPE: 'Release' } },
   tsan: {
     dir: 'build/tsan',
-    defs: { CMAKE_BUILD_TYPE: 'RelWithDebInfo', SMC_SANITIZE: 'thread', SMC_BUILD_BENCH: 'OFF', SMC_BUILD_ADDON: 'OFF' },
+    defs: { CMAKE_BUILD_TYPE: 'RelWithDebInfo', SMC_SANITIZE: 'thread', SMC_BUILD_BENCH: 'OFF', SMC_BUILD_ADDON: 'OFF', SMC_BUILD_PLUGINS: 'ON' },
   },
   asan: {
     dir: 'build/asan',
-    defs: { CMAKE_BUILD_TYPE: 'RelWithDebInfo', SMC_SANITIZE: 'address', SMC_BUILD_BENCH: 'OFF', SMC_BUILD_ADDON: 'OFF' },
+    defs: { CMAKE_BUILD_TYPE: 'RelWithDebInfo', SMC_SANITIZE: 'address', SMC_BUILD_BENCH: 'OFF', SMC_BUILD_ADDON: 'OFF', SMC_BUILD_PLUGINS: 'ON' },
   },
   fuzz: {
     dir: 'build/fuzz',

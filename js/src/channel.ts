@@ -30,8 +30,14 @@ export interface ChannelOptions {
   highWaterMark?: number;
   /** Largest incoming message accepted, bytes. Default 2^32 - 1. */
   maxMessage?: number;
-  /** Native handler (addon transport): 'echo' (default), 'sink', 'source'. */
-  handler?: 'echo' | 'sink' | 'source';
+  /** Native handler (addon transport): 'echo' (default), 'sink', 'source', or 'plugin'
+   *  (a native plugin slot, see `plugin`; without `plugin` it starts empty). */
+  handler?: 'echo' | 'sink' | 'source' | 'plugin';
+  /** Path of a native plugin to run as the peer (docs/plugins.md; pluginPath('echo') gives
+   *  the built examples). Implies handler 'plugin'. */
+  plugin?: string;
+  /** The plugin's configuration, passed to its create() as JSON. Default {}. */
+  config?: unknown;
   /** For handler 'source': messages to stream and their size. */
   sourceCount?: number;
   sourceSize?: number;
@@ -405,6 +411,32 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
 
   protected override listenerAdded(event: keyof Events): void {
     if (event === 'message' && !this.closed) this.scheduleDrain();
+  }
+
+  // ---- native plugins ---------------------------------------------------------------
+
+  /**
+   * Loads the native plugin at `path` with `config` (passed to its create() as JSON),
+   * replacing the plugin the peer runs (which is first stopped, waited for and unloaded).
+   * Needs a peer that runs plugins (the addon transport with option `plugin` or handler
+   * 'plugin'). Throws an Error naming the path if loading fails; the peer then has no
+   * plugin and drops incoming messages (counted in getStats().peer.pluginDropped).
+   */
+  loadPlugin(path: string, config: unknown = {}): void {
+    this.assertOpen('loadPlugin');
+    if (typeof path !== 'string' || path === '') throw new TypeError(`loadPlugin(path, config): path must be a non-empty string, not ${describe(path)}`);
+    const json = JSON.stringify(config ?? {});
+    if (typeof json !== 'string') throw new TypeError(`loadPlugin(path, config): config must be JSON-serializable, not ${describe(config)}`);
+    if (!this.transport.loadPlugin) throw new ChannelError('unsupported', 'loadPlugin(): this channel\'s peer does not run native plugins');
+    this.publishNow(); // what was sent before the swap reaches the old plugin (or is dropped)
+    this.transport.loadPlugin(path, json);
+  }
+
+  /** Unloads the peer's plugin (messages are then dropped); true if one was loaded. */
+  unloadPlugin(): boolean {
+    this.assertOpen('unloadPlugin');
+    if (!this.transport.unloadPlugin) throw new ChannelError('unsupported', 'unloadPlugin(): this channel\'s peer does not run native plugins');
+    return this.transport.unloadPlugin();
   }
 
   // ---- monitoring -------------------------------------------------------------------

@@ -3,10 +3,17 @@
 import { setDefaultTransportFactory, type ChannelOptions } from './channel';
 import { AddonTransport } from './native';
 
+function pluginConfigJson(config: unknown): string {
+  const json = JSON.stringify(config ?? {});
+  if (typeof json !== 'string') throw new TypeError('options.config must be JSON-serializable (the plugin gets it as JSON)');
+  return json;
+}
+
 setDefaultTransportFactory(
   (o: ChannelOptions) =>
     new AddonTransport({
-      handler: o.handler ?? 'echo',
+      handler: o.plugin !== undefined ? 'plugin' : (o.handler ?? 'echo'),
+      ...(o.plugin !== undefined ? { pluginPath: o.plugin, pluginConfig: pluginConfigJson(o.config) } : {}),
       ...(o.sourceCount !== undefined ? { sourceCount: o.sourceCount } : {}),
       ...(o.sourceSize !== undefined ? { sourceSize: o.sourceSize } : {}),
       ...(o.maxMessage !== undefined ? { maxMessage: o.maxMessage } : {}),
@@ -25,7 +32,7 @@ export {
   type WakeMode,
 } from './channel';
 export { ChannelClosedError, ChannelError, ProtocolError, TimeoutError } from './errors';
-export { AddonTransport, loadAddon, type NativeHandlerOptions } from './native';
+export { AddonTransport, loadAddon, pluginFileName, pluginPath, type NativeHandlerOptions } from './native';
 export type { PeerTransport, TransportStartOptions } from './transport';
 export * as protocol from './protocol';
 export * as bpg from './bpg';

@@ -8,7 +8,12 @@ import type { PeerTransport, TransportStartOptions } from './transport';
 export interface NativeHandlerOptions {
   /** 'echo' (default) replies with the same bytes; 'sink' counts and drops; 'source'
    *  streams `sourceCount` messages of `sourceSize` bytes. */
-  handler?: 'echo' | 'sink' | 'source';
+  handler?: 'echo' | 'sink' | 'source' | 'plugin';
+  /** Handler 'plugin': the plugin to load at once (docs/plugins.md); none: an empty slot
+   *  for loadPlugin(). */
+  pluginPath?: string;
+  /** Handler 'plugin': its configuration as a JSON text (default "{}"). */
+  pluginConfig?: string;
   sourceCount?: number;
   sourceSize?: number;
   /** Handler 'sink': how each message is folded into the checksum: 'fnv1a' (default) or
@@ -30,6 +35,8 @@ interface NativeChannelHandle {
   stats(): Record<string, number | string | boolean>;
   ref(): void;
   unref(): void;
+  loadPlugin(path: string, configJson?: string): void;
+  unloadPlugin(): boolean;
 }
 
 interface Addon {
@@ -100,4 +107,37 @@ export class AddonTransport implements PeerTransport {
   stats(): Record<string, number | string | boolean> {
     return this.handle ? this.handle.stats() : {};
   }
+  loadPlugin(path: string, configJson: string): void {
+    if (!this.handle) throw new Error('loadPlugin(): the native channel is not running');
+    this.handle.loadPlugin(path, configJson);
+  }
+  unloadPlugin(): boolean {
+    return this.handle ? this.handle.unloadPlugin() : false;
+  }
+}
+
+/** File name the build gives plugin `name` ('echo', 'image-source', 'image-filter'). */
+export function pluginFileName(name: string): string {
+  const n = name.replace(/-/g, '_');
+  if (process.platform === 'win32') return `smc_${n}.dll`;
+  return process.platform === 'darwin' ? `libsmc_${n}.dylib` : `libsmc_${n}.so`;
+}
+
+/**
+ * Path of a built example plugin, e.g. pluginPath('image-source'), for the `plugin`
+ * option or loadPlugin(). Looks in SMC_PLUGIN_DIR, then in the package's
+ * build/release/plugins. Throws if the file is not there.
+ */
+export function pluginPath(name: string): string {
+  if (typeof name !== 'string' || !/^[A-Za-z0-9_-]+$/.test(name)) {
+    throw new TypeError(`pluginPath(name): name must be a plugin name such as 'image-source', not ${JSON.stringify(name)}`);
+  }
+  const dirs: string[] = [];
+  if (process.env.SMC_PLUGIN_DIR) dirs.push(process.env.SMC_PLUGIN_DIR);
+  const root = findPackageRoot(__dirname);
+  if (root) dirs.push(path.join(root, 'build', 'release', 'plugins'));
+  const tried = dirs.map((d) => path.join(d, pluginFileName(name)));
+  const found = tried.find((p) => fs.existsSync(p));
+  if (found) return found;
+  throw new Error(`shared-memory-channel: plugin '${name}' not found (tried ${tried.join(', ')}); run 'npm run build' to build the example plugins`);
 }

@@ -30,4 +30,9 @@ export interface PeerTransport {
   unref?(): void;
   /** Peer-side counters for getStats().native. */
   stats?(): Record<string, number | string | boolean>;
+  /** Native plugins (AddonTransport with handler 'plugin'): replace the peer's plugin;
+   *  throws an Error naming the path if it cannot be loaded. */
+  loadPlugin?(path: string, configJson: string): void;
+  /** Unloads the peer's plugin; true if one was loaded. */
+  unloadPlugin?(): boolean;
 }

@@ -12,6 +12,7 @@
 #include <unordered_set>
 
 #include "smc/handler.hpp"
+#include "smc/plugin_host.hpp"
 
 namespace {
 
@@ -89,7 +90,9 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
         {InstanceMethod<&NativeChannel::Wake>("wake"),
          InstanceMethod<&NativeChannel::Close>("close"),
          InstanceMethod<&NativeChannel::Stats>("stats"), InstanceMethod<&NativeChannel::Ref>("ref"),
-         InstanceMethod<&NativeChannel::Unref>("unref")});
+         InstanceMethod<&NativeChannel::Unref>("unref"),
+         InstanceMethod<&NativeChannel::LoadPlugin>("loadPlugin"),
+         InstanceMethod<&NativeChannel::UnloadPlugin>("unloadPlugin")});
   }
 
   // new NativeChannel(view: Uint8Array over the SharedArrayBuffer, options, doorbell)
@@ -138,18 +141,24 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
     } else if (handler == "sink") {
       const std::string how = GetString(opts, "checksum", "fnv1a");
       if (how != "fnv1a" && how != "sum32") {
-        throw Napi::RangeError::New(env, "checksum must be 'fnv1a' or 'sum32', not \"" + how + "\"");
+        throw Napi::RangeError::New(env,
+                                    "checksum must be 'fnv1a' or 'sum32', not \"" + how + "\"");
       }
-      h = smc::make_sink_handler(totals_, how == "sum32" ? smc::SinkChecksum::sum32
-                                                         : smc::SinkChecksum::fnv1a);
+      h = smc::make_sink_handler(
+          totals_, how == "sum32" ? smc::SinkChecksum::sum32 : smc::SinkChecksum::fnv1a);
     } else if (handler == "source") {
       smc::SourceConfig sc;
       sc.count = GetU32(opts, "sourceCount", 0);
       sc.size = GetU32(opts, "sourceSize", 64);
       h = smc::make_source_handler(sc, totals_);
+    } else if (handler == "plugin") {
+      // A PluginSlot (smc/plugin_host.hpp); loaded below once the endpoint exists, and by
+      // loadPlugin() / unloadPlugin() later.
+      plugin_ = std::make_shared<smc::PluginSlot>();
+      h = smc::make_plugin_slot_handler(plugin_);
     } else {
       throw Napi::RangeError::New(env,
-                                  "handler must be 'echo', 'sink' or 'source', not "
+                                  "handler must be 'echo', 'sink', 'source' or 'plugin', not "
                                   "\"" +
                                       handler + "\"");
     }
@@ -171,6 +180,17 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
       tsfn_released_ = true;
       throw Napi::Error::New(
           env, std::string("cannot attach the native endpoint: ") + smc::to_string(err));
+    }
+    if (plugin_) {
+      plugin_->bind(ep.get());
+      const std::string path = GetString(opts, "pluginPath", "");
+      std::string error;
+      if (!path.empty() && !plugin_->load(path, GetString(opts, "pluginConfig", "{}"), &error)) {
+        plugin_->close();
+        doorbell_->tsfn.Release();
+        tsfn_released_ = true;
+        throw Napi::Error::New(env, error);  // names the path and the cause
+      }
     }
     responder_ = std::make_unique<smc::Responder>(std::move(ep), std::move(h));
     data_ = env.GetInstanceData<AddonData>();
@@ -236,7 +256,57 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
     o.Set("running", responder_->running());
     o.Set("exitStatus", smc::to_string(responder_->exit_status()));
     o.Set("failure", smc::to_string(ep.failure()));
+    if (plugin_) {
+      const smc::PluginStats ps = plugin_->stats();
+      o.Set("pluginLoaded", ps.loaded);
+      o.Set("pluginPath", ps.path);
+      o.Set("pluginName", ps.name);
+      o.Set("pluginVersion", ps.version);
+      o.Set("pluginFailed", ps.failed);
+      o.Set("pluginFailure", ps.failure);
+      o.Set("pluginDelivered", static_cast<double>(ps.delivered));
+      o.Set("pluginDropped", static_cast<double>(ps.dropped));
+      o.Set("pluginTicks", static_cast<double>(ps.ticks));
+      o.Set("pluginSent", static_cast<double>(ps.sent));
+      o.Set("pluginSendErrors", static_cast<double>(ps.send_errors));
+      o.Set("pluginLoads", static_cast<double>(ps.loads));
+      o.Set("pluginUnloads", static_cast<double>(ps.unloads));
+    }
     return o;
+  }
+
+  // loadPlugin(path, configJson = "{}"): replaces the loaded plugin (handler 'plugin' only).
+  // Throws an Error naming the path when loading fails; the slot is then empty.
+  Napi::Value LoadPlugin(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsString()) {
+      throw Napi::TypeError::New(
+          env, "loadPlugin(path, configJson): path must be a string, not " + describe(info[0]));
+    }
+    std::string config = "{}";
+    if (info.Length() > 1 && !info[1].IsUndefined()) {
+      if (!info[1].IsString()) {
+        throw Napi::TypeError::New(
+            env,
+            "loadPlugin(path, configJson): configJson must be a string, not " + describe(info[1]));
+      }
+      config = info[1].As<Napi::String>().Utf8Value();
+    }
+    if (!plugin_) {
+      throw Napi::Error::New(env,
+                             "loadPlugin(): this channel's native handler is not 'plugin' "
+                             "(create the channel with handler 'plugin')");
+    }
+    std::string error;
+    if (!plugin_->load(info[0].As<Napi::String>().Utf8Value(), config, &error)) {
+      throw Napi::Error::New(env, error);
+    }
+    return env.Undefined();
+  }
+
+  // unloadPlugin(): true if a plugin was loaded. Messages are then dropped and counted.
+  Napi::Value UnloadPlugin(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), plugin_ && plugin_->unload());
   }
 
   Napi::Value Ref(const Napi::CallbackInfo& info) {
@@ -285,6 +355,7 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
   uint64_t doorbell_calls_ = 0;
   std::unique_ptr<smc::Responder> responder_;
   std::shared_ptr<smc::SinkTotals> totals_;
+  std::shared_ptr<smc::PluginSlot> plugin_;  // handler 'plugin' only
   AddonData* data_ = nullptr;
   bool tsfn_released_ = false;
   uint64_t wakes_ = 0;
