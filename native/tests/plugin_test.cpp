@@ -360,6 +360,26 @@ TEST(PluginHost, LoadUnloadReloadUnderFullSpeedTraffic) {
   EXPECT_GE(s.loads, static_cast<uint64_t>(kCycles));
 }
 
+// The image plugins render pixels straight into a reserved record and then encode the BPG
+// header around them: encode_into must leave a payload that is already in place untouched
+// (and must not memcpy it onto itself, which ASan reports).
+TEST(BpgInPlace, EncodeIntoKeepsAPayloadAlreadyInPlace) {
+  const std::string meta = R"({"w":3})";
+  const Bytes payload = pattern(300, 5);
+  std::vector<uint8_t> buf(bpg::kHeaderSize + meta.size() + payload.size(), 0xEE);
+  uint8_t* at = buf.data() + bpg::kHeaderSize + meta.size();
+  std::memcpy(at, payload.data(), payload.size());
+  const bpg::PacketView p{bpg::kTagImage, true, bpg::kVersion, 1, 2, meta, {at, payload.size()}};
+  auto n = bpg::encode_into(p, buf);
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(n.value(), buf.size());
+  std::vector<uint8_t> copy(payload.size());
+  std::memcpy(copy.data(), payload.data(), payload.size());
+  auto want = bpg::encode({bpg::kTagImage, true, bpg::kVersion, 1, 2, meta, copy});
+  ASSERT_TRUE(want.ok());
+  EXPECT_EQ(buf, want.value());
+}
+
 // ---- example plugins ---------------------------------------------------------------------
 
 #ifdef SMC_HAVE_EXAMPLE_PLUGINS
