@@ -207,6 +207,51 @@ Errc Endpoint::flush() {
   return send_state();
 }
 
+// ---- batches -----------------------------------------------------------------------------
+
+Endpoint::Batch Endpoint::batch() {
+  Batch b;
+  b.owner_ = this;
+  b.lock_ = std::unique_lock(send_mu_);
+  return b;
+}
+
+Endpoint::Batch& Endpoint::Batch::operator=(Batch&& o) noexcept {
+  if (this != &o) {
+    end();
+    owner_ = std::exchange(o.owner_, nullptr);
+    lock_ = std::move(o.lock_);
+  }
+  return *this;
+}
+
+Errc Endpoint::Batch::send(std::span<const std::byte> message, Deadline deadline) {
+  if (!owner_) return Errc::invalid_argument;
+  if (message.size() > UINT32_MAX) return Errc::too_large;
+  Endpoint* ep = owner_;
+  Errc e = ep->send_locked(message, deadline);
+  if (e == Errc::ok) {
+    ep->bump(ep->messages_sent_);
+    ep->bump(ep->bytes_sent_, message.size());
+  } else {
+    ep->publish_and_ring();  // as send(): an error publishes what went out
+  }
+  return e;
+}
+
+Errc Endpoint::Batch::flush() {
+  if (!owner_) return Errc::invalid_argument;
+  owner_->publish_and_ring();
+  return owner_->send_state();
+}
+
+void Endpoint::Batch::end() {
+  if (!owner_) return;
+  owner_->publish_and_ring();
+  owner_ = nullptr;
+  if (lock_.owns_lock()) lock_.unlock();
+}
+
 Errc Endpoint::send_locked(std::span<const std::byte> message, Deadline deadline) {
   if (Errc e = send_state(); e != Errc::ok) return e;
   if (cancel_owed_) {

@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <span>
+#include <utility>
 
 #include "smc/layout.hpp"
 #include "smc/ring.hpp"
@@ -88,6 +89,32 @@ class Endpoint {
   };
   Errc reserve(uint32_t n, Reservation* out, Deadline deadline = Deadline::never());
 
+  // Batched sending: takes the send lock once for many messages. Each send() writes its
+  // records without publishing them; flush() publishes everything written so far with one
+  // index store, and so does the destructor. Use it for floods of small messages: a
+  // locked instruction per message (what send() pays for its mutex) drains the store
+  // buffer, so every message would wait for its ring lines to arrive from the consumer's
+  // core. Holds the send lock while alive, so other senders wait.
+  class Batch {
+   public:
+    Batch() = default;
+    Batch(Batch&& o) noexcept
+        : owner_(std::exchange(o.owner_, nullptr)), lock_(std::move(o.lock_)) {}
+    Batch& operator=(Batch&& o) noexcept;
+    ~Batch() { end(); }
+    explicit operator bool() const { return owner_ != nullptr; }
+    // As Endpoint::send with flush=false (a full ring publishes what is pending and waits).
+    Errc send(std::span<const std::byte> message, Deadline deadline = Deadline::never());
+    Errc flush();  // publishes now; the batch stays open
+    void end();    // publishes and unlocks; the batch becomes empty
+
+   private:
+    friend class Endpoint;
+    Endpoint* owner_ = nullptr;
+    std::unique_lock<std::mutex> lock_;
+  };
+  Batch batch();
+
   // ---- receiving (one thread) ----------------------------------------------------------
 
   // Delivers up to `max_messages` available messages to `on_message(std::span<const
@@ -144,6 +171,13 @@ class Endpoint {
     c.store(c.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
   }
 
+  // Hot state is grouped by the thread that writes it, each group on 128-byte slots of its
+  // own (kSlot, as in the region): a sending thread, the receiving thread and the peer's
+  // Endpoint (often the next object on the heap) never write a line another one reads on
+  // every message. Without this, the per-message stats stores of one side's sender
+  // false-share with the other side's receiver.
+
+  // Read-mostly after attach.
   Region region_;
   Side side_;
   EndpointOptions options_;
@@ -151,21 +185,27 @@ class Endpoint {
   SharedWord peer_state_;
   RingWords out_;
   RingWords in_;
-  std::mutex send_mu_;
-  RingWriter writer_;         // guarded by send_mu_
-  bool cancel_owed_ = false;  // guarded by send_mu_
-  RingReader reader_;         // receiving thread only
-  // Reassembly of a fragmented message (receiving thread only).
+  std::atomic<bool> closed_{false};
+  std::atomic<uint32_t> own_parked_{0};  // this side's threads announcing a park
+  std::atomic<uint8_t> failure_{0};
+
+  // Sending (guarded by send_mu_).
+  alignas(kSlot) std::mutex send_mu_;
+  RingWriter writer_;
+  bool cancel_owed_ = false;
+  std::atomic<uint64_t> messages_sent_{0}, bytes_sent_{0};
+
+  // Receiving (the receiving thread only).
+  alignas(kSlot) RingReader reader_;
+  std::atomic<uint64_t> messages_received_{0}, bytes_received_{0};
+  // Reassembly of a fragmented message.
   std::unique_ptr<std::byte[]> assembly_;
   uint32_t assembly_total_ = 0;
   uint32_t assembly_have_ = 0;
   bool in_message_ = false;
 
-  std::atomic<bool> closed_{false};
-  std::atomic<uint32_t> own_parked_{0};  // this side's threads announcing a park
-  std::atomic<uint8_t> failure_{0};
-  std::atomic<uint64_t> messages_sent_{0}, bytes_sent_{0}, messages_received_{0},
-      bytes_received_{0}, doorbells_{0}, parks_{0};
+  // Slow-path counters (any thread).
+  alignas(kSlot) std::atomic<uint64_t> doorbells_{0}, parks_{0};
 };
 
 // ---- template members ------------------------------------------------------------------
