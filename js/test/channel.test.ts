@@ -483,7 +483,7 @@ test('bad input: options (JS-checked and addon-checked)', () => {
   bad({ highWaterMark: 1.5 }, RangeError, /^highWaterMark must be an integer .* not 1.5$/);
   bad({ highWaterMark: '10' }, RangeError, /not the string "10"$/);
   bad({ maxMessage: 2 ** 32 }, RangeError, /^maxMessage must be an integer from 0 to 4294967295, not 4294967296$/);
-  bad({ handler: 'bogus' }, RangeError, /^handler must be 'echo', 'sink' or 'source', not "bogus"$/);
+  bad({ handler: 'bogus' }, RangeError, /^handler must be 'echo', 'sink', 'source' or 'plugin', not "bogus"$/);
   bad({ handler: 7 }, TypeError, /^options.handler must be a string, not the number 7$/);
   bad({ handler: 'source', sourceCount: -1 }, RangeError, /^options.sourceCount must be an integer in \[0, 4294967295\], not the number -1$/);
   bad({ handler: 'source', sourceCount: 1.5 }, RangeError, /options.sourceCount must be an integer/);
