@@ -21,7 +21,10 @@ const args = Object.fromEntries(
 const preset = args.preset ?? 'release';
 
 export const presets = {
-  release: { dir: 'build/release', defs: { CMAKE_BUILD_TYPE: 'Release' } },
+  release: {
+    dir: 'build/release',
+    defs: { CMAKE_BUILD_TYPE: 'Release', SMC_BUILD_TESTS: 'ON', SMC_BUILD_BENCH: 'ON', SMC_BUILD_PLUGINS: 'ON', SMC_BUILD_ADDON: 'ON' },
+  },
   tsan: {
     dir: 'build/tsan',
     defs: { CMAKE_BUILD_TYPE: 'RelWithDebInfo', SMC_SANITIZE: 'thread', SMC_BUILD_BENCH: 'OFF', SMC_BUILD_ADDON: 'OFF', SMC_BUILD_PLUGINS: 'ON' },
