@@ -19,7 +19,9 @@ const root = path.resolve(path.dirname(self), '..');
 const args = process.argv.slice(2);
 
 if (args[0] === '--build-only') {
-  // Child mode: the build, with its stdout sent to our stderr by the parent.
+  // Child mode: the build, with its stdout sent to our stderr by the parent. A build dir
+  // configured earlier with the benchmarks off keeps that in its cache: turn them on.
+  presets.release.defs = { ...presets.release.defs, SMC_BUILD_BENCH: 'ON' };
   configureAndBuild('release');
   process.exit(0);
 }
