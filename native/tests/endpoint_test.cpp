@@ -376,17 +376,17 @@ TEST_F(EndpointTest, PeerFailureWakesBlockedSender) {
 
 TEST_F(EndpointTest, DeadlinesAndTimeouts) {
   EndpointOptions o;
-  o.idle = parky(std::chrono::milliseconds(1000));
+  o.idle = parky();  // park timeout 10 s: the deadlines must bound the parks
   make({4096, 4096}, o, o);
   Bytes got;
   auto t0 = Clock::now();
   EXPECT_EQ(recv_one(*nat_, &got, Deadline::now()), Errc::timeout);
-  EXPECT_LT(ms_since(t0), 500.0);
+  EXPECT_LT(ms_since(t0), 2000.0);
   t0 = Clock::now();
   EXPECT_EQ(recv_one(*nat_, &got, Deadline::in(80ms)), Errc::timeout);
   double ms = ms_since(t0);
   EXPECT_GE(ms, 79.0);
-  EXPECT_LT(ms, 900.0) << "a deadline shorter than the park timeout bounds the park";
+  EXPECT_LT(ms, 5000.0) << "a deadline shorter than the park timeout bounds the park";
   t0 = Clock::now();
   EXPECT_EQ(nat_->wait_readable(Deadline::in(30ms)), Errc::timeout);
   EXPECT_GE(ms_since(t0), 29.0);
@@ -398,7 +398,7 @@ TEST_F(EndpointTest, DeadlinesAndTimeouts) {
   EXPECT_EQ(js_->send(as_span(pattern(8, 1)), Deadline::in(60ms)), Errc::timeout);
   ms = ms_since(t0);
   EXPECT_GE(ms, 59.0);
-  EXPECT_LT(ms, 900.0);
+  EXPECT_LT(ms, 5000.0);
   Endpoint::Reservation res;
   EXPECT_EQ(js_->reserve(8, &res, Deadline::in(20ms)), Errc::timeout);
   EXPECT_FALSE(res);
