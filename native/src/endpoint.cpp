@@ -404,6 +404,25 @@ Errc Endpoint::Reservation::commit(size_t used, bool flush) {
 
 // ---- receiving ---------------------------------------------------------------------------
 
+// Makes the reassembly buffer hold at least `need` (<= assembly_total_) bytes. Messages up
+// to kKeepAssembly get their whole size at once; larger ones grow by doubling as
+// fragments arrive, so a hostile FIRST announcing 4 GiB costs memory only in proportion
+// to the bytes the peer really sends.
+bool Endpoint::grow_assembly(uint32_t need) {
+  if (need <= assembly_capacity_ && assembly_) return true;
+  uint64_t cap = assembly_total_;
+  if (assembly_total_ > kKeepAssembly) {
+    cap = std::max<uint64_t>({need, uint64_t{assembly_capacity_} * 2, uint64_t{kKeepAssembly}});
+    cap = std::min<uint64_t>(cap, assembly_total_);
+  }
+  std::unique_ptr<std::byte[]> bigger(new (std::nothrow) std::byte[cap]);
+  if (!bigger) return false;
+  if (assembly_have_ > 0) std::memcpy(bigger.get(), assembly_.get(), assembly_have_);
+  assembly_ = std::move(bigger);
+  assembly_capacity_ = static_cast<uint32_t>(cap);
+  return true;
+}
+
 // Applies C8-C10 to one record. Returns true when a whole message is ready in *deliver.
 bool Endpoint::handle_record(const Record& rec, std::span<const std::byte>* deliver) {
   const auto len = static_cast<uint32_t>(rec.payload.size());
@@ -423,10 +442,10 @@ bool Endpoint::handle_record(const Record& rec, std::span<const std::byte>* deli
         return fail(Reason::fragment_length), false;
       }
       if (total > options_.max_message) return fail(Reason::message_too_large), false;
-      assembly_.reset(new (std::nothrow) std::byte[total]);
-      if (!assembly_) return fail(Reason::local_error), false;
-      std::memcpy(assembly_.get(), rec.payload.data() + kFirstPrefix, chunk);
       assembly_total_ = total;
+      assembly_have_ = 0;
+      if (!grow_assembly(chunk)) return fail(Reason::local_error), false;
+      std::memcpy(assembly_.get(), rec.payload.data() + kFirstPrefix, chunk);
       assembly_have_ = chunk;
       in_message_ = true;
       return false;
@@ -439,6 +458,7 @@ bool Endpoint::handle_record(const Record& rec, std::span<const std::byte>* deli
       if (len == 0 || len > room || (last && len != room) || (!last && len == room)) {
         return fail(Reason::fragment_length), false;
       }
+      if (!grow_assembly(assembly_have_ + len)) return fail(Reason::local_error), false;
       std::memcpy(assembly_.get() + assembly_have_, rec.payload.data(), len);
       assembly_have_ += len;
       if (!last) return false;
@@ -449,7 +469,6 @@ bool Endpoint::handle_record(const Record& rec, std::span<const std::byte>* deli
     case RecordKind::cancel:
       if (!in_message_) return fail(Reason::fragment_sequence), false;
       in_message_ = false;
-      assembly_.reset();
       return false;
     case RecordKind::pad:  // RingReader never returns PAD
       break;

@@ -167,6 +167,7 @@ class Endpoint {
   void wake_sleepers();
   Errc fail_from_reader();
   bool handle_record(const Record& rec, std::span<const std::byte>* deliver);
+  bool grow_assembly(uint32_t need);
   void bump(std::atomic<uint64_t>& c, uint64_t by = 1) {
     c.store(c.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
   }
@@ -199,7 +200,12 @@ class Endpoint {
   alignas(kSlot) RingReader reader_;
   std::atomic<uint64_t> messages_received_{0}, bytes_received_{0};
   // Reassembly of a fragmented message.
+  // The buffer is kept between messages: a fresh 1 MiB allocation per message is an mmap,
+  // 256 page faults and an munmap, which capped reassembly at ~1 GB/s. Buffers above
+  // kKeepAssembly are returned after each message so one huge message does not pin memory.
+  static constexpr uint32_t kKeepAssembly = 64u << 20;
   std::unique_ptr<std::byte[]> assembly_;
+  uint32_t assembly_capacity_ = 0;
   uint32_t assembly_total_ = 0;
   uint32_t assembly_have_ = 0;
   bool in_message_ = false;
@@ -244,7 +250,10 @@ Errc Endpoint::poll(F&& on_message, size_t max_messages, size_t* delivered) {
       ++count;
       bytes += message.size();
       on_message(message);
-      if (rec->kind != RecordKind::message) assembly_.reset();
+      if (rec->kind != RecordKind::message && assembly_capacity_ > kKeepAssembly) {
+        assembly_.reset();
+        assembly_capacity_ = 0;
+      }
     }
     reader_.consume();
     if (reader_.unreleased() >= release_every) release_and_ring();
