@@ -12,7 +12,9 @@ export function ImagePanel({ hub, active }: { hub: Hub; active: boolean }) {
   const [filter, setFilter] = useState<FilterName>('grayscale');
   const img = hub.image;
   const handler = hub.config.handler;
-  const filterOn = handler === 'image-filter' && hub.filter.active;
+  // What the user asked for shows at once; it stays on only while the filter peer is active.
+  const [wantFilter, setWantFilter] = useState(false);
+  const filterOn = wantFilter && (hub.status === 'connecting' || (handler === 'image-filter' && hub.filter.active));
 
   // Draw the latest frame once per animation frame while the tab is shown.
   useEffect(() => {
@@ -40,6 +42,7 @@ export function ImagePanel({ hub, active }: { hub: Hub; active: boolean }) {
 
   const startStream = (): void => void reconfigure('image-source');
   const toggleFilter = async (on: boolean): Promise<void> => {
+    setWantFilter(on);
     if (on) {
       await reconfigure('image-filter');
       hub.runFilterLoop(filter).catch(() => undefined);

@@ -8,7 +8,9 @@ export function LogPanel({ hub, active }: { hub: Hub; active: boolean }) {
   return (
     <div className="panel">
       <div className="row">
-        <span data-testid="log-total">{hub.log.total.toLocaleString()} entries logged (showing the last {Math.min(500, hub.log.total)})</span>
+        <span data-testid="log-total">{hub.log.total.toLocaleString()} entries logged (showing the last {Math.min(500, hub.log.total)})
+          {hub.log.skipped > 0 ? `; ${hub.log.skipped.toLocaleString()} messages not logged (floods are sampled: 1 in 256 past ${hub.log.windowBudget} per ¼ s)` : ''}
+        </span>
         <button data-testid="log-clear" onClick={() => { hub.log.clear(); hub.notify(); }}>
           Clear
         </button>

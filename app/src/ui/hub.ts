@@ -43,6 +43,37 @@ export function yieldTask(): Promise<void> {
   });
 }
 
+const tagNames = new Map<number, string>();
+function tagName(code: number): string {
+  let s = tagNames.get(code);
+  if (s === undefined) {
+    s = String.fromCharCode(code >> 8, code & 255);
+    if (tagNames.size < 4096) tagNames.set(code, s);
+  }
+  return s;
+}
+
+/**
+ * Sends without letting the JS queue grow: 'sent' (in the ring), 'queued' (the ring was
+ * full: the message now waits in the JS queue; wait for onQueueEmpty before sending more)
+ * or 'refused' (send() returned false: the queue is at its high-water mark). Small
+ * messages go through reserve() (which returns null exactly when they would queue);
+ * larger ones through send() plus a getStats() check (rare: each fills 1/4 of a ring).
+ */
+export function sendNoQueue(ch: SharedMemoryChannel, bytes: Uint8Array, r2nSize: number): 'sent' | 'queued' | 'refused' {
+  if (bytes.length <= r2nSize / 4 - 8) {
+    const r = ch.reserve(bytes.length);
+    if (r !== null) {
+      r.view.set(bytes);
+      r.commit();
+      return 'sent';
+    }
+    return ch.send(bytes) ? 'queued' : 'refused';
+  }
+  if (!ch.send(bytes)) return 'refused';
+  return ch.getStats().queueLength > 0 ? 'queued' : 'sent';
+}
+
 // ---- log ------------------------------------------------------------------------------
 
 export interface LogEntry {
@@ -61,10 +92,19 @@ export interface LogEntry {
 const LOG_HEAD = 32;
 const LOG_TAIL = 16;
 
-/** A fixed ring of entries with preallocated byte slots: logging allocates nothing. */
+/**
+ * A fixed ring of entries with preallocated byte slots: logging allocates nothing. Under a
+ * flood it samples: past `windowBudget` entries per sampling window (tick()), only every
+ * 256th message is logged and the rest are counted in `skipped`, so a million messages
+ * cost the log almost nothing (the ring shows only the last 500 anyway).
+ */
 export class LogRing {
   private readonly slots: LogEntry[];
   total = 0;
+  skipped = 0;
+  private inWindow = 0;
+  private sampleCounter = 0;
+  readonly windowBudget = 1000;
   constructor(readonly capacity = 500) {
     this.slots = Array.from({ length: capacity }, () => ({
       seq: -1, time: 0, dir: 'info' as const, len: 0, kind: '', head: new Uint8Array(LOG_HEAD), headLen: 0,
@@ -72,20 +112,35 @@ export class LogRing {
     }));
   }
 
+  /** Logs a message: copies its first and last bytes by hand (no views, no allocation). */
   add(dir: 'tx' | 'rx', bytes: Uint8Array, kind: string, note = ''): void {
+    if (++this.inWindow > this.windowBudget) {
+      if ((++this.sampleCounter & 255) !== 0) {
+        this.skipped++;
+        return;
+      }
+    }
     const e = this.slots[this.total % this.capacity]!;
     e.seq = this.total++;
     e.time = performance.now();
     e.dir = dir;
-    e.len = bytes.length;
+    const len = bytes.length;
+    e.len = len;
     e.kind = kind;
     e.note = note;
-    const h = Math.min(LOG_HEAD, bytes.length);
-    e.head.set(bytes.subarray(0, h)); // copies out of shared memory
+    const h = len < LOG_HEAD ? len : LOG_HEAD;
+    const head = e.head;
+    for (let i = 0; i < h; i++) head[i] = bytes[i]!; // copies out of shared memory
     e.headLen = h;
-    const t = Math.min(LOG_TAIL, Math.max(0, bytes.length - 16));
-    e.tail.set(bytes.subarray(bytes.length - t));
+    const t = len - 16 < LOG_TAIL ? (len > 16 ? len - 16 : 0) : LOG_TAIL;
+    const tail = e.tail;
+    for (let i = 0, o = len - t; i < t; i++) tail[i] = bytes[o + i]!;
     e.tailLen = t;
+  }
+
+  /** Starts a new sampling window (called by the 4 Hz sampler). */
+  tick(): void {
+    this.inWindow = 0;
   }
 
   info(note: string): void {
@@ -110,6 +165,7 @@ export class LogRing {
 
   clear(): void {
     this.total = 0;
+    this.skipped = 0;
   }
 }
 
@@ -422,7 +478,7 @@ export class Hub {
         this.log.add('rx', m, 'bpg', 'IM');
         return;
       }
-      this.log.add('rx', m, 'bpg', String.fromCharCode(m[4]!, m[5]!));
+      this.log.add('rx', m, 'bpg', tagName(tag));
       return;
     }
     this.rxOther++;
@@ -479,6 +535,7 @@ export class Hub {
         longestDrainMs: 0, fps: 0, dropped: this.image.dropped,
       };
     }
+    this.log.tick();
     this.latest = s;
     this.history.push(s);
     if (this.history.length > HISTORY) this.history.shift();
@@ -525,8 +582,9 @@ export class Hub {
 
   /**
    * Sends `repeat` copies (BPG groups get consecutive group ids). Works in slices of a few
-   * ms, yields between them, and waits for the queue to empty (onQueueEmpty) whenever
-   * send() refuses (high-water mark) or the JS queue grows: the page stays responsive.
+   * ms and yields between them; whenever send() refuses (high-water mark) or messages start
+   * to wait in the JS queue (ring full), it waits for onQueueEmpty: the page stays
+   * responsive and the queue never holds more than a few dozen messages.
    */
   async send(spec: SendSpec): Promise<void> {
     const ch = this.channel;
@@ -541,24 +599,31 @@ export class Hub {
     let i = 0;
     let groupId = (Math.random() * 0x7fffffff) >>> 0;
     const label = kind === 'bpg' ? spec.tag : '';
+    const r2nSize = this.config.r2nSize;
     while (i < count && !f.cancelled && this.channel === ch && !ch.isClosed) {
       const t0 = performance.now();
       let blocked = false;
       do {
-        for (let k = 0; k < 256 && i < count; k++) {
+        for (let k = 0; k < 64 && i < count; k++) {
           for (const off of groupIdOffsets) putU32(bytes, off, groupId);
-          if (!ch.send(bytes)) {
+          const r = sendNoQueue(ch, bytes, r2nSize);
+          if (r === 'refused') {
             blocked = true;
             break;
           }
           groupId = (groupId + 1) >>> 0;
           this.log.add('tx', bytes, kind, label);
           i++;
+          if (r === 'queued') {
+            // The ring is full: let the peer catch up instead of growing the JS queue.
+            blocked = true;
+            break;
+          }
         }
       } while (!blocked && i < count && performance.now() - t0 < FLOOD_SLICE_MS);
       f.sent = i;
       if (i >= count) break;
-      if (blocked || ch.getStats().queueLength > 2048) {
+      if (blocked) {
         f.backpressureWaits++;
         await this.queueEmpty(ch);
       } else {

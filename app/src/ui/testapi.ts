@@ -6,6 +6,8 @@ export interface LongTaskLog {
   count: number;
   max: number;
   durations: number[];
+  /** [startTime, duration] of each long task (first 1000). */
+  entries: Array<[number, number]>;
   supported: boolean;
   reset(): void;
 }
@@ -15,11 +17,13 @@ function observeLongTasks(): LongTaskLog {
     count: 0,
     max: 0,
     durations: [],
+    entries: [],
     supported: false,
     reset() {
       this.count = 0;
       this.max = 0;
       this.durations = [];
+      this.entries = [];
     },
   };
   try {
@@ -27,7 +31,10 @@ function observeLongTasks(): LongTaskLog {
       for (const e of list.getEntries()) {
         log.count++;
         log.max = Math.max(log.max, e.duration);
-        if (log.durations.length < 1000) log.durations.push(e.duration);
+        if (log.durations.length < 1000) {
+          log.durations.push(e.duration);
+          log.entries.push([e.startTime, e.duration]);
+        }
       }
     });
     po.observe({ type: 'longtask', buffered: true });

@@ -1,0 +1,440 @@
+#!/usr/bin/env node
+// Real-browser end-to-end tests of the dashboard: Debian Chromium driven by playwright-core
+// against the built app (app/dist) served with COOP/COEP; a Web Worker plays the native side.
+//
+//   node app/test/e2e.mjs            (run by `npm test`'s e2e stage)
+//
+// Installs Debian's chromium when it is missing and we are root; skips (exit 0) with a
+// clear message only when chromium cannot be installed. Builds the app when app/dist is
+// missing or older than its sources. Every check prints PASS/FAIL; any FAIL exits 1.
+// Screenshots go to artifacts/screenshots/ (gitignored).
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, createReadStream } from 'node:fs';
+import { createServer } from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const appDir = path.join(root, 'app');
+const dist = path.join(appDir, 'dist');
+const shots = path.join(root, 'artifacts/screenshots');
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const t0 = Date.now();
+const results = [];
+
+function log(msg) {
+  console.log(`e2e [${((Date.now() - t0) / 1000).toFixed(1)}s] ${msg}`);
+}
+function check(name, ok, detail) {
+  results.push({ name, ok });
+  console.log(`${ok ? 'PASS' : 'FAIL'} ${name}${detail ? ` — ${detail}` : ''}`);
+  return ok;
+}
+
+// ---- 1. the browser ---------------------------------------------------------------------
+function ensureChromium() {
+  if (existsSync(CHROMIUM)) return true;
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (!isRoot) {
+    console.log(`e2e: SKIP — ${CHROMIUM} is missing and we are not root, so 'apt-get install -y chromium' cannot run.`);
+    return false;
+  }
+  log('chromium missing: apt-get install -y chromium');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  let r = spawnSync('apt-get', ['install', '-y', 'chromium'], { stdio: 'inherit', env });
+  if (r.status !== 0) {
+    spawnSync('apt-get', ['update'], { stdio: 'inherit', env });
+    r = spawnSync('apt-get', ['install', '-y', 'chromium'], { stdio: 'inherit', env });
+  }
+  if (!existsSync(CHROMIUM)) {
+    console.log(`e2e: SKIP — chromium could not be installed (apt-get exited ${r.status ?? r.error?.message}).`);
+    return false;
+  }
+  return true;
+}
+
+// ---- 2. the build -----------------------------------------------------------------------
+function newestMtime(p) {
+  if (!existsSync(p)) return 0;
+  const st = statSync(p);
+  if (!st.isDirectory()) return st.mtimeMs;
+  let m = 0;
+  for (const e of readdirSync(p)) if (e !== 'node_modules' && e !== 'dist') m = Math.max(m, newestMtime(path.join(p, e)));
+  return m;
+}
+
+function ensureBuild() {
+  const built = existsSync(path.join(dist, 'index.html')) ? statSync(path.join(dist, 'index.html')).mtimeMs : 0;
+  const sources = Math.max(
+    newestMtime(path.join(appDir, 'src')),
+    newestMtime(path.join(appDir, 'index.html')),
+    newestMtime(path.join(appDir, 'vite.config.ts')),
+    newestMtime(path.join(root, 'js/src')),
+    newestMtime(path.join(root, 'package.json')),
+  );
+  if (built >= sources) {
+    log('app/dist is up to date');
+    return true;
+  }
+  log(built ? 'app/dist is stale: vite build' : 'app/dist missing: vite build');
+  const vite = path.join(root, 'node_modules/vite/bin/vite.js');
+  if (!existsSync(vite)) {
+    check('build the app', false, 'vite is not installed (run npm install)');
+    return false;
+  }
+  const r = spawnSync(process.execPath, [vite, 'build', '--config', path.join(appDir, 'vite.config.ts'), '--logLevel', 'warn'], {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, VITE_CONFIG_NATIVE_IGNORE_WARNING: 'true' },
+  });
+  return check('build the app (vite build)', r.status === 0, r.status === 0 ? '' : `exit ${r.status}`);
+}
+
+// ---- 3. the server ----------------------------------------------------------------------
+const isolation = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+};
+const types = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json', '.svg': 'image/svg+xml' };
+
+/** The lead's app/server.mjs when present (PORT=0, URL on its own line); else a minimal one here. */
+async function startServer() {
+  const script = path.join(appDir, 'server.mjs');
+  if (existsSync(script)) {
+    const child = spawn(process.execPath, [script], { cwd: root, env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const url = await new Promise((resolve, reject) => {
+      let buf = '';
+      const timer = setTimeout(() => reject(new Error('app/server.mjs printed no URL within 10 s')), 10_000);
+      child.stdout.on('data', (d) => {
+        buf += d;
+        const m = /^(http:\/\/[^\s]+\/)\s*$/m.exec(buf);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]);
+        }
+      });
+      child.once('exit', (code) => reject(new Error(`app/server.mjs exited with ${code}`)));
+    });
+    child.stdout.resume();
+    return { url, stop: () => child.kill('SIGTERM'), kind: 'app/server.mjs' };
+  }
+  const server = createServer((req, res) => {
+    const u = new URL(req.url ?? '/', 'http://x');
+    let file = path.normalize(path.join(dist, decodeURIComponent(u.pathname)));
+    if (!file.startsWith(dist)) return res.writeHead(403, isolation).end();
+    if (!existsSync(file) || statSync(file).isDirectory()) file = path.join(dist, 'index.html');
+    res.writeHead(200, { ...isolation, 'Content-Type': types[path.extname(file)] ?? 'application/octet-stream' });
+    createReadStream(file).pipe(res);
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${server.address().port}/`, stop: () => server.close(), kind: 'built-in server' };
+}
+
+// ---- helpers in the page ------------------------------------------------------------------
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(page, fn, arg, timeout, what) {
+  try {
+    await page.waitForFunction(fn, arg, { timeout, polling: 100 });
+    return true;
+  } catch {
+    log(`timed out after ${timeout} ms waiting for ${what}`);
+    return false;
+  }
+}
+
+async function canvasProbe(page) {
+  return page.evaluate(() => {
+    const c = document.querySelector('[data-testid="image-canvas"]');
+    const ctx = c.getContext('2d', { willReadFrequently: true });
+    const d = ctx.getImageData(0, 0, c.width, c.height).data;
+    let sum = 0;
+    let sq = 0;
+    let hash = 2166136261;
+    let gray = 0;
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4 * 97) {
+      const v = d[i] + d[i + 1] + d[i + 2];
+      sum += v;
+      sq += v * v;
+      hash = Math.imul(hash ^ d[i] ^ (d[i + 1] << 8) ^ (d[i + 2] << 16), 16777619) >>> 0;
+      if (d[i] === d[i + 1] && d[i + 1] === d[i + 2]) gray++;
+      n++;
+    }
+    const mean = sum / n;
+    return { w: c.width, h: c.height, std: Math.sqrt(Math.max(0, sq / n - mean * mean)), hash, grayFrac: gray / n };
+  });
+}
+
+async function shot(page, name) {
+  try {
+    await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
+  } catch (e) {
+    log(`screenshot ${name} failed: ${e.message}`);
+  }
+}
+
+async function tab(page, id) {
+  await page.click(`[data-testid="tab-${id}"]`);
+}
+
+// ---- the run --------------------------------------------------------------------------------
+async function main() {
+  if (!ensureChromium()) return 0;
+  let chromium;
+  try {
+    ({ chromium } = await import('playwright-core'));
+  } catch {
+    check('playwright-core is installed', false, 'run npm install');
+    return 1;
+  }
+  if (!ensureBuild()) return 1;
+  mkdirSync(shots, { recursive: true });
+
+  const server = await startServer();
+  process.once('exit', () => server.stop());
+  log(`serving ${server.url} (${server.kind})`);
+  const userDataDir = mkdtempSync(path.join(os.tmpdir(), 'smc-e2e-chromium-'));
+  const pageErrors = [];
+  let context = null;
+  try {
+    // A fresh, empty user-data-dir (playwright passes it as --user-data-dir).
+    context = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      viewport: { width: 1280, height: 900 },
+      args: [
+        '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+        '--disable-component-update', '--disable-sync',
+      ],
+    });
+    const page = context.pages()[0] ?? (await context.newPage());
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    page.on('console', (m) => {
+      if (m.type() === 'error') pageErrors.push(m.text());
+    });
+
+    // -- A: isolation and connection
+    await page.goto(server.url);
+    const connected = await waitFor(page, () => document.querySelector('[data-testid="status"]')?.textContent?.includes('connected') && window.__smc?.channel, null, 20_000, 'status connected');
+    const iso = await page.evaluate(() => ({ iso: globalThis.crossOriginIsolated, sab: typeof SharedArrayBuffer, status: document.querySelector('[data-testid="status"]')?.textContent }));
+    check('page is crossOriginIsolated', iso.iso === true, `crossOriginIsolated=${iso.iso}, SharedArrayBuffer ${iso.sab}`);
+    if (!check('channel connects', connected, `status "${iso.status}"`)) return 1;
+    await shot(page, 'send');
+
+    // -- B: text through echo, shown in the log
+    const text = `hello-e2e-${Date.now().toString(36)}`;
+    await page.fill('[data-testid="send-text"]', text);
+    const tSend = Date.now();
+    await page.click('[data-testid="send-button"]');
+    await tab(page, 'log');
+    const echoed = await waitFor(
+      page,
+      (t) => [...document.querySelectorAll('[data-testid="log-entry"][data-dir="rx"]')].some((e) => e.textContent.includes(t)),
+      text,
+      10_000,
+      'the echoed text in the log',
+    );
+    const logInfo = await page.evaluate(() => ({
+      entries: document.querySelectorAll('[data-testid="log-entry"]').length,
+      tx: document.querySelectorAll('[data-testid="log-entry"][data-dir="tx"]').length,
+    }));
+    check('sent text comes back through echo and shows in the log', echoed, `"${text}" in the log after ${Date.now() - tSend} ms (${logInfo.entries} entries shown, ${logInfo.tx} tx)`);
+    await shot(page, 'log');
+
+    // -- C: image stream 640x480
+    await tab(page, 'image');
+    await page.click('[data-testid="image-start"]');
+    const streaming = await waitFor(page, () => window.__smc.stats().status === 'connected' && window.__smc.stats().image.frames > 5, null, 20_000, 'image frames');
+    let fpsDetail = 'no frames';
+    let fpsOk = false;
+    let imgOk = false;
+    let imgDetail = '';
+    if (streaming) {
+      await sleep(700);
+      const a = await page.evaluate(() => ({ ...window.__smc.stats().image, t: performance.now() }));
+      const p1 = await canvasProbe(page);
+      await sleep(3000);
+      const b = await page.evaluate(() => ({ ...window.__smc.stats().image, t: performance.now() }));
+      const p2 = await canvasProbe(page);
+      const fps = ((b.frames - a.frames) * 1000) / (b.t - a.t);
+      const drawnFps = ((b.drawn - a.drawn) * 1000) / (b.t - a.t);
+      const shownFps = Number(await page.textContent('[data-testid="image-fps"]'));
+      const dropped = Number(await page.textContent('[data-testid="image-dropped"]'));
+      fpsOk = fps >= 20 && b.width === 640 && b.height === 480;
+      fpsDetail = `${fps.toFixed(1)} frames/s received, ${drawnFps.toFixed(1)} drawn/s, UI shows ${shownFps} fps, ${b.width}x${b.height}, dropped ${dropped}, bad ${b.badFrames}`;
+      imgOk = p1.std > 10 && p2.std > 10 && p1.hash !== p2.hash && p2.w === 640 && p2.h === 480;
+      imgDetail = `canvas ${p2.w}x${p2.h}, pixel std-dev ${p1.std.toFixed(1)} / ${p2.std.toFixed(1)}, hash ${p1.hash.toString(16)} -> ${p2.hash.toString(16)}`;
+    }
+    check('image stream renders non-blank, changing frames', imgOk, imgDetail);
+    check('image stream >= 20 fps at 640x480', fpsOk, fpsDetail);
+    await shot(page, 'image');
+
+    // -- C2: filter round trip (grayscale)
+    await page.selectOption('[data-testid="image-filter"]', 'grayscale');
+    await page.click('[data-testid="image-filter-toggle"]');
+    const filtered = await waitFor(
+      page,
+      () => window.__smc.stats().status === 'connected' && window.__smc.hub.config.handler === 'image-filter' && window.__smc.stats().image.frames > 10,
+      null,
+      20_000,
+      'filtered frames',
+    );
+    await sleep(500);
+    const pf = filtered ? await canvasProbe(page) : { grayFrac: 0, std: 0 };
+    const rtt = await page.textContent('[data-testid="image-rtt"]');
+    const ff = await page.evaluate(() => window.__smc.stats().image.frames);
+    check('image-filter round trip (grayscale)', filtered && pf.grayFrac > 0.99 && pf.std > 10, `${ff} filtered frames, ${(pf.grayFrac * 100).toFixed(1)}% gray pixels, last round trip ${rtt}`);
+    await shot(page, 'image-filter');
+    await page.click('[data-testid="image-filter-toggle"]');
+    await waitFor(page, () => window.__smc.stats().status === 'connected', null, 10_000, 'reconnect');
+
+    // -- D: apply a new configuration through the Configure panel
+    await tab(page, 'config');
+    const before = await page.evaluate(() => ({ created: window.__smc.stats().channelsCreated }));
+    await page.selectOption('[data-testid="cfg-handler"]', 'echo');
+    await page.selectOption('[data-testid="cfg-r2n"]', String(2 << 20));
+    await page.selectOption('[data-testid="cfg-n2r"]', String(8 << 20));
+    await page.selectOption('[data-testid="cfg-wake"]', 'doorbell');
+    await page.fill('[data-testid="cfg-drain"]', '4');
+    await page.click('[data-testid="cfg-apply"]');
+    const applied = await waitFor(
+      page,
+      (n) => window.__smc.stats().channelsCreated > n && window.__smc.stats().status === 'connected',
+      before.created,
+      15_000,
+      'the new channel',
+    );
+    const cfgState = await page.evaluate(() => {
+      const s = window.__smc.channel.getStats();
+      const retired = window.__smc.retired;
+      let sendAfterClose = 'no error';
+      try {
+        retired[retired.length - 1].send('x');
+      } catch (e) {
+        sendAfterClose = e.code === 'closed' ? 'ChannelClosedError' : String(e);
+      }
+      return {
+        r2n: s.r2nCapacity, n2r: s.n2rCapacity, handler: window.__smc.hub.config.handler,
+        retired: retired.length, closed: retired.filter((c) => c.isClosed).length, sendAfterClose,
+        created: window.__smc.stats().channelsCreated,
+      };
+    });
+    check(
+      'applying a new configuration recreates the channel; the old one is cleaned up',
+      applied && cfgState.r2n === 2 << 20 && cfgState.n2r === 8 << 20 && cfgState.handler === 'echo' && cfgState.closed === cfgState.retired && cfgState.retired > 0 && cfgState.sendAfterClose === 'ChannelClosedError',
+      `rings ${cfgState.r2n}/${cfgState.n2r} B, handler ${cfgState.handler}, ${cfgState.created} channels created, ${cfgState.closed}/${cfgState.retired} retired closed, send() on the old one throws ${cfgState.sendAfterClose}`,
+    );
+    await shot(page, 'config');
+
+    // -- E: 1,000,000-message flood: longest task and chart updates
+    await tab(page, 'send');
+    await page.selectOption('[data-testid="send-mode"]', 'bpg');
+    await page.fill('[data-testid="send-tag"]', 'TX');
+    await page.fill('[data-testid="send-target"]', '42');
+    await page.fill('[data-testid="send-payload"]', '00 11 22 33 44 55 66 77');
+    await page.fill('[data-testid="send-repeat"]', '1000000');
+    const base = await page.evaluate(() => {
+      window.__smc.longtasks.reset();
+      // chart refresh times (the charts' listeners run before this one)
+      window.__chartLog = [];
+      window.__chartOff?.();
+      window.__chartOff = window.__smc.hub.onSample(() => window.__chartLog.push([performance.now(), window.__smc.hub.chartUpdates]));
+      const s = window.__smc.channel.getStats();
+      return { rx: s.messagesReceived, supported: window.__smc.longtasks.supported, t: performance.now() };
+    });
+    const floodStart = Date.now();
+    await page.click('[data-testid="send-button"]');
+    await tab(page, 'perf');
+    const chartTicks = [];
+    let done = false;
+    let shotTaken = false;
+    while (Date.now() - floodStart < 120_000) {
+      await sleep(500);
+      const s = await page.evaluate(() => {
+        const st = window.__smc.stats();
+        return { charts: Number(document.querySelector('[data-testid="chart-updates"]').textContent), flood: st.flood, rx: st.channel?.messagesReceived ?? 0, t: performance.now() };
+      });
+      chartTicks.push(s);
+      if (!shotTaken && s.flood?.sent > 100_000) {
+        await shot(page, 'perf-flood');
+        shotTaken = true;
+      }
+      if (s.flood && !s.flood.active && s.rx - base.rx >= s.flood.sent) {
+        done = s.flood.sent === 1_000_000;
+        break;
+      }
+    }
+    const floodSecs = (Date.now() - floodStart) / 1000;
+    const lt = await page.evaluate(() => ({ ...window.__smc.longtasks }));
+    const last = chartTicks[chartTicks.length - 1] ?? { rx: base.rx, flood: null };
+    for (const [start, dur] of lt.entries ?? []) log(`  long task at +${(start - base.t).toFixed(0)} ms: ${dur.toFixed(1)} ms`);
+    const drainMax = await page.evaluate(() => window.__smc.channel.getStats().longestDrainMs);
+    const sendSecs = ((last.flood?.finishedAt ?? 0) - (last.flood?.startedAt ?? 0)) / 1000;
+    check(
+      '1,000,000-message flood completes (echo)',
+      done,
+      `${last.flood?.sent ?? 0} BPG groups sent in ${sendSecs.toFixed(2)} s, ${last.rx - base.rx} messages received back (echoes + pings) within ${floodSecs.toFixed(1)} s, ${last.flood?.backpressureWaits ?? 0} waits for queue space`,
+    );
+    check(
+      'longest task during the flood <= 50 ms',
+      lt.supported && lt.max <= 50,
+      `${lt.count} long tasks (> 50 ms), longest ${lt.max.toFixed(1)} ms${lt.supported ? '' : ' (longtask observer unsupported)'}; longest channel drain pass ${drainMax.toFixed(1)} ms`,
+    );
+    // chart refreshes between flood start and end (page clock)
+    const cl = await page.evaluate((t0) => {
+      window.__chartOff?.();
+      const end = window.__smc.stats().flood?.finishedAt ?? performance.now();
+      const log = window.__chartLog.filter(([t]) => t <= end + 300);
+      const times = [t0, ...log.map(([t]) => t)];
+      let maxGap = 0;
+      for (let i = 1; i < times.length; i++) maxGap = Math.max(maxGap, times[i] - times[i - 1]);
+      const first = log[0]?.[1] ?? 0;
+      const lastU = log[log.length - 1]?.[1] ?? 0;
+      return { ticks: log.length, updates: lastU - first, span: end - t0, maxGap };
+    }, base.t);
+    const charts = 5;
+    check(
+      'charts keep updating during the flood',
+      cl.ticks >= 2 && cl.maxGap <= 600 && cl.updates >= (cl.ticks - 1) * charts,
+      `${cl.ticks} refreshes of all ${charts} charts in ${(cl.span / 1000).toFixed(2)} s of flood (${((cl.ticks * 1000) / cl.span).toFixed(1)}/s), longest gap ${cl.maxGap.toFixed(0)} ms`,
+    );
+    await shot(page, 'perf');
+    await tab(page, 'log');
+    await sleep(400);
+    await shot(page, 'log-flood');
+
+    // -- F: benchmarks
+    await tab(page, 'bench');
+    await page.click('[data-testid="bench-run"]');
+    const benchDone = await waitFor(page, () => /done|failed/.test(document.querySelector('[data-testid="bench-status"]').textContent), null, 90_000, 'benchmarks');
+    const bench = await page.evaluate(() => ({
+      status: document.querySelector('[data-testid="bench-status"]').textContent,
+      rows: [...document.querySelectorAll('[data-testid="bench-row"]')].map((r) => [...r.children].map((c) => c.textContent)),
+    }));
+    for (const r of bench.rows) log(`  bench: ${r[0]} ${r[1]}: ${r[4]} msgs/s, ${r[5]} MB/s${r[6] ? `, p50 ${r[6]} µs, p99 ${r[7]} µs` : ''}`);
+    check('benchmarks run in the page', benchDone && bench.status === 'done' && bench.rows.length >= 7, `${bench.rows.length} rows, status "${bench.status}"`);
+    await sleep(300);
+    await shot(page, 'bench');
+
+    check('no uncaught page errors', pageErrors.length === 0, pageErrors.slice(0, 3).join(' | '));
+  } finally {
+    await context?.close().catch(() => {});
+    server.stop();
+    rmSync(userDataDir, { recursive: true, force: true });
+  }
+  log(`screenshots in ${path.relative(root, shots)}/`);
+  const failed = results.filter((r) => !r.ok);
+  log(`${results.length - failed.length}/${results.length} checks passed in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  return failed.length === 0 ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e) => {
+    console.error(`FAIL e2e crashed: ${e.stack ?? e}`);
+    process.exit(1);
+  },
+);
