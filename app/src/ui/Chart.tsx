@@ -4,6 +4,15 @@ import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import type { Hub, Sample } from './hub';
 
+/** 1500000 -> '1.5M', 2500 -> '2.5k': keeps axis labels narrow. */
+function compact(v: number): string {
+  const a = Math.abs(v);
+  if (a >= 1e9) return `${+(v / 1e9).toFixed(2)}G`;
+  if (a >= 1e6) return `${+(v / 1e6).toFixed(2)}M`;
+  if (a >= 1e4) return `${+(v / 1e3).toFixed(1)}k`;
+  return String(+v.toFixed(3));
+}
+
 export interface SeriesSpec {
   label: string;
   value: (s: Sample) => number;
@@ -22,7 +31,7 @@ export function TimeChart(props: { hub: Hub; id: string; title: string; unit: st
       height: 200,
       legend: { show: true },
       scales: { x: { time: true }, y: { range: (_u, min, max) => [Math.min(0, min), max > 0 ? max * 1.1 : 1] } },
-      axes: [{}, { label: unit, size: 60 }],
+      axes: [{}, { label: unit, size: 70, values: (_u, splits) => splits.map((v) => compact(v)) }],
       series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.stroke, width: 1.5, spanGaps: false }))],
     };
     const build = (): uPlot.AlignedData => {
