@@ -31,7 +31,7 @@ export interface BenchOptions {
 }
 
 const RING = 16 << 20;
-const SLICE_MS = 6;
+const SLICE_MS = 4;
 
 async function untilQueueEmpty(ch: SharedMemoryChannel): Promise<void> {
   await new Promise<void>((resolve) => ch.onQueueEmpty(resolve));

@@ -17,7 +17,7 @@ const TAG_PING = 0x5049; // 'PI'
 const TAG_IMAGE = 0x494d; // 'IM'
 const SAMPLE_MS = 250;
 const HISTORY = 240; // 60 s at 4 Hz
-const FLOOD_SLICE_MS = 6;
+const FLOOD_SLICE_MS = 4;
 const MAX_REPEAT = 1_000_000;
 
 function u32(m: Uint8Array, o: number): number {
