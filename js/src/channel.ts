@@ -668,7 +668,9 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
         if (this.closed) return;
         let n = 0;
         if (this.receiving) {
-          n = this.endpoint.poll(this.deliver, 4096);
+          // Small batches: the budget is checked between them, so a drain overruns it by at
+          // most one batch (a 4096-message batch measured 10-45 ms under a flood).
+          n = this.endpoint.poll(this.deliver, 512);
           if (n === EOF) {
             this.onPeerGone();
             return;
