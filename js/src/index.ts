@@ -21,18 +21,6 @@ setDefaultTransportFactory(
     }),
 );
 
-export {
-  SharedMemoryChannel,
-  type ChannelOptions,
-  type ChannelStats,
-  type MessageCallback,
-  type ReceiveOptions,
-  type Reservation,
-  type SendData,
-  type WakeMode,
-} from './channel';
-export { ChannelClosedError, ChannelError, ProtocolError, TimeoutError } from './errors';
+// Everything the browser entry exports, plus the addon.
+export * from './browser';
 export { AddonTransport, loadAddon, pluginFileName, pluginPath, type NativeHandlerOptions } from './native';
-export type { PeerTransport, TransportStartOptions } from './transport';
-export * as protocol from './protocol';
-export * as bpg from './bpg';

@@ -10,6 +10,7 @@
 //     does Atomics.notify on the words; the page awaits them with Atomics.waitAsync.
 import type { PeerTransport, TransportStartOptions } from '../../../js/src/browser';
 import type { PeerConfig } from './peer-protocol';
+import { WaitAsyncDoorbell } from './wait-async-doorbell';
 
 /** What preload.ts exposes as window.smcNative. */
 export interface SmcNativeBridge {
@@ -29,7 +30,7 @@ export class ElectronTransport implements PeerTransport {
   private readonly token = `smc-${Math.random().toString(36).slice(2)}-${Date.now()}`;
   private ctrl: Int32Array | null = null;
   private doorbell: (() => void) | null = null;
-  private readonly armed = new Set<number>();
+  private waiter: WaitAsyncDoorbell | null = null;
   private closed = false;
   private attached: Promise<void> = Promise.resolve();
 
@@ -45,6 +46,9 @@ export class ElectronTransport implements PeerTransport {
   start({ buffer, doorbell }: TransportStartOptions): void {
     this.ctrl = new Int32Array(buffer);
     this.doorbell = doorbell;
+    this.waiter = new WaitAsyncDoorbell(this.ctrl, () => {
+      if (!this.closed) this.doorbell?.();
+    });
     // Post first (the preload's message listener stores the buffer under the token), then
     // ask it to attach.
     window.postMessage({ smcAttach: this.token, buffer }, window.location.origin);
@@ -56,30 +60,14 @@ export class ElectronTransport implements PeerTransport {
   }
 
   parked(word: number, value: number): void {
-    const ctrl = this.ctrl;
-    if (!ctrl || this.closed || this.armed.has(word)) return;
-    const r = Atomics.waitAsync(ctrl, word, value);
-    if (!r.async) {
-      queueMicrotask(() => this.ring());
-      return;
-    }
-    this.armed.add(word);
-    void r.value.then(() => {
-      this.armed.delete(word);
-      this.ring();
-    });
-  }
-
-  private ring(): void {
-    if (!this.closed) this.doorbell?.();
+    this.waiter?.parked(word, value);
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.bridge.close(this.token);
-    if (this.ctrl) for (const w of this.armed) Atomics.notify(this.ctrl, w);
-    this.armed.clear();
+    this.waiter?.close();
   }
 
   stats(): Record<string, number | string | boolean> {

@@ -6,11 +6,12 @@
 //                   and we await Atomics.waitAsync on that word, then ring the doorbell.
 import type { PeerTransport, TransportStartOptions } from '../../../js/src/browser';
 import type { PeerConfig } from './peer-protocol';
+import { WaitAsyncDoorbell } from './wait-async-doorbell';
 
 export class WorkerTransport implements PeerTransport {
   private ctrl: Int32Array | null = null;
   private doorbell: (() => void) | null = null;
-  private readonly armed = new Set<number>();
+  private waiter: WaitAsyncDoorbell | null = null;
   private closed = false;
   private readonly attached: Promise<void>;
   private resolveAttached!: () => void;
@@ -42,6 +43,9 @@ export class WorkerTransport implements PeerTransport {
   start({ buffer, doorbell }: TransportStartOptions): void {
     this.ctrl = new Int32Array(buffer);
     this.doorbell = doorbell;
+    this.waiter = new WaitAsyncDoorbell(this.ctrl, () => {
+      if (!this.closed) this.doorbell?.();
+    });
     // A SharedArrayBuffer posted to a worker is shared, not copied (cross-origin isolated).
     this.worker.postMessage({ type: 'attach', buffer, config: this.config });
   }
@@ -51,23 +55,7 @@ export class WorkerTransport implements PeerTransport {
   }
 
   parked(word: number, value: number): void {
-    const ctrl = this.ctrl;
-    if (!ctrl || this.closed || this.armed.has(word)) return;
-    const r = Atomics.waitAsync(ctrl, word, value);
-    if (!r.async) {
-      // The word already changed: ring at once (on a fresh task, not re-entrantly).
-      queueMicrotask(() => this.ring());
-      return;
-    }
-    this.armed.add(word);
-    void r.value.then(() => {
-      this.armed.delete(word);
-      this.ring();
-    });
-  }
-
-  private ring(): void {
-    if (!this.closed) this.doorbell?.();
+    this.waiter?.parked(word, value);
   }
 
   close(): void {
@@ -75,8 +63,7 @@ export class WorkerTransport implements PeerTransport {
     this.closed = true;
     // Release our own pending waitAsync promises; the channel already closed its side, so
     // the worker sees `closed`, drains, and exits its loop.
-    if (this.ctrl) for (const w of this.armed) Atomics.notify(this.ctrl, w);
-    this.armed.clear();
+    this.waiter?.close();
     const worker = this.worker;
     setTimeout(() => worker.terminate(), 1000);
   }
