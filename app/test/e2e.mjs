@@ -409,7 +409,7 @@ async function main() {
     // -- F: benchmarks
     await tab(page, 'bench');
     await page.click('[data-testid="bench-run"]');
-    const benchDone = await waitFor(page, () => /done|failed/.test(document.querySelector('[data-testid="bench-status"]').textContent), null, 90_000, 'benchmarks');
+    const benchDone = await waitFor(page, () => /done|failed/.test(document.querySelector('[data-testid="bench-status"]').textContent), null, 180_000, 'benchmarks'); // functional check; slow under load
     const bench = await page.evaluate(() => ({
       status: document.querySelector('[data-testid="bench-status"]').textContent,
       rows: [...document.querySelectorAll('[data-testid="bench-row"]')].map((r) => [...r.children].map((c) => c.textContent)),
