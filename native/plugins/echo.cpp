@@ -1,43 +1,30 @@
 // Example plugin "echo": replies to every message with the same bytes (docs/plugins.md).
 // Config: none ("{}").
-#include <new>
+#include <memory>
 
-#include "smc/plugin.h"
+#include "plugin_util.hpp"
 
 namespace {
 
-struct Echo {
-  const smc_host* host;
-};
+class Echo {
+ public:
+  static constexpr const char* kName = "echo";
+  static constexpr const char* kVersion = "1.0.0";
 
-void* create(const smc_host* host, const char*, char*, size_t) {
-  return new (std::nothrow) Echo{host};
-}
+  static std::unique_ptr<Echo> create(const smc_host* host, const char*, std::string*) {
+    return std::make_unique<Echo>(host);
+  }
+  explicit Echo(const smc_host* host) : host_(host) {}
 
-void on_message(void* instance, const uint8_t* data, size_t len) {
-  const smc_host* h = static_cast<Echo*>(instance)->host;
-  // From on_message the host batches: the reply is published with the batch.
-  h->send(h, data, len, SMC_WAIT_FOREVER);
-}
+  void on_message(const uint8_t* data, size_t len) {
+    // From on_message the host batches: the reply is published with the batch.
+    host_->send(host_, data, len, SMC_WAIT_FOREVER);
+  }
 
-void destroy(void* instance) {
-  delete static_cast<Echo*>(instance);
-}
-
-const smc_plugin_descriptor kDescriptor = {
-    SMC_PLUGIN_ABI_VERSION,
-    sizeof(smc_plugin_descriptor),
-    "echo",
-    "1.0.0",
-    create,
-    on_message,
-    nullptr,
-    0,
-    destroy,
+ private:
+  const smc_host* host_;
 };
 
 }  // namespace
 
-extern "C" SMC_PLUGIN_EXPORT const smc_plugin_descriptor* smc_plugin_entry(void) {
-  return &kDescriptor;
-}
+SMC_PLUGIN_CLASS(Echo)

@@ -13,13 +13,12 @@
 // A request that is not a valid IM frame gets an `ER` packet (same group and target id)
 // whose metadata is {"error": "..."}.
 #include <algorithm>
-#include <new>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "plugin_util.hpp"
 #include "smc/bpg.hpp"
-#include "smc/plugin.h"
 
 namespace {
 
@@ -86,6 +85,15 @@ void apply(Filter f, const uint8_t* in, uint8_t* out, uint32_t w, uint32_t h, ui
 
 class ImageFilter {
  public:
+  static constexpr const char* kName = "image-filter";
+  static constexpr const char* kVersion = "1.0.0";
+
+  // No settings: the config only has to be a JSON object.
+  static std::unique_ptr<ImageFilter> create(const smc_host* host, const char* config_json,
+                                             std::string* error) {
+    if (!smc_plugin::parse_config(config_json, error)) return nullptr;
+    return std::make_unique<ImageFilter>(host);
+  }
   explicit ImageFilter(const smc_host* host) : host_(host) {}
 
   void on_message(const uint8_t* data, size_t len) {
@@ -131,16 +139,9 @@ class ImageFilter {
 
     const size_t total = bpg::kHeaderSize + in.metadata.size() + in.binary.size();
     const size_t binary_at = bpg::kHeaderSize + in.metadata.size();
-    const bool in_place = total <= host_->max_reserve(host_);
-    uint8_t* dst;
-    if (in_place) {
-      int32_t st = SMC_OK;
-      dst = static_cast<uint8_t*>(host_->reserve(host_, total, SMC_WAIT_FOREVER, &st));
-      if (!dst) return;  // closed or unloading
-    } else {
-      out_.resize(total);
-      dst = out_.data();
-    }
+    smc_plugin::OutgoingMessage out(host_, &out_);
+    uint8_t* dst = out.begin(total, SMC_WAIT_FOREVER, nullptr);
+    if (!dst) return;  // closed or unloading
     // The request's pixels stay valid during this call (they are in the JS -> native ring).
     apply(f, in.binary.data(), dst + binary_at, static_cast<uint32_t>(w), static_cast<uint32_t>(h),
           static_cast<uint32_t>(c), static_cast<uint32_t>(radius), &scratch_);
@@ -153,14 +154,10 @@ class ImageFilter {
                                 {dst + binary_at, in.binary.size()}};
     auto r = bpg::encode_into(reply, {dst, total});
     if (!r.ok()) {  // cannot happen: the request had the same sizes and valid metadata
-      if (in_place) host_->abort(host_);
+      out.abort();
       return reply_error(in.group_id, in.target_id, r.error().message);
     }
-    if (in_place) {
-      host_->commit(host_, total);
-    } else {
-      host_->send(host_, dst, total, SMC_WAIT_FOREVER);
-    }
+    out.send();
   }
 
  private:
@@ -177,39 +174,6 @@ class ImageFilter {
   std::vector<uint32_t> scratch_;
 };
 
-void* create(const smc_host* host, const char* config_json, char* err, size_t err_len) {
-  std::string e;
-  if (!smc_plugin::FlatJsonParser::parse(config_json, &e)) {
-    smc_plugin::set_error(err, err_len, "config is not a JSON object: " + e);
-    return nullptr;
-  }
-  auto* f = new (std::nothrow) ImageFilter(host);
-  if (!f) smc_plugin::set_error(err, err_len, "out of memory");
-  return f;
-}
-
-void on_message(void* instance, const uint8_t* data, size_t len) {
-  static_cast<ImageFilter*>(instance)->on_message(data, len);
-}
-
-void destroy(void* instance) {
-  delete static_cast<ImageFilter*>(instance);
-}
-
-const smc_plugin_descriptor kDescriptor = {
-    SMC_PLUGIN_ABI_VERSION,
-    sizeof(smc_plugin_descriptor),
-    "image-filter",
-    "1.0.0",
-    create,
-    on_message,
-    nullptr,
-    0,
-    destroy,
-};
-
 }  // namespace
 
-extern "C" SMC_PLUGIN_EXPORT const smc_plugin_descriptor* smc_plugin_entry(void) {
-  return &kDescriptor;
-}
+SMC_PLUGIN_CLASS(ImageFilter)

@@ -14,19 +14,18 @@
 // and the BPG header is encoded around it; a larger frame is rendered into a buffer and
 // sent with the copying, fragmenting send(). A frame that finds no room within timeoutMs
 // is dropped (counted, logged every 100 drops): a live source does not queue.
-#include <atomic>
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <memory>
 #include <mutex>
-#include <new>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "plugin_util.hpp"
 #include "smc/bpg.hpp"
-#include "smc/plugin.h"
 
 namespace {
 
@@ -54,6 +53,33 @@ void render(uint8_t* px, uint32_t w, uint32_t h, uint64_t n) {
 
 class Source {
  public:
+  static constexpr const char* kName = "image-source";
+  static constexpr const char* kVersion = "1.0.0";
+
+  static std::unique_ptr<Source> create(const smc_host* host, const char* config_json,
+                                        std::string* error) {
+    auto cfg = smc_plugin::parse_config(config_json, error);
+    if (!cfg) return nullptr;
+    Config c;
+    uint64_t w, h, fps, frames, target, timeout;
+    if (!smc_plugin::get_uint(*cfg, "config", "width", 640, 1, 16384, &w, error) ||
+        !smc_plugin::get_uint(*cfg, "config", "height", 480, 1, 16384, &h, error) ||
+        !smc_plugin::get_uint(*cfg, "config", "fps", 30, 1, 1000, &fps, error) ||
+        !smc_plugin::get_uint(*cfg, "config", "frames", 0, 0, UINT64_MAX >> 12, &frames, error) ||
+        !smc_plugin::get_uint(*cfg, "config", "targetId", 0, 0, UINT32_MAX, &target, error) ||
+        !smc_plugin::get_uint(*cfg, "config", "timeoutMs", 0, 0, 600'000, &timeout, error)) {
+      return nullptr;
+    }
+    c.width = static_cast<uint32_t>(w);
+    c.height = static_cast<uint32_t>(h);
+    c.fps = static_cast<uint32_t>(fps);
+    c.frames = frames;
+    c.target_id = static_cast<uint32_t>(target);
+    c.timeout_ms =
+        timeout != 0 ? static_cast<uint32_t>(timeout) : std::max<uint32_t>(100, 2000 / c.fps);
+    return std::make_unique<Source>(host, c);
+  }
+
   Source(const smc_host* host, Config c) : host_(host), cfg_(c) {
     thread_ = std::thread([this] { run(); });
   }
@@ -64,6 +90,10 @@ class Source {
     }
     cv_.notify_all();
     thread_.join();  // rule 4: our thread ends before destroy returns
+  }
+
+  void on_message(const uint8_t*, size_t) {
+    // A source ignores what the JS side sends.
   }
 
  private:
@@ -103,16 +133,10 @@ class Source {
     const size_t total = bpg::kHeaderSize + metadata.size() + pixels;
     const size_t binary_at = bpg::kHeaderSize + metadata.size();
 
-    uint8_t* dst = nullptr;
-    const bool in_place = total <= host_->max_reserve(host_);
-    if (in_place) {
-      int32_t st = SMC_OK;
-      dst = static_cast<uint8_t*>(host_->reserve(host_, total, cfg_.timeout_ms, &st));
-      if (!dst) return st;
-    } else {
-      buffer_.resize(total);
-      dst = buffer_.data();
-    }
+    smc_plugin::OutgoingMessage out(host_, &buffer_);
+    int32_t st = SMC_OK;
+    uint8_t* dst = out.begin(total, cfg_.timeout_ms, &st);
+    if (!dst) return st;
     render(dst + binary_at, cfg_.width, cfg_.height, n);
     const bpg::PacketView p{bpg::kTagImage,
                             true,
@@ -123,11 +147,11 @@ class Source {
                             {dst + binary_at, pixels}};
     auto r = bpg::encode_into(p, {dst, total});  // pixels are in place: header only
     if (!r.ok()) {
-      if (in_place) host_->abort(host_);
+      out.abort();
       host_->fail(host_, ("cannot encode a frame: " + r.error().message).c_str());
       return SMC_ERR_FAILED;
     }
-    return in_place ? host_->commit(host_, total) : host_->send(host_, dst, total, cfg_.timeout_ms);
+    return out.send();
   }
 
   const smc_host* host_;
@@ -140,58 +164,6 @@ class Source {
   std::thread thread_;
 };
 
-void* create(const smc_host* host, const char* config_json, char* err, size_t err_len) {
-  std::string e;
-  auto cfg = smc_plugin::FlatJsonParser::parse(config_json, &e);
-  if (!cfg) {
-    smc_plugin::set_error(err, err_len, "config is not a JSON object: " + e);
-    return nullptr;
-  }
-  Config c;
-  uint64_t w, h, fps, frames, target, timeout;
-  if (!smc_plugin::get_uint(*cfg, "config", "width", 640, 1, 16384, &w, &e) ||
-      !smc_plugin::get_uint(*cfg, "config", "height", 480, 1, 16384, &h, &e) ||
-      !smc_plugin::get_uint(*cfg, "config", "fps", 30, 1, 1000, &fps, &e) ||
-      !smc_plugin::get_uint(*cfg, "config", "frames", 0, 0, UINT64_MAX >> 12, &frames, &e) ||
-      !smc_plugin::get_uint(*cfg, "config", "targetId", 0, 0, UINT32_MAX, &target, &e) ||
-      !smc_plugin::get_uint(*cfg, "config", "timeoutMs", 0, 0, 600'000, &timeout, &e)) {
-    smc_plugin::set_error(err, err_len, e);
-    return nullptr;
-  }
-  c.width = static_cast<uint32_t>(w);
-  c.height = static_cast<uint32_t>(h);
-  c.fps = static_cast<uint32_t>(fps);
-  c.frames = frames;
-  c.target_id = static_cast<uint32_t>(target);
-  c.timeout_ms =
-      timeout != 0 ? static_cast<uint32_t>(timeout) : std::max<uint32_t>(100, 2000 / c.fps);
-  auto* s = new (std::nothrow) Source(host, c);
-  if (!s) smc_plugin::set_error(err, err_len, "out of memory");
-  return s;
-}
-
-void on_message(void*, const uint8_t*, size_t) {
-  // A source ignores what the JS side sends.
-}
-
-void destroy(void* instance) {
-  delete static_cast<Source*>(instance);
-}
-
-const smc_plugin_descriptor kDescriptor = {
-    SMC_PLUGIN_ABI_VERSION,
-    sizeof(smc_plugin_descriptor),
-    "image-source",
-    "1.0.0",
-    create,
-    on_message,
-    nullptr,
-    0,
-    destroy,
-};
-
 }  // namespace
 
-extern "C" SMC_PLUGIN_EXPORT const smc_plugin_descriptor* smc_plugin_entry(void) {
-  return &kDescriptor;
-}
+SMC_PLUGIN_CLASS(Source)

@@ -1,16 +1,22 @@
 // Helpers shared by the example plugins: a small parser for flat JSON objects (the plugin
-// configs and the image metadata) and error reporting into create()'s buffer. Header-only,
-// no dependency beyond the standard library.
+// configs and the image metadata), and SMC_PLUGIN_CLASS, which turns a C++ class into the
+// plugin's descriptor and entry point. Header-only, no dependency beyond the standard
+// library and smc/plugin.h.
 #pragma once
 
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "smc/plugin.h"
 
 namespace smc_plugin {
 
@@ -128,46 +134,25 @@ class FlatJsonParser {
       }
       if (pos_ >= s_.size()) break;
       const char e = s_[pos_++];
-      switch (e) {
-        case '"':
-        case '\\':
-        case '/':
-          out->push_back(e);
-          break;
-        case 'b':
-          out->push_back('\b');
-          break;
-        case 'f':
-          out->push_back('\f');
-          break;
-        case 'n':
-          out->push_back('\n');
-          break;
-        case 'r':
-          out->push_back('\r');
-          break;
-        case 't':
-          out->push_back('\t');
-          break;
-        case 'u': {
-          uint32_t cp = 0;
-          if (!hex4(&cp)) return false;
-          if (cp >= 0xD800 && cp <= 0xDBFF && pos_ + 1 < s_.size() && s_[pos_] == '\\' &&
-              s_[pos_ + 1] == 'u') {
-            pos_ += 2;
-            uint32_t lo = 0;
-            if (!hex4(&lo)) return false;
-            if (lo < 0xDC00 || lo > 0xDFFF) return fail("unpaired surrogate");
-            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-          } else if (cp >= 0xD800 && cp <= 0xDFFF) {
-            return fail("unpaired surrogate");
-          }
-          utf8(cp, out);
-          break;
-        }
-        default:
-          return fail("bad escape in a string");
+      static constexpr std::string_view kEscaped = "\"\\/bfnrt", kMeaning = "\"\\/\b\f\n\r\t";
+      if (const size_t k = kEscaped.find(e); k != std::string_view::npos) {
+        out->push_back(kMeaning[k]);
+        continue;
       }
+      if (e != 'u') return fail("bad escape in a string");
+      uint32_t cp = 0;
+      if (!hex4(&cp)) return false;
+      if (cp >= 0xD800 && cp <= 0xDBFF && pos_ + 1 < s_.size() && s_[pos_] == '\\' &&
+          s_[pos_ + 1] == 'u') {
+        pos_ += 2;
+        uint32_t lo = 0;
+        if (!hex4(&lo)) return false;
+        if (lo < 0xDC00 || lo > 0xDFFF) return fail("unpaired surrogate");
+        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+      } else if (cp >= 0xD800 && cp <= 0xDFFF) {
+        return fail("unpaired surrogate");
+      }
+      utf8(cp, out);
     }
     return fail("unterminated string");
   }
@@ -222,23 +207,20 @@ class FlatJsonParser {
       const size_t start = pos_;
       const char close = c == '{' ? '}' : ']';
       ++pos_;
-      if (eat(close)) {
-        v->kind = JsonValue::kNested;
-        v->text = std::string(s_.substr(start, pos_ - start));
-        return true;
-      }
-      for (;;) {
-        if (c == '{') {
-          ws();
-          std::string k;
-          if (!string(&k)) return false;
-          if (!eat(':')) return fail("expected ':'");
+      if (!eat(close)) {
+        for (;;) {
+          if (c == '{') {
+            ws();
+            std::string k;
+            if (!string(&k)) return false;
+            if (!eat(':')) return fail("expected ':'");
+          }
+          JsonValue inner;
+          if (!value(&inner, depth + 1)) return false;
+          if (eat(',')) continue;
+          if (eat(close)) break;
+          return fail("expected ',' or a closing bracket");
         }
-        JsonValue inner;
-        if (!value(&inner, depth + 1)) return false;
-        if (eat(',')) continue;
-        if (eat(close)) break;
-        return fail("expected ',' or a closing bracket");
       }
       v->kind = JsonValue::kNested;
       v->text = std::string(s_.substr(start, pos_ - start));
@@ -304,4 +286,89 @@ inline std::string json_quote(std::string_view s) {
   return out;
 }
 
+// The config given to create() as a JSON object, or nullopt with *error saying why not.
+inline std::optional<JsonObject> parse_config(const char* config_json, std::string* error) {
+  std::string e;
+  auto cfg = FlatJsonParser::parse(config_json, &e);
+  if (!cfg) *error = "config is not a JSON object: " + e;
+  return cfg;
+}
+
+// One outgoing message of a known size, written in place: inside the ring (reserve/commit)
+// when it fits one record, otherwise into `buffer`, then sent with the copying send(), which
+// fragments it. For one message at a time, on the thread that calls begin().
+class OutgoingMessage {
+ public:
+  OutgoingMessage(const smc_host* host, std::vector<uint8_t>* buffer)
+      : host_(host), buffer_(buffer) {}
+  // `size` writable bytes, or nullptr with *status (may be null) set to the reason.
+  uint8_t* begin(size_t size, uint32_t timeout_ms, int32_t* status) {
+    size_ = size;
+    timeout_ms_ = timeout_ms;
+    in_place_ = size <= host_->max_reserve(host_);
+    if (in_place_) return static_cast<uint8_t*>(host_->reserve(host_, size, timeout_ms, status));
+    buffer_->resize(size);
+    return buffer_->data();
+  }
+  int32_t send() {
+    return in_place_ ? host_->commit(host_, size_)
+                     : host_->send(host_, buffer_->data(), size_, timeout_ms_);
+  }
+  void abort() {
+    if (in_place_) host_->abort(host_);
+  }
+
+ private:
+  const smc_host* host_;
+  std::vector<uint8_t>* buffer_;
+  size_t size_ = 0;
+  uint32_t timeout_ms_ = 0;
+  bool in_place_ = false;
+};
+
+// The C ABI of a plugin written as a class T with
+//   static constexpr const char* kName, kVersion;
+//   static std::unique_ptr<T> create(const smc_host*, const char* config_json,
+//                                    std::string* error);  // nullptr + *error on failure
+//   void on_message(const uint8_t* data, size_t len);
+//   ~T();  // destroy(): stops and joins the plugin's threads (rule 4 of smc/plugin.h)
+// No exception crosses the C boundary: one thrown by create() becomes its error message.
+template <class T>
+struct PluginAbi {
+  static void* create(const smc_host* host, const char* config_json, char* err, size_t err_len) {
+    std::string e;
+    try {
+      if (std::unique_ptr<T> p = T::create(host, config_json, &e)) return p.release();
+    } catch (const std::bad_alloc&) {
+      e = "out of memory";
+    } catch (const std::exception& x) {
+      e = x.what();
+    }
+    set_error(err, err_len, e);
+    return nullptr;
+  }
+  static void on_message(void* instance, const uint8_t* data, size_t len) {
+    static_cast<T*>(instance)->on_message(data, len);
+  }
+  static void destroy(void* instance) { delete static_cast<T*>(instance); }
+
+  static constexpr smc_plugin_descriptor kDescriptor = {
+      SMC_PLUGIN_ABI_VERSION,
+      sizeof(smc_plugin_descriptor),
+      T::kName,
+      T::kVersion,
+      create,
+      on_message,
+      nullptr,
+      0,
+      destroy,
+  };
+};
+
 }  // namespace smc_plugin
+
+// Defines the plugin's one exported symbol, smc_plugin_entry, for the class T (PluginAbi).
+#define SMC_PLUGIN_CLASS(T)                                                          \
+  extern "C" SMC_PLUGIN_EXPORT const smc_plugin_descriptor* smc_plugin_entry(void) { \
+    return &::smc_plugin::PluginAbi<T>::kDescriptor;                                 \
+  }

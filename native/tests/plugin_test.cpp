@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "../plugins/plugin_util.hpp"
 #include "smc/bpg.hpp"
 #include "smc/plugin_host.hpp"
 #include "test_support.hpp"
@@ -171,6 +172,37 @@ TEST(PluginLoader, ReloadWithoutPluginAndLoadAfterClose) {
   slot.close();
   EXPECT_FALSE(slot.load(probe(), "{}", &err));
   EXPECT_TRUE(contains(err, "the channel is closed")) << err;
+}
+
+// The example plugins' config / metadata parser (native/plugins/plugin_util.hpp).
+TEST(PluginUtil, FlatJsonParser) {
+  using smc_plugin::FlatJsonParser;
+  using smc_plugin::JsonValue;
+  std::string err;
+  auto o = FlatJsonParser::parse(
+      R"( {"s":"a\"b\\c\/d\b\f\n\r\t\u00e9\ud83d\ude00", "n":-1.5e2, "t":true, "z":null,)"
+      R"( "o":{"k":[1,{"x":"}"}]}, "e":[], "s":"last wins"} )",
+      &err);
+  ASSERT_TRUE(o) << err;
+  EXPECT_EQ(o->at("s").text, "last wins");
+  EXPECT_EQ(o->at("n").kind, JsonValue::kNumber);
+  EXPECT_EQ(o->at("n").number, -150.0);
+  EXPECT_TRUE(o->at("t").boolean);
+  EXPECT_EQ(o->at("z").kind, JsonValue::kNull);
+  EXPECT_EQ(o->at("o").kind, JsonValue::kNested);
+  EXPECT_EQ(o->at("o").text, R"({"k":[1,{"x":"}"}]})");
+  EXPECT_EQ(o->at("e").text, "[]");
+  o = FlatJsonParser::parse(R"({"s":"a\"b\\c\/d\b\f\n\r\t\u00e9\ud83d\ude00"})", &err);
+  ASSERT_TRUE(o) << err;
+  EXPECT_EQ(o->at("s").text, "a\"b\\c/d\b\f\n\r\t\xC3\xA9\xF0\x9F\x98\x80");
+
+  const char* bad[] = {"", "[]", R"({"a":1,})", R"({"a":"\q"})", R"({"a":"\ud83d"})",
+                       R"({"a":"\u12G4"})", R"({"a":"x)", R"({"a":[1 2]})", R"({"a":1} x)"};
+  for (const char* b : bad) {
+    err.clear();
+    EXPECT_FALSE(FlatJsonParser::parse(b, &err)) << b;
+    EXPECT_TRUE(contains(err, " at offset ")) << b << ": " << err;
+  }
 }
 
 // ---- dispatch --------------------------------------------------------------------------
