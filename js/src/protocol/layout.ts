@@ -160,7 +160,8 @@ export interface Region {
   readonly n2rData: Uint8Array;
 }
 
-function isValidCapacity(c: number): boolean {
+/** True for a ring capacity the protocol allows: a power of two in [MIN_CAPACITY, MAX_CAPACITY]. */
+export function isValidCapacity(c: number): boolean {
   // Number.isInteger rejects NaN, +-Infinity and fractions; the bit test needs c < 2^31.
   return Number.isInteger(c) && c >= MIN_CAPACITY && c <= MAX_CAPACITY && (c & (c - 1)) === 0;
 }

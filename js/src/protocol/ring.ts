@@ -22,6 +22,7 @@ import {
   KIND_LAST,
   KIND_MESSAGE,
   KIND_MIDDLE,
+  KIND_NAMES,
   KIND_PAD,
   MAX_CAPACITY,
   MAX_MESSAGE_LIMIT,
@@ -47,6 +48,8 @@ import {
   W_R2N_READ_INDEX,
   W_R2N_WRITE_INDEX,
   failureReasonName,
+  isValidCapacity,
+  maxPayload,
 } from './layout';
 
 /** True when typed arrays use little-endian byte order (every platform V8 ships on today). */
@@ -97,7 +100,7 @@ export interface ReaderOptions extends RingOptions {
 export type MessageHandler = (message: Uint8Array) => void;
 
 function checkRingArgs(ctrl: Int32Array, data: Uint8Array, capacity: number): void {
-  if (!Number.isInteger(capacity) || capacity < MIN_CAPACITY || capacity > MAX_CAPACITY || (capacity & (capacity - 1)) !== 0) {
+  if (!isValidCapacity(capacity)) {
     throw new RangeError(`ring capacity ${capacity} must be a power of two in [${MIN_CAPACITY}, ${MAX_CAPACITY}]`);
   }
   if (data.length !== capacity) throw new RangeError(`ring data is ${data.length} bytes, capacity is ${capacity}`);
@@ -120,8 +123,7 @@ abstract class RingEnd {
   protected readonly dv: DataView;
   protected readonly onFailure: ((err: ProtocolError) => void) | null;
   protected readonly doorbell: (() => void) | null;
-  /** 0 while healthy, else the section 7.2 reason this ring failed with. */
-  protected failedReason = 0;
+  /** null while healthy, else the error (with its section 7.2 reason) this ring failed with. */
   protected failedError: ProtocolError | null = null;
 
   constructor(ctrl: Int32Array, words: RingWords, data: Uint8Array, capacity: number, options: RingOptions) {
@@ -131,7 +133,7 @@ abstract class RingEnd {
     this.data = data;
     this.capacity = capacity;
     this.mask = capacity - 1;
-    this.maxPayload = capacity / 4 - 8;
+    this.maxPayload = maxPayload(capacity);
     this.dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
     this.u32 = PLATFORM_LITTLE_ENDIAN ? new Uint32Array(data.buffer, data.byteOffset, capacity >>> 2) : null;
     this.onFailure = options.onFailure ?? null;
@@ -140,7 +142,12 @@ abstract class RingEnd {
 
   /** The reason number this ring failed with, or 0. */
   get failure(): number {
-    return this.failedReason;
+    return this.failedError === null ? 0 : this.failedError.reasonCode;
+  }
+
+  /** The ProtocolError this ring failed with (at construction or later), if any. */
+  get error(): ProtocolError | null {
+    return this.failedError;
   }
 
   /** Reads the u32 at data offset `off` (4-aligned, in range: callers guarantee it). */
@@ -155,10 +162,17 @@ abstract class RingEnd {
     else this.dv.setUint32(off, v, true);
   }
 
+  /**
+   * Records a failure found while constructing (the owner reads `error` afterwards): no
+   * report, no throw.
+   */
+  protected failAtAttach(reason: number, detail: string): void {
+    this.failedError = new ProtocolError(reason, failureReasonName(reason), detail);
+  }
+
   /** Enters the failed state: reports to the owner, then throws. Never returns. */
   protected fail(reason: number, detail: string): never {
     if (this.failedError === null) {
-      this.failedReason = reason;
       this.failedError = new ProtocolError(reason, failureReasonName(reason), detail);
       if (this.onFailure !== null) this.onFailure(this.failedError);
     }
@@ -170,10 +184,7 @@ abstract class RingEnd {
    * detected elsewhere, e.g. S1 or the other ring): from then on every operation throws.
    */
   poison(err: ProtocolError): void {
-    if (this.failedError === null) {
-      this.failedError = err;
-      this.failedReason = err.reasonCode;
-    }
+    if (this.failedError === null) this.failedError = err;
   }
 
   protected throwIfFailed(): void {
@@ -212,37 +223,36 @@ export class RingWriter extends RingEnd {
   private resLen = 0;
   /** Fragment cursor: the message being written incrementally, or null. */
   private large: Uint8Array | null = null;
+  /** Bytes of `large` written so far; > 0 exactly when its FIRST record was written. */
   private largeSent = 0;
-  private largeFirstDone = false;
   /** A CANCEL record must be written before anything else. */
   private owesCancel = false;
 
   constructor(ctrl: Int32Array, words: RingWords, data: Uint8Array, capacity: number, options: RingOptions = {}) {
     super(ctrl, words, data, capacity, options);
     // At attach our own index is read once to resume from it (normally 0 on a fresh
-    // region); from then on the private copy is authoritative (rule 4.3).
+    // region); from then on the private copy is authoritative (rule 4.3). Only we write it,
+    // so this load synchronizes with nobody.
     const w = Atomics.load(ctrl, words.writeIndex) >>> 0;
     this.write = w;
     this.published = w;
     this.cachedRead = w; // provisional; validated reload below
     if ((w & 7) !== 0) {
-      this.failedReason = REASON_INDEX_MISALIGNED;
-      this.failedError = new ProtocolError(REASON_INDEX_MISALIGNED, failureReasonName(REASON_INDEX_MISALIGNED), `own write_index ${w} at attach`);
+      this.failAtAttach(REASON_INDEX_MISALIGNED, `own write_index ${w} at attach`);
       return;
     }
+    // SYNC: ring-release (partner: consumer's Atomics.store of read_index in
+    // RingReader.release). Loaded once; only the local `r` is used.
     const r = Atomics.load(ctrl, words.readIndex) >>> 0;
-    if ((r & 7) !== 0 || ((w - r) >>> 0) > capacity) {
-      const reason = (r & 7) !== 0 ? REASON_INDEX_MISALIGNED : REASON_INDEX_OUT_OF_RANGE;
-      this.failedReason = reason;
-      this.failedError = new ProtocolError(reason, failureReasonName(reason), `read_index ${r} at attach (write ${w})`);
+    if ((r & 7) !== 0) {
+      this.failAtAttach(REASON_INDEX_MISALIGNED, `read_index ${r} at attach (write ${w})`);
+      return;
+    }
+    if (((w - r) >>> 0) > capacity) {
+      this.failAtAttach(REASON_INDEX_OUT_OF_RANGE, `read_index ${r} at attach (write ${w})`);
       return;
     }
     this.cachedRead = r;
-  }
-
-  /** The ProtocolError the writer failed with at construction or later, if any. */
-  get error(): ProtocolError | null {
-    return this.failedError;
   }
 
   /** Private write index (for diagnostics and tests). */
@@ -348,15 +358,9 @@ export class RingWriter extends RingEnd {
     return true;
   }
 
-  /**
-   * Copies one message of at most maxPayload bytes into the ring as a MESSAGE record.
-   * Returns false (nothing written) when there is no space. Not visible until publish().
-   */
-  tryWrite(src: Uint8Array): boolean {
-    this.checkIdle();
+  /** Writes `src` (<= maxPayload bytes) as one MESSAGE record; false when there is no space. */
+  private putMessage(src: Uint8Array): boolean {
     const n = src.length;
-    if (n > this.maxPayload) throw new RangeError(`message of ${n} bytes exceeds maxPayload ${this.maxPayload}; use beginLarge()`);
-    if (this.owesCancel && !this.flushCancel()) return false;
     const size = 8 + ((n + 7) & ~7);
     const off = this.claim(size);
     if (off < 0) return false;
@@ -365,6 +369,17 @@ export class RingWriter extends RingEnd {
     this.setU32(off + 4, KIND_MESSAGE);
     this.write = (this.write + size) >>> 0;
     return true;
+  }
+
+  /**
+   * Copies one message of at most maxPayload bytes into the ring as a MESSAGE record.
+   * Returns false (nothing written) when there is no space. Not visible until publish().
+   */
+  tryWrite(src: Uint8Array): boolean {
+    this.checkIdle();
+    if (src.length > this.maxPayload) throw new RangeError(`message of ${src.length} bytes exceeds maxPayload ${this.maxPayload}; use beginLarge()`);
+    if (this.owesCancel && !this.flushCancel()) return false;
+    return this.putMessage(src);
   }
 
   /**
@@ -416,7 +431,6 @@ export class RingWriter extends RingEnd {
     if (src.length > MAX_MESSAGE_LIMIT) throw new RangeError(`message of ${src.length} bytes exceeds 2^32 - 1`);
     this.large = src;
     this.largeSent = 0;
-    this.largeFirstDone = false;
   }
 
   /**
@@ -431,15 +445,9 @@ export class RingWriter extends RingEnd {
     if (this.owesCancel && !this.flushCancel()) return false;
     const total = src.length;
     const mp = this.maxPayload;
-    if (!this.largeFirstDone) {
+    if (this.largeSent === 0) {
       if (total <= mp) {
-        const size = 8 + ((total + 7) & ~7);
-        const off = this.claim(size);
-        if (off < 0) return false;
-        this.data.set(src, off + 8);
-        this.setU32(off, total);
-        this.setU32(off + 4, KIND_MESSAGE);
-        this.write = (this.write + size) >>> 0;
+        if (!this.putMessage(src)) return false;
         this.large = null;
         return true;
       }
@@ -453,8 +461,7 @@ export class RingWriter extends RingEnd {
       this.setU32(off, mp);
       this.setU32(off + 4, KIND_FIRST);
       this.write = (this.write + 8 + mp) >>> 0;
-      this.largeSent = chunk;
-      this.largeFirstDone = true;
+      this.largeSent = chunk; // mp - 8 >= 1008: from now on largeSent > 0 means FIRST is written
     }
     for (;;) {
       const sent = this.largeSent;
@@ -481,10 +488,9 @@ export class RingWriter extends RingEnd {
    */
   cancelLarge(): void {
     if (this.large === null) return;
-    if (this.largeFirstDone) this.owesCancel = true;
+    if (this.largeSent > 0) this.owesCancel = true;
     this.large = null;
     this.largeSent = 0;
-    this.largeFirstDone = false;
     if (this.owesCancel && this.failedError === null) this.flushCancel();
   }
 
@@ -547,19 +553,13 @@ export class RingReader extends RingEnd {
       throw new RangeError(`maxMessage ${mm} must be an integer in [0, 2^32 - 1]`);
     }
     this.maxMessage = mm;
-    // Own index read once at attach (normally 0); private from then on (rule 4.3).
+    // Own index read once at attach (normally 0); private from then on (rule 4.3). Only we
+    // write it, so this load synchronizes with nobody.
     const r = Atomics.load(ctrl, words.readIndex) >>> 0;
     this.read = r;
     this.released = r;
     this.cachedWrite = r;
-    if ((r & 7) !== 0) {
-      this.failedReason = REASON_INDEX_MISALIGNED;
-      this.failedError = new ProtocolError(REASON_INDEX_MISALIGNED, failureReasonName(REASON_INDEX_MISALIGNED), `own read_index ${r} at attach`);
-    }
-  }
-
-  get error(): ProtocolError | null {
-    return this.failedError;
+    if ((r & 7) !== 0) this.failAtAttach(REASON_INDEX_MISALIGNED, `own read_index ${r} at attach`);
   }
 
   /** Private read index (for diagnostics and tests). */
@@ -747,6 +747,7 @@ export class RingReader extends RingEnd {
   }
 }
 
+/** Name of a record kind for failure messages (poll validated it to be in 1..6). */
 function kindName(kind: number): string {
-  return ['?', 'MESSAGE', 'FIRST', 'MIDDLE', 'LAST', 'PAD', 'CANCEL'][kind] ?? `kind ${kind}`;
+  return KIND_NAMES[kind] ?? `kind ${kind}`;
 }
