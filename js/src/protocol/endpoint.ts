@@ -66,9 +66,11 @@ export class Endpoint {
   private readonly onFailure: ((err: ProtocolError) => void) | null;
   private _state: EndpointState = 'attached';
   private _error: ProtocolError | null = null;
-  /** Set once the peer was seen closed/failed: later empty polls mean end-of-stream. */
-  private peerEnded = 0; // 0, STATE_CLOSED or STATE_FAILED
-  private peerEndReason = 0;
+  /**
+   * 0, or the peer's (validated) state word once poll saw it closed/failed: later empty
+   * polls mean end-of-stream.
+   */
+  private peerEnd = 0;
 
   constructor(region: Region, side: Side, options: EndpointOptions = {}) {
     if (side !== 'R' && side !== 'N') throw new TypeError(`side must be 'R' or 'N', not ${String(side)}`);
@@ -167,14 +169,34 @@ export class Endpoint {
    * endpoint with peer_state_invalid and throws that ProtocolError.
    */
   peerState(): PeerState {
-    // SYNC: state-publish (partner: the peer's Atomics.store of its state word).
+    const v = this.loadPeerState();
+    return { state: v & 0xff, reason: v >>> 8 };
+  }
+
+  /**
+   * peerState() without the object (polling loops call this on every empty poll): the
+   * validated word, state in bits 0-7, reason in bits 8-15, nothing above.
+   */
+  private loadPeerState(): number {
+    // SYNC: state-publish (partner: the peer's Atomics.store of its state word in its
+    // constructor, close() or enterFailed()).
     const v = Atomics.load(this.ctrl, this.peerStateWord) >>> 0; // read once
     const state = v & 0xff;
     const reason = (v >>> 8) & 0xff;
     if (v >>> 16 !== 0 || state > STATE_FAILED || (state !== STATE_FAILED && reason !== 0)) {
       throw this.fail(REASON_PEER_STATE_INVALID, `peer state word 0x${v.toString(16)}`);
     }
-    return { state, reason };
+    return v;
+  }
+
+  /** True when a validated peer state word says closed or failed. */
+  private static ended(peerWord: number): boolean {
+    const state = peerWord & 0xff;
+    return state === STATE_CLOSED || state === STATE_FAILED;
+  }
+
+  private static peerFailedError(reason: number): ChannelClosedError {
+    return new ChannelClosedError('peer_failed', `peer failed (${failureReasonName(reason)})`, reason);
   }
 
   /** Name of a state number, for messages. */
@@ -207,11 +229,10 @@ export class Endpoint {
 
   /** Throws ChannelClosedError if the peer closed or failed (a producer must stop, 6). */
   private checkPeerForSend(): void {
-    const ps = this.peerState();
-    if (ps.state === STATE_CLOSED) throw new ChannelClosedError('peer_closed', 'peer closed');
-    if (ps.state === STATE_FAILED) {
-      throw new ChannelClosedError('peer_failed', `peer failed (${failureReasonName(ps.reason)})`, ps.reason);
-    }
+    const v = this.loadPeerState();
+    const state = v & 0xff;
+    if (state === STATE_CLOSED) throw new ChannelClosedError('peer_closed', 'peer closed');
+    if (state === STATE_FAILED) throw Endpoint.peerFailedError(v >>> 8);
   }
 
   /**
@@ -247,19 +268,7 @@ export class Endpoint {
    * Publish before parking, or the consumer has nothing to free.
    */
   parkProducer(): boolean {
-    this.throwIfUnusable();
-    // SYNC: park-announce (partner: the consumer's Atomics.load of producer_parked after
-    // it stores read_index, RingReader.release). Store-then-load (5.2).
-    Atomics.store(this.ctrl, this.outWords.producerParked, 1);
-    let wake = true;
-    try {
-      const moved = this.writer.refresh(); // seq_cst load of read_index
-      const ps = this.peerState();
-      wake = moved || ps.state === STATE_CLOSED || ps.state === STATE_FAILED;
-    } finally {
-      if (wake) this.unparkProducer();
-    }
-    return wake;
+    return this.park(true);
   }
 
   unparkProducer(): void {
@@ -291,19 +300,16 @@ export class Endpoint {
       if (r.peerNeedsWake) this.wakeFn(this.inWords.readIndex);
     }
     if (n > 0 || !r.drained) return n;
-    if (this.peerEnded === 0) {
-      const ps = this.peerState();
-      if (ps.state !== STATE_CLOSED && ps.state !== STATE_FAILED) return 0;
-      this.peerEnded = ps.state;
-      this.peerEndReason = ps.reason;
+    if (this.peerEnd === 0) {
+      const v = this.loadPeerState();
+      if (!Endpoint.ended(v)) return 0;
+      this.peerEnd = v;
       // Drain what the peer published before closing: write_index is reloaded by the
       // next poll AFTER the state load above, so nothing published before the close is
       // missed. Return now; the caller polls again and gets EOF once empty.
       if (r.refresh() > 0) return 0;
     }
-    if (this.peerEnded === STATE_FAILED) {
-      throw new ChannelClosedError('peer_failed', `peer failed (${failureReasonName(this.peerEndReason)})`, this.peerEndReason);
-    }
+    if ((this.peerEnd & 0xff) === STATE_FAILED) throw Endpoint.peerFailedError(this.peerEnd >>> 8);
     return EOF;
   }
 
@@ -315,19 +321,7 @@ export class Endpoint {
    * timeout, then unparkConsumer().
    */
   parkConsumer(): boolean {
-    this.throwIfUnusable();
-    // SYNC: park-announce (partner: the producer's Atomics.load of consumer_parked after
-    // it stores write_index, RingWriter.publish). Store-then-load (5.2).
-    Atomics.store(this.ctrl, this.inWords.consumerParked, 1);
-    let wake = true;
-    try {
-      const avail = this.reader.refresh(); // seq_cst load of write_index
-      const ps = this.peerState();
-      wake = avail > 0 || ps.state === STATE_CLOSED || ps.state === STATE_FAILED;
-    } finally {
-      if (wake) this.unparkConsumer();
-    }
-    return wake;
+    return this.park(false);
   }
 
   unparkConsumer(): void {
@@ -337,6 +331,27 @@ export class Endpoint {
   /** Value of write_index the consumer saw when it parked (for Atomics.wait). */
   get consumerWaitValue(): number {
     return this.reader.cachedWriteIndex | 0;
+  }
+
+  /** parkProducer (asProducer) / parkConsumer: the Dekker store-then-load of section 5.2. */
+  private park(asProducer: boolean): boolean {
+    this.throwIfUnusable();
+    const parkedWord = asProducer ? this.outWords.producerParked : this.inWords.consumerParked;
+    // SYNC: park-announce (partner: as producer, the consumer's Atomics.load of
+    // producer_parked after it stores read_index, RingReader.release; as consumer, the
+    // producer's Atomics.load of consumer_parked after it stores write_index,
+    // RingWriter.publish). Store-then-load (5.2).
+    Atomics.store(this.ctrl, parkedWord, 1);
+    let wake = true;
+    try {
+      // seq_cst load of the peer's index (read_index / write_index), then of its state
+      const progressed = asProducer ? this.writer.refresh() : this.reader.refresh() > 0;
+      const peerWord = this.loadPeerState(); // always: S1 is checked on every park
+      wake = progressed || Endpoint.ended(peerWord);
+    } finally {
+      if (wake) Atomics.store(this.ctrl, parkedWord, 0);
+    }
+    return wake;
   }
 
   // ---------------------------------------------------------------------------------
