@@ -30,6 +30,37 @@ function latencyStats(samples) {
   const s = Float64Array.from(samples).sort();
   return { p50_ns: pct(s, 0.5), p99_ns: pct(s, 0.99), n: s.length };
 }
+// One sample per round trip of a spin loop: `once()` does a whole round trip synchronously.
+// The first `warmup` round trips are not recorded.
+function spinRoundTrips(iters, warmup, once) {
+  const samples = new Float64Array(iters);
+  for (let i = -warmup; i < iters; i++) {
+    const t0 = hr();
+    once();
+    if (i >= 0) samples[i] = Number(hr() - t0);
+  }
+  return latencyStats(samples);
+}
+// One sample per awaited round trip: `start(done)` sends and arranges for done() at its end.
+async function awaitedRoundTrips(iters, warmup, start) {
+  const samples = new Float64Array(iters);
+  for (let i = -warmup; i < iters; i++) {
+    const t0 = hr();
+    await new Promise(start);
+    if (i >= 0) samples[i] = Number(hr() - t0);
+  }
+  return latencyStats(samples);
+}
+// Runs `once(count)` reps + 1 times and returns its results: the first run, with n / 8
+// messages, warms up and is not reported.
+async function floodRuns({ n, reps }, once) {
+  const out = [];
+  for (let rep = 0; rep <= reps; rep++) {
+    const r = await once(rep === 0 ? Math.max(1, n >> 3) : n);
+    if (rep > 0) out.push(r);
+  }
+  return out;
+}
 function payload(size) {
   const b = new Uint8Array(size);
   for (let i = 0; i < size; i++) b[i] = (i * 31 + 7) & 0xff;
@@ -59,17 +90,15 @@ function sum32(u8) {
 // of the default fnv1a (byte-serial, ~1 GB/s, which would measure fnv1a, not the channel).
 async function chanJ2N({ size, n, reps }) {
   const { SharedMemoryChannel, AddonTransport } = channelLib();
-  const out = [];
   const msg = payload(size);
   const msgSum = sum32(msg);
   const cap = ringFor(size);
   const rec = 8 + ((size + 7) & ~7);
   const batch = Math.max(1, Math.min(1024, Math.floor(cap / 4 / rec)));
-  for (let rep = 0; rep < reps + 1; rep++) {
+  return floodRuns({ n, reps }, async (count) => {
     const ch = new SharedMemoryChannel(cap, 1 << 16, {
       transport: new AddonTransport({ handler: 'sink', checksum: 'sum32' }), keepAlive: true,
     });
-    const count = rep === 0 ? Math.max(1, n >> 3) : n; // rep 0: warm-up
     let waits = 0;
     const t0 = hr();
     for (let i = 0; i < count; ) {
@@ -87,18 +116,15 @@ async function chanJ2N({ size, n, reps }) {
     ch.cleanup();
     if (st.peer.sinkBytes !== count * size) throw new Error(`sink got ${st.peer.sinkBytes} bytes, expected ${count * size}`);
     if (st.peer.sinkChecksum !== count * msgSum) throw new Error(`sink checksum ${st.peer.sinkChecksum}, expected ${count * msgSum}`);
-    if (rep > 0) out.push({ msgs_per_s: count / s, bytes_per_s: (count * size) / s, doorbellsToPeer: st.doorbellsToPeer, waits });
-  }
-  return out;
+    return { msgs_per_s: count / s, bytes_per_s: (count * size) / s, doorbellsToPeer: st.doorbellsToPeer, waits };
+  });
 }
 
 // native -> JS: handler 'source' streams n messages; JS receives views in place and
 // reads ONE byte of each message (m[0]) into an accumulator. Timed until the n-th arrives.
 async function chanN2J({ size, n, reps }) {
   const { SharedMemoryChannel } = channelLib();
-  const out = [];
-  for (let rep = 0; rep < reps + 1; rep++) {
-    const count = rep === 0 ? Math.max(1, n >> 3) : n;
+  return floodRuns({ n, reps }, async (count) => {
     let got = 0;
     let acc = 0;
     let done;
@@ -115,9 +141,8 @@ async function chanN2J({ size, n, reps }) {
     const s = sec(t0);
     const st = ch.getStats();
     ch.cleanup();
-    if (rep > 0) out.push({ msgs_per_s: count / s, bytes_per_s: (count * size) / s, doorbellsFromPeer: st.doorbellsFromPeer, acc });
-  }
-  return out;
+    return { msgs_per_s: count / s, bytes_per_s: (count * size) / s, doorbellsFromPeer: st.doorbellsFromPeer, acc };
+  });
 }
 
 // Spin round trip: wakeMode 'spin' (the native echo thread never parks); JS sends with
@@ -131,16 +156,14 @@ async function chanRttSpin({ iters, reps, size = 64 }) {
     const ch = new SharedMemoryChannel(1 << 16, 1 << 16, { handler: 'echo', wakeMode: 'spin' });
     let got = 0;
     ch.startReceiving(() => void got++);
-    const samples = new Float64Array(iters);
-    for (let i = -2000; i < iters; i++) {
-      const t0 = hr();
-      ch.sendDirect(msg, 1000);
-      const want = got + 1;
-      while (got < want) ch.poll();
-      if (i >= 0) samples[i] = Number(hr() - t0);
-    }
+    out.push(
+      spinRoundTrips(iters, 2000, () => {
+        ch.sendDirect(msg, 1000);
+        const want = got + 1;
+        while (got < want) ch.poll();
+      }),
+    );
     ch.cleanup();
-    out.push(latencyStats(samples));
     await tick();
   }
   return out;
@@ -161,17 +184,13 @@ async function chanRttDoorbell({ iters, reps, size = 64 }) {
       resolve = null;
       r?.();
     });
-    const samples = new Float64Array(iters);
-    for (let i = -50; i < iters; i++) {
-      const t0 = hr();
-      await new Promise((r) => {
+    out.push(
+      await awaitedRoundTrips(iters, 50, (r) => {
         resolve = r;
         ch.send(msg);
-      });
-      if (i >= 0) samples[i] = Number(hr() - t0);
-    }
+      }),
+    );
     ch.cleanup();
-    out.push(latencyStats(samples));
   }
   return out;
 }
@@ -202,33 +221,26 @@ async function chanIdle({ ms, reps }) {
 
 async function tsfnFlood({ n, reps, size = 64 }) {
   const b = baseline();
-  const out = [];
-  for (let rep = 0; rep < reps + 1; rep++) {
-    const count = rep === 0 ? Math.max(1, n >> 3) : n;
+  return floodRuns({ n, reps }, async (count) => {
     let acc = 0;
     const t0 = hr();
     await b.tsfnFlood(count, size, (buf) => void (acc += buf[0]));
-    const s = sec(t0);
-    if (rep > 0) out.push({ msgs_per_s: count / s, acc });
-  }
-  return out;
+    return { msgs_per_s: count / sec(t0), acc };
+  });
 }
 
 async function mutexQueue({ n, reps, size = 64 }) {
   const b = baseline();
-  const out = [];
   const msg = payload(size);
-  for (let rep = 0; rep < reps + 1; rep++) {
-    const count = rep === 0 ? Math.max(1, n >> 3) : n;
+  return floodRuns({ n, reps }, async (count) => {
     const q = new b.MutexQueue();
     const t0 = hr();
     for (let i = 0; i < count; i++) q.push(msg);
     while (q.drained() < count) await tick();
     const s = sec(t0);
     q.close();
-    if (rep > 0) out.push({ msgs_per_s: count / s });
-  }
-  return out;
+    return { msgs_per_s: count / s };
+  });
 }
 
 const PM_WORKER = `
@@ -247,11 +259,9 @@ function pmWorker() {
 // timed until the worker has received all.
 async function pmFlood({ n, reps, size = 64 }) {
   const { MessageChannel } = await import('node:worker_threads');
-  const out = [];
   const w = pmWorker();
   const msg = payload(size);
-  for (let rep = 0; rep < reps + 1; rep++) {
-    const count = rep === 0 ? Math.max(1, n >> 3) : n;
+  const out = await floodRuns({ n, reps }, async (count) => {
     const { port1, port2 } = new MessageChannel();
     const done = new Promise((r) => w.once('message', r));
     w.postMessage({ cmd: 'flood', n: count, port: port2 }, [port2]);
@@ -263,8 +273,8 @@ async function pmFlood({ n, reps, size = 64 }) {
     await done;
     const s = sec(t0);
     port1.close();
-    if (rep > 0) out.push({ msgs_per_s: count / s });
-  }
+    return { msgs_per_s: count / s };
+  });
   await w.terminate();
   return out;
 }
@@ -279,17 +289,13 @@ async function pmRtt({ iters, reps, size = 64 }) {
     w.postMessage({ cmd: 'echo', port: port2 }, [port2]);
     let resolve = null;
     port1.on('message', () => resolve?.());
-    const samples = new Float64Array(iters);
-    for (let i = -50; i < iters; i++) {
-      const t0 = hr();
-      await new Promise((r) => {
+    out.push(
+      await awaitedRoundTrips(iters, 50, (r) => {
         resolve = r;
         port1.postMessage(msg);
-      });
-      if (i >= 0) samples[i] = Number(hr() - t0);
-    }
+      }),
+    );
     port1.close();
-    out.push(latencyStats(samples));
   }
   await w.terminate();
   return out;
@@ -303,17 +309,13 @@ async function tsfnRtt({ iters, reps }) {
   for (let rep = 0; rep < reps; rep++) {
     let resolve = null;
     const p = new b.TsfnPinger(() => resolve?.());
-    const samples = new Float64Array(iters);
-    for (let i = -50; i < iters; i++) {
-      const t0 = hr();
-      await new Promise((r) => {
+    out.push(
+      await awaitedRoundTrips(iters, 50, (r) => {
         resolve = r;
         p.ping();
-      });
-      if (i >= 0) samples[i] = Number(hr() - t0);
-    }
+      }),
+    );
     p.close();
-    out.push(latencyStats(samples));
   }
   return out;
 }
@@ -352,32 +354,24 @@ async function rawSpin({ iters, reps }) {
   for (let rep = 0; rep < reps; rep++) {
     const w = new Int32Array(new SharedArrayBuffer(256));
     const partner = new b.SpinPartner(new Uint8Array(w.buffer));
-    const samples = new Float64Array(iters);
     let v = 0;
-    for (let i = -2000; i < iters; i++) {
-      const t0 = hr();
-      v = (v + 1) | 0;
-      Atomics.store(w, 0, v);
-      while (Atomics.load(w, 32) !== v);
-      if (i >= 0) samples[i] = Number(hr() - t0);
-    }
+    out.push(
+      spinRoundTrips(iters, 2000, () => {
+        v = (v + 1) | 0;
+        Atomics.store(w, 0, v);
+        while (Atomics.load(w, 32) !== v);
+      }),
+    );
     partner.stop();
-    out.push(latencyStats(samples));
   }
   return out;
 }
 
-// Cost of the timer itself (hrtime.bigint pair), reported next to spin latencies.
+// Cost of the measurement itself (an hrtime.bigint pair around an empty round trip),
+// reported next to spin latencies.
 async function timerCost({ iters, reps }) {
   const out = [];
-  for (let rep = 0; rep < reps; rep++) {
-    const samples = new Float64Array(iters);
-    for (let i = 0; i < iters; i++) {
-      const t0 = hr();
-      samples[i] = Number(hr() - t0);
-    }
-    out.push(latencyStats(samples));
-  }
+  for (let rep = 0; rep < reps; rep++) out.push(spinRoundTrips(iters, 0, () => {}));
   return out;
 }
 
