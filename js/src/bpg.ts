@@ -112,18 +112,15 @@ function hex8(v: number): string {
   return '0x' + v.toString(16).padStart(2, '0');
 }
 
-function checkTagBytes(b0: number, b1: number): BpgError | undefined {
-  const bytes = [b0, b1];
-  for (let i = 0; i < 2; i++) {
-    const c = bytes[i]!;
-    if (c < 0x20 || c > 0x7e) {
-      return new BpgError(
-        'invalid_tag',
-        `tag byte ${i} is ${hex8(c)}; allowed are printable ASCII 0x20..0x7e`,
-      );
-    }
-  }
-  return undefined;
+function isTagByte(c: number): boolean {
+  return c >= 0x20 && c <= 0x7e;
+}
+
+/** The `invalid_tag` message for tag bytes b0, b1, or undefined when both are valid. */
+function tagProblem(b0: number, b1: number): string | undefined {
+  const i = !isTagByte(b0) ? 0 : !isTagByte(b1) ? 1 : -1;
+  if (i < 0) return undefined;
+  return `tag byte ${i} is ${hex8(i === 0 ? b0 : b1)}; allowed are printable ASCII 0x20..0x7e`;
 }
 
 function checkU32(name: string, v: number): void {
@@ -159,6 +156,19 @@ function versionOf(prop: number): number {
   return v === 0 ? 1 : v; // version-0 encoders predate the field
 }
 
+/** The packet a validated prefix describes, with its metadata and binary. */
+function packetOf(pre: Prefix, metadata: string, binary: Uint8Array): BpgPacket {
+  return {
+    tag: String.fromCharCode(pre.tag0, pre.tag1),
+    endOfGroup: (pre.prop & END_OF_GROUP_BIT) !== 0,
+    version: versionOf(pre.prop),
+    targetId: pre.targetId,
+    groupId: pre.groupId,
+    metadata,
+    binary,
+  };
+}
+
 const messages = {
   badMagic: (m: number) => `magic ${hex32(m)} is not ${hex32(BPG_MAGIC)} ("BPG\\x01")`,
   dataLength: (dl: number) => `data length ${dl} is below the minimum 4 (the string length field)`,
@@ -186,8 +196,8 @@ export function encodeInto(target: Uint8Array, packet: BpgPacketInit): number {
   if (tag.length !== 2) {
     throw new BpgError('invalid_tag', `tag "${tag}" has ${tag.length} characters; exactly 2 are allowed`);
   }
-  const tagError = checkTagBytes(tag.charCodeAt(0), tag.charCodeAt(1));
-  if (tagError) throw tagError;
+  const tagError = tagProblem(tag.charCodeAt(0), tag.charCodeAt(1));
+  if (tagError !== undefined) throw new BpgError('invalid_tag', tagError);
   checkU32('targetId', packet.targetId);
   checkU32('groupId', packet.groupId);
   const metadata = packet.metadata ?? '';
@@ -293,8 +303,8 @@ export function decodeOne(
   if (stringLength > pre.dataLength - 4) {
     throw new BpgError('string_length_too_large', messages.stringLength(stringLength, pre.dataLength));
   }
-  const tagError = checkTagBytes(pre.tag0, pre.tag1);
-  if (tagError) throw tagError;
+  const tagError = tagProblem(pre.tag0, pre.tag1);
+  if (tagError !== undefined) throw new BpgError('invalid_tag', tagError);
   if (bytes.byteLength < total) {
     throw new BpgError(
       'truncated',
@@ -307,18 +317,7 @@ export function decodeOne(
   if (metadata === undefined) {
     throw new BpgError('invalid_metadata_utf8', messages.utf8(stringLength));
   }
-  return {
-    packet: {
-      tag: String.fromCharCode(pre.tag0, pre.tag1),
-      endOfGroup: (pre.prop & END_OF_GROUP_BIT) !== 0,
-      version,
-      targetId: pre.targetId,
-      groupId: pre.groupId,
-      metadata,
-      binary: bytes.subarray(metaEnd, total),
-    },
-    size: total,
-  };
+  return { packet: packetOf(pre, metadata, bytes.subarray(metaEnd, total)), size: total };
 }
 
 // ---- streaming decoding: byte queue ------------------------------------------------------
@@ -580,11 +579,11 @@ export class BpgDecoder {
         this.failHeader(out, 'string_length_too_large', messages.stringLength(stringLength, pre.dataLength));
         continue;
       }
-      const tagError = checkTagBytes(pre.tag0, pre.tag1);
-      if (tagError) {
+      const tagError = tagProblem(pre.tag0, pre.tag1);
+      if (tagError !== undefined) {
         // The framing is intact, so only this packet is lost.
         this.counters.packetsMalformed++;
-        out.errors.push(new BpgError(tagError.code, tagError.message, { offset: this.offset }));
+        out.errors.push(new BpgError('invalid_tag', tagError, { offset: this.offset }));
         this.skip = total;
         continue;
       }
@@ -602,19 +601,7 @@ export class BpgDecoder {
         );
         continue;
       }
-      this.deliver(
-        {
-          tag: String.fromCharCode(pre.tag0, pre.tag1),
-          endOfGroup: (pre.prop & END_OF_GROUP_BIT) !== 0,
-          version,
-          targetId: pre.targetId,
-          groupId: pre.groupId,
-          metadata,
-          binary,
-        },
-        nowMs,
-        out,
-      );
+      this.deliver(packetOf(pre, metadata, binary), nowMs, out);
     }
     q.retain();
     return out;
