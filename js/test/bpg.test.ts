@@ -20,7 +20,11 @@ import {
   encodedSize,
 } from '../src/bpg';
 import { TimeoutError } from '../src/errors';
+import { mulberry32 } from './prng';
 
+// One entry of test-vectors/bpg.json, in the file's own format (docs/bpg.md, "Test vectors").
+// Written out rather than derived from BpgPacket on purpose: the vectors are independent of
+// the codec under test, so a change to BpgPacket must not silently change what is read here.
 interface Vector {
   name: string;
   tag: string;
@@ -93,18 +97,6 @@ function steps(len: number, step: number): number[] {
 
 function toPlain(p: BpgPacket): object {
   return { ...p, binary: Array.from(p.binary) };
-}
-
-// Deterministic PRNG (mulberry32) so failures reproduce.
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 // ---- shared vectors -------------------------------------------------------------------------

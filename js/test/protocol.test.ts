@@ -41,6 +41,8 @@ import {
   regionSize,
   type Region,
 } from '../src/protocol';
+import { fnv1a as fnv } from './helpers';
+import { mulberry32 } from './prng';
 
 // ---------------------------------------------------------------------------------
 // helpers
@@ -95,23 +97,9 @@ function bytes(n: number, seed = 1): Uint8Array {
   return b;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function fnv(b: Uint8Array): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < b.length; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
-  return h >>> 0;
-}
-
+// Wire words read and written through a little-endian DataView, on purpose independent of
+// RingEnd.getU32/setU32 (which may use a Uint32Array): the tests check the bytes the spec
+// defines, not what the implementation reads back.
 function u32(data: Uint8Array, off: number): number {
   return new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(off, true);
 }
@@ -540,6 +528,10 @@ function hostile(opts: { start?: number; maxMessage?: number } = {}) {
     const sw = Atomics.load(ctrl, W_R_STATE);
     assert.equal(sw & 0xff, STATE_FAILED);
     assert.equal(sw >>> 8, err.reasonCode);
+    // both rings refuse from now on, with the same error
+    assert.equal(R.reader.failure, err.reasonCode);
+    assert.equal(R.writer.failure, err.reasonCode);
+    assert.equal(R.writer.error, err);
     // every later operation refuses with the same error, touching nothing
     expectProtocol(() => R.poll(() => assert.fail('no delivery after failure')), reason);
     expectProtocol(() => R.trySend(bytes(1)), reason);
@@ -565,6 +557,35 @@ test('corruption: consumer-side index checks C1-C3', () => {
   assert.equal(h.R.poll(() => {}, 1), 1);
   h.publish(24); // was 32, reader at 16: moved back but still ahead of the reader
   h.expectFail('index_regressed', () => h.R.parkConsumer());
+});
+
+test('corruption: indices checked at attach fail the endpoint before it attaches', () => {
+  const cases: [string, number, number, string][] = [
+    // [what, R2N write_index (ours), R2N read_index (the consumer's), reason]
+    ['own write_index misaligned', 12, 0, 'index_misaligned'],
+    ['read_index misaligned', 16, 4, 'index_misaligned'],
+    ['read_index beyond write_index', 16, 24, 'index_out_of_range'],
+    ['read_index more than a ring behind', 4096 + 16, 8, 'index_out_of_range'],
+  ];
+  for (const [what, w, r, reason] of cases) {
+    const fx = fixture();
+    const { ctrl } = fx.region;
+    Atomics.store(ctrl, W_R2N_WRITE_INDEX, w);
+    Atomics.store(ctrl, W_R2N_READ_INDEX, r);
+    let reported: ProtocolError | null = null;
+    const R = new Endpoint(fx.region, 'R', { onFailure: (e) => (reported = e) });
+    assert.equal(R.state, 'failed', what);
+    assert.equal(R.error?.reason, reason, what);
+    assert.equal(reported, R.error, what);
+    assert.equal(Atomics.load(ctrl, W_R_STATE), STATE_FAILED | (R.error!.reasonCode << 8), what);
+    expectProtocol(() => R.trySend(bytes(1)), reason);
+  }
+  // the incoming ring's own read_index too
+  const fx = fixture();
+  Atomics.store(fx.region.ctrl, W_N2R_READ_INDEX, 4);
+  const R = new Endpoint(fx.region, 'R');
+  assert.equal(R.error?.reason, 'index_misaligned');
+  assert.match(R.error!.message, /own read_index 4 at attach/);
 });
 
 test('corruption: record checks C4-C7', () => {
