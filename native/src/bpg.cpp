@@ -90,6 +90,18 @@ struct Prefix {
   }
   bool end_of_group() const { return (prop & kEndOfGroupBit) != 0; }
   uint64_t total() const { return kPrefixSize + uint64_t{data_length}; }
+
+  // A PacketView or Packet with the fields this prefix carries (metadata and binary empty).
+  template <class P>
+  P packet() const {
+    P p;
+    p.tag = tag;
+    p.end_of_group = end_of_group();
+    p.version = version();
+    p.target_id = target_id;
+    p.group_id = group_id;
+    return p;
+  }
 };
 
 Prefix parse_prefix(const uint8_t* p) {
@@ -137,6 +149,39 @@ Status check_metadata(std::string_view metadata) {
              static_cast<unsigned>(static_cast<uint8_t>(metadata[bad])), metadata.size()))};
 }
 
+// Everything encode_into and encode check before writing, in the order both report it.
+Status validate(const PacketView& p) {
+  if (Status s = check_tag(p.tag); !s.ok()) return s;
+  // Summed in 64 bits so a huge binary cannot wrap around into a small, "valid" length.
+  const uint64_t data_length = 4 + uint64_t{p.metadata.size()} + uint64_t{p.binary.size()};
+  if (data_length > std::numeric_limits<uint32_t>::max()) {
+    return {make_error(
+        ErrorCode::length_overflow,
+        format("4 + metadata %zu + binary %zu bytes exceeds the 32-bit data length limit %u",
+               p.metadata.size(), p.binary.size(), std::numeric_limits<uint32_t>::max()))};
+  }
+  return check_metadata(p.metadata);
+}
+
+// Writes a validated packet at d, which has room for encoded_size(p) bytes.
+void write_packet(const PacketView& p, uint8_t* d) {
+  store_be32(d, kMagic);
+  d[4] = static_cast<uint8_t>(p.tag[0]);
+  d[5] = static_cast<uint8_t>(p.tag[1]);
+  store_be32(d + 6, (kVersion << 8) | (p.end_of_group ? kEndOfGroupBit : 0u));
+  store_be32(d + 10, p.target_id);
+  store_be32(d + 14, p.group_id);
+  store_be32(d + 18, static_cast<uint32_t>(4 + p.metadata.size() + p.binary.size()));
+  store_be32(d + 22, static_cast<uint32_t>(p.metadata.size()));
+  // memcpy from an empty view may have a null source, which is UB even for length 0.
+  if (!p.metadata.empty()) std::memcpy(d + kHeaderSize, p.metadata.data(), p.metadata.size());
+  // A binary already in place (written straight into a reserved region) is not copied.
+  uint8_t* binary_at = d + kHeaderSize + p.metadata.size();
+  if (!p.binary.empty() && p.binary.data() != binary_at) {
+    std::memcpy(binary_at, p.binary.data(), p.binary.size());
+  }
+}
+
 }  // namespace
 
 const char* to_string(ErrorCode code) {
@@ -174,52 +219,22 @@ size_t encoded_size(const PacketView& p) noexcept {
 }
 
 Result<size_t> encode_into(const PacketView& p, std::span<uint8_t> out) {
-  if (Status s = check_tag(p.tag); !s.ok()) return s.error;
-  // Summed in 64 bits so a huge binary cannot wrap around into a small, "valid" length.
-  const uint64_t data_length = 4 + uint64_t{p.metadata.size()} + uint64_t{p.binary.size()};
-  if (data_length > std::numeric_limits<uint32_t>::max()) {
-    return make_error(
-        ErrorCode::length_overflow,
-        format("4 + metadata %zu + binary %zu bytes exceeds the 32-bit data length limit %u",
-               p.metadata.size(), p.binary.size(), std::numeric_limits<uint32_t>::max()));
-  }
-  if (Status s = check_metadata(p.metadata); !s.ok()) return s.error;
+  if (Status s = validate(p); !s.ok()) return s.error;
   const size_t size = encoded_size(p);
   if (out.size() < size) {
     return make_error(
         ErrorCode::buffer_too_small,
         format("target of %zu bytes is too small for a %zu-byte packet", out.size(), size));
   }
-  uint8_t* d = out.data();
-  store_be32(d, kMagic);
-  d[4] = static_cast<uint8_t>(p.tag[0]);
-  d[5] = static_cast<uint8_t>(p.tag[1]);
-  store_be32(d + 6, (kVersion << 8) | (p.end_of_group ? kEndOfGroupBit : 0u));
-  store_be32(d + 10, p.target_id);
-  store_be32(d + 14, p.group_id);
-  store_be32(d + 18, static_cast<uint32_t>(data_length));
-  store_be32(d + 22, static_cast<uint32_t>(p.metadata.size()));
-  // memcpy from an empty view may have a null source, which is UB even for length 0.
-  if (!p.metadata.empty()) std::memcpy(d + kHeaderSize, p.metadata.data(), p.metadata.size());
-  // A binary already in place (written straight into a reserved region) is not copied.
-  uint8_t* binary_at = d + kHeaderSize + p.metadata.size();
-  if (!p.binary.empty() && p.binary.data() != binary_at) {
-    std::memcpy(binary_at, p.binary.data(), p.binary.size());
-  }
+  write_packet(p, out.data());
   return size;
 }
 
 Result<std::vector<uint8_t>> encode(const PacketView& p) {
   // Validate before allocating: an overflowing size must not turn into a huge allocation.
-  if (Status s = check_tag(p.tag); !s.ok()) return s.error;
-  if (4 + uint64_t{p.metadata.size()} + uint64_t{p.binary.size()} >
-      std::numeric_limits<uint32_t>::max()) {
-    auto r = encode_into(p, {});
-    return r.error();
-  }
+  if (Status s = validate(p); !s.ok()) return s.error;
   std::vector<uint8_t> bytes(encoded_size(p));
-  auto r = encode_into(p, bytes);
-  if (!r.ok()) return r.error();
+  write_packet(p, bytes.data());
   return bytes;
 }
 
@@ -272,11 +287,7 @@ Result<Decoded> decode_one(std::span<const uint8_t> in, DecodeOneOptions opts,
   }
   Decoded d;
   d.size = static_cast<size_t>(total);
-  d.packet.tag = pre.tag;
-  d.packet.end_of_group = pre.end_of_group();
-  d.packet.version = pre.version();
-  d.packet.target_id = pre.target_id;
-  d.packet.group_id = pre.group_id;
+  d.packet = pre.packet<PacketView>();
   d.packet.metadata =
       std::string_view(reinterpret_cast<const char*>(in.data() + kHeaderSize), string_length);
   d.packet.binary = in.subspan(kHeaderSize + string_length, d.size - kHeaderSize - string_length);
@@ -476,12 +487,7 @@ DecodeOutput Decoder::push(std::span<const uint8_t> chunk, uint64_t now_ms) {
     }
     if (queue_.size() < total) break;
 
-    Packet p;
-    p.tag = pre.tag;
-    p.end_of_group = pre.end_of_group();
-    p.version = pre.version();
-    p.target_id = pre.target_id;
-    p.group_id = pre.group_id;
+    Packet p = pre.packet<Packet>();
     p.metadata.resize(string_length);
     queue_.copy_out(kHeaderSize, std::span<uint8_t>(reinterpret_cast<uint8_t*>(p.metadata.data()),
                                                     string_length));
