@@ -20,9 +20,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const Decoded& d = r.value();
     if (d.size > in.size()) __builtin_trap();
     auto again = encode(d.packet);
-    // Only the version byte (0 read as 1) and reserved prop bits may differ.
+    // Only the version byte (0 read as 1) and reserved prop bits (bytes 6..9 except the
+    // end-of-group bit) may differ.
     if (!again.ok() || again.value().size() != d.size) __builtin_trap();
-    if (std::memcmp(again.value().data() + 10, in.data() + 10, d.size - 10) != 0) __builtin_trap();
+    const uint8_t* out = again.value().data();
+    if (std::memcmp(out, in.data(), 6) != 0) __builtin_trap();  // magic and tag
+    if ((out[9] & kEndOfGroupBit) != (in[9] & kEndOfGroupBit)) __builtin_trap();
+    if (std::memcmp(out + 10, in.data() + 10, d.size - 10) != 0) __builtin_trap();
   }
 
   DecoderOptions opts;
