@@ -12,25 +12,24 @@ import { looksText, parseHex, textPreview } from './hex';
 export type Status = 'idle' | 'connecting' | 'connected' | 'error' | 'closed';
 export type Tab = 'send' | 'config' | 'perf' | 'image' | 'bench' | 'log';
 
-const BPG_MAGIC = 0x42504701;
 const TAG_PING = 0x5049; // 'PI'
 const TAG_IMAGE = 0x494d; // 'IM'
+const PING_SIZE = bpg.BPG_HEADER_SIZE + 8;
 const SAMPLE_MS = 250;
 const HISTORY = 240; // 60 s at 4 Hz
 const FLOOD_SLICE_MS = 4;
 const MAX_REPEAT = 1_000_000;
 
-function u32(m: Uint8Array, o: number): number {
-  return ((m[o]! << 24) | (m[o + 1]! << 16) | (m[o + 2]! << 8) | m[o + 3]!) >>> 0;
-}
-function putU32(m: Uint8Array, o: number, v: number): void {
-  m[o] = v >>> 24;
-  m[o + 1] = (v >>> 16) & 255;
-  m[o + 2] = (v >>> 8) & 255;
-  m[o + 3] = v & 255;
-}
+/** Offset of a BPG packet's group id (u32, big-endian; see docs/bpg.md). */
+const GROUP_ID_OFFSET = 14;
 
-const decoder = new TextDecoder('utf-8', { fatal: false });
+/** Whether a received message starts with the BPG magic (cheap: no decoding). */
+function isBpg(m: Uint8Array): boolean {
+  return (
+    m.length >= bpg.BPG_HEADER_SIZE &&
+    ((m[0]! << 24) | (m[1]! << 16) | (m[2]! << 8) | m[3]!) >>> 0 === bpg.BPG_MAGIC
+  );
+}
 
 /** Yields to the event loop (a macrotask without setTimeout's nesting clamp). */
 const yieldChannel = new MessageChannel();
@@ -41,16 +40,6 @@ export function yieldTask(): Promise<void> {
     yieldQueue.push(resolve);
     yieldChannel.port2.postMessage(0);
   });
-}
-
-const tagNames = new Map<number, string>();
-function tagName(code: number): string {
-  let s = tagNames.get(code);
-  if (s === undefined) {
-    s = String.fromCharCode(code >> 8, code & 255);
-    if (tagNames.size < 4096) tagNames.set(code, s);
-  }
-  return s;
 }
 
 /**
@@ -91,6 +80,8 @@ export interface LogEntry {
 
 const LOG_HEAD = 32;
 const LOG_TAIL = 16;
+/** Head bytes the Log panel shows in hex; the tail is kept only for what lies past them. */
+const LOG_HEAD_SHOWN = 16;
 
 /**
  * A fixed ring of entries with preallocated byte slots: logging allocates nothing. Under a
@@ -112,27 +103,33 @@ export class LogRing {
     }));
   }
 
-  /** Logs a message: copies its first and last bytes by hand (no views, no allocation). */
-  add(dir: 'tx' | 'rx', bytes: Uint8Array, kind: string, note = ''): void {
-    if (++this.inWindow > this.windowBudget) {
-      if ((++this.sampleCounter & 255) !== 0) {
-        this.skipped++;
-        return;
-      }
+  /**
+   * Whether the next message is logged: true within the window's budget, then for every
+   * 256th; a false is counted in `skipped`. Callers describe a message only when admitted.
+   */
+  admit(): boolean {
+    if (++this.inWindow > this.windowBudget && (++this.sampleCounter & 255) !== 0) {
+      this.skipped++;
+      return false;
     }
-    const e = this.slots[this.total % this.capacity]!;
-    e.seq = this.total++;
-    e.time = performance.now();
-    e.dir = dir;
+    return true;
+  }
+
+  /** Logs a message if admit() allows it. */
+  add(dir: 'tx' | 'rx', bytes: Uint8Array, kind: string, note = ''): void {
+    if (this.admit()) this.record(dir, bytes, kind, note);
+  }
+
+  /** Logs an admitted message: copies its first and last bytes by hand (no views, no allocation). */
+  record(dir: 'tx' | 'rx', bytes: Uint8Array, kind: string, note = ''): void {
+    const e = this.claim(dir, kind, note);
     const len = bytes.length;
     e.len = len;
-    e.kind = kind;
-    e.note = note;
-    const h = len < LOG_HEAD ? len : LOG_HEAD;
+    const h = Math.min(len, LOG_HEAD);
     const head = e.head;
     for (let i = 0; i < h; i++) head[i] = bytes[i]!; // copies out of shared memory
     e.headLen = h;
-    const t = len - 16 < LOG_TAIL ? (len > 16 ? len - 16 : 0) : LOG_TAIL;
+    const t = Math.min(LOG_TAIL, Math.max(0, len - LOG_HEAD_SHOWN));
     const tail = e.tail;
     for (let i = 0, o = len - t; i < t; i++) tail[i] = bytes[o + i]!;
     e.tailLen = t;
@@ -144,15 +141,20 @@ export class LogRing {
   }
 
   info(note: string): void {
+    const e = this.claim('info', 'info', note);
+    e.len = 0;
+    e.headLen = 0;
+    e.tailLen = 0;
+  }
+
+  private claim(dir: LogEntry['dir'], kind: string, note: string): LogEntry {
     const e = this.slots[this.total % this.capacity]!;
     e.seq = this.total++;
     e.time = performance.now();
-    e.dir = 'info';
-    e.len = 0;
-    e.kind = 'info';
+    e.dir = dir;
+    e.kind = kind;
     e.note = note;
-    e.headLen = 0;
-    e.tailLen = 0;
+    return e;
   }
 
   /** Newest first, at most `limit` entries (the live slot objects: read, don't keep). */
@@ -175,32 +177,29 @@ export function entryText(e: LogEntry): string {
 
 // ---- RTT ------------------------------------------------------------------------------
 
-class RttWindow {
-  private t: number[] = [];
-  private v: number[] = [];
-  add(ms: number): void {
-    this.t.push(performance.now());
-    this.v.push(ms);
-  }
-  /** p50/p99 over the last `windowMs`. */
-  take(windowMs = 2000): { p50: number; p99: number; n: number } {
-    const cut = performance.now() - windowMs;
-    let i = 0;
-    while (i < this.t.length && this.t[i]! < cut) i++;
-    if (i > 0) {
-      this.t.splice(0, i);
-      this.v.splice(0, i);
-    }
-    if (this.v.length === 0) return { p50: NaN, p99: NaN, n: 0 };
-    const s = Float64Array.from(this.v).sort();
-    return { p50: s[Math.floor((s.length - 1) * 0.5)]!, p99: s[Math.floor((s.length - 1) * 0.99)]!, n: s.length };
-  }
-}
-
-export function percentile(values: number[], p: number): number {
+export function percentile(values: ArrayLike<number>, p: number): number {
   if (values.length === 0) return NaN;
   const s = Float64Array.from(values).sort();
   return s[Math.min(s.length - 1, Math.floor((s.length - 1) * p))]!;
+}
+
+class RttWindow {
+  private t: number[] = [];
+  private v: number[] = [];
+  /** A round trip of `ms` that ended at `at` (performance.now()). */
+  add(ms: number, at: number): void {
+    this.t.push(at);
+    this.v.push(ms);
+  }
+  /** p50/p99 over the last `windowMs`. */
+  take(windowMs = 2000): { p50: number; p99: number } {
+    const cut = performance.now() - windowMs;
+    let i = 0;
+    while (i < this.t.length && this.t[i]! < cut) i++;
+    this.t.splice(0, i);
+    this.v.splice(0, i);
+    return { p50: percentile(this.v, 0.5), p99: percentile(this.v, 0.99) };
+  }
 }
 
 // ---- image sink -------------------------------------------------------------------------
@@ -234,30 +233,31 @@ export class ImageSink {
     this.pending.clear();
   }
 
+  private bad(error: string): void {
+    this.badFrames++;
+    this.lastError = error;
+  }
+
   onPacket(m: Uint8Array): void {
-    const dataLen = u32(m, 18);
-    const strLen = u32(m, 22);
-    if (22 + dataLen !== m.length || strLen > dataLen - 4) {
-      this.badFrames++;
-      this.lastError = `malformed IM packet of ${m.length} bytes`;
-      return;
+    let packet: bpg.BpgPacket;
+    try {
+      const r = bpg.decodeOne(m, { maxPacketSize: m.length });
+      if (r.size !== m.length) return this.bad(`IM packet of ${r.size} bytes in a message of ${m.length}`);
+      packet = r.packet;
+    } catch (e) {
+      return this.bad(`malformed IM packet of ${m.length} bytes: ${(e as Error).message}`);
     }
-    // Metadata: decode from a copy (Chromium's TextDecoder rejects shared views).
     let meta: { width?: number; height?: number; frame?: number };
     try {
-      meta = JSON.parse(decoder.decode(m.slice(26, 26 + strLen))) as typeof meta;
+      meta = JSON.parse(packet.metadata) as typeof meta;
     } catch {
-      this.badFrames++;
-      this.lastError = 'IM metadata is not JSON';
-      return;
+      return this.bad('IM metadata is not JSON');
     }
     const w = meta.width ?? 0;
     const h = meta.height ?? 0;
-    const pixels = m.subarray(26 + strLen);
+    const pixels = packet.binary;
     if (!(w > 0 && h > 0) || pixels.length !== w * h * 4) {
-      this.badFrames++;
-      this.lastError = `IM ${w}x${h} with ${pixels.length} payload bytes (want ${w * h * 4})`;
-      return;
+      return this.bad(`IM ${w}x${h} with ${pixels.length} payload bytes (want ${w * h * 4})`);
     }
     if (this.buf === null || this.width !== w || this.height !== h) {
       this.buf = new Uint8ClampedArray(w * h * 4);
@@ -272,10 +272,9 @@ export class ImageSink {
       if (this.lastFrame >= 0 && f > this.lastFrame + 1) this.dropped += f - this.lastFrame - 1;
       this.lastFrame = f;
     }
-    const groupId = u32(m, 14);
-    const sentAt = this.pending.get(groupId);
+    const sentAt = this.pending.get(packet.groupId);
     if (sentAt !== undefined) {
-      this.pending.delete(groupId);
+      this.pending.delete(packet.groupId);
       this.lastRttMs = performance.now() - sentAt;
     }
   }
@@ -291,7 +290,7 @@ export class ImageSink {
 }
 
 /** A moving RGBA test pattern for the filter round trip (the page is the source). */
-export function renderPattern(dst: Uint8Array, width: number, height: number, n: number): void {
+function renderPattern(dst: Uint8Array, width: number, height: number, n: number): void {
   let i = 0;
   for (let y = 0; y < height; y++) {
     const g = (y + n * 3) & 255;
@@ -325,6 +324,12 @@ export interface Sample {
   fps: number;
   dropped: number;
 }
+
+/** What the charts show while no channel is connected. */
+const IDLE_SAMPLE: Sample = {
+  t: 0, txMsgs: 0, rxMsgs: 0, txMB: 0, rxMB: 0, p50: NaN, p99: NaN, r2nFillPct: 0, n2rFillPct: 0, queueLength: 0,
+  doorbellsToPeer: 0, doorbellsFromPeer: 0, drainPasses: 0, longestDrainMs: 0, fps: 0, dropped: 0,
+};
 
 export interface FloodState {
   active: boolean;
@@ -369,11 +374,10 @@ export class Hub {
   chartUpdates = 0;
   samples = 0;
   flood: FloodState | null = null;
-  filter: { active: boolean; name: FilterName; inFlight: number; sent: number } = {
-    active: false, name: 'grayscale', inFlight: 0, sent: 0,
-  };
+  filter: { active: boolean; name: FilterName; inFlight: number } = { active: false, name: 'grayscale', inFlight: 0 };
   benchRunning = false;
-  rxOther = 0;
+  /** Echoed pings received (they are counted in getStats().messagesReceived too). */
+  pingsReceived = 0;
 
   private prev: { t: number; s: ReturnType<SharedMemoryChannel['getStats']> } | null = null;
   private prevFrames = 0;
@@ -382,8 +386,9 @@ export class Hub {
   private timer: ReturnType<typeof setInterval> | null = null;
   private pingTimer: ReturnType<typeof setInterval> | null = null;
   private pingSeq = 0;
-  private readonly pingPacket = bpg.encode({ tag: 'PI', targetId: 0, groupId: 0, binary: new Uint8Array(8) });
-  private readonly pingView = new DataView(this.pingPacket.buffer, this.pingPacket.byteOffset + 26, 8);
+  /** A ping's payload: its send time (f64, little-endian); the echo brings it back. */
+  private readonly pingStamp = new DataView(new ArrayBuffer(8));
+  private readonly pingPacket = new Uint8Array(PING_SIZE);
   private filterGroup = 1;
   private filterFrame = 0;
 
@@ -464,32 +469,33 @@ export class Hub {
   // ---- receiving ----------------------------------------------------------------------
 
   /** Every incoming message: a view into the ring, valid only during this call. */
+  // Under a flood most messages are only counted by the log: each is described (tag, text
+  // or bytes) only once the log has admitted it.
   private readonly onMessage = (m: Uint8Array): void => {
-    if (m.length >= 26 && u32(m, 0) === BPG_MAGIC) {
+    if (isBpg(m)) {
       const tag = (m[4]! << 8) | m[5]!;
-      if (tag === TAG_PING && m.length === this.pingPacket.length) {
-        const sent = new DataView(m.buffer, m.byteOffset + 26, 8).getFloat64(0, true);
-        this.rtt.add(performance.now() - sent);
+      if (tag === TAG_PING && m.length === PING_SIZE) {
+        const now = performance.now();
+        this.pingsReceived++;
+        this.rtt.add(now - new DataView(m.buffer, m.byteOffset + bpg.BPG_HEADER_SIZE, 8).getFloat64(0, true), now);
         return;
       }
       if (tag === TAG_IMAGE) {
         this.image.onPacket(m);
         if (this.filter.inFlight > 0) this.filter.inFlight--;
-        this.log.add('rx', m, 'bpg', 'IM');
-        return;
       }
-      this.log.add('rx', m, 'bpg', tagName(tag));
+      if (this.log.admit()) this.log.record('rx', m, 'bpg', String.fromCharCode(m[4]!, m[5]!));
       return;
     }
-    this.rxOther++;
-    this.log.add('rx', m, looksText(m, LOG_HEAD) ? 'text' : 'bytes');
+    if (this.log.admit()) this.log.record('rx', m, looksText(m, LOG_HEAD) ? 'text' : 'bytes');
   };
 
   private ping(): void {
     const ch = this.channel;
     if (ch === null || ch.isClosed || this.config.handler !== 'echo' || this.benchRunning) return;
-    putU32(this.pingPacket, 14, this.pingSeq++ >>> 0);
-    this.pingView.setFloat64(0, performance.now(), true);
+    this.pingStamp.setFloat64(0, performance.now(), true);
+    bpg.encodeInto(this.pingPacket, { tag: 'PI', targetId: 0, groupId: this.pingSeq, binary: new Uint8Array(this.pingStamp.buffer) });
+    this.pingSeq = (this.pingSeq + 1) >>> 0;
     ch.send(this.pingPacket);
   }
 
@@ -498,7 +504,7 @@ export class Hub {
   private sample(): void {
     const ch = this.channel;
     const t = performance.now();
-    let s: Sample;
+    let s: Sample = { ...IDLE_SAMPLE, t: Date.now() / 1000, dropped: this.image.dropped };
     if (ch !== null && !ch.isClosed && this.prev !== null) {
       const st = ch.getStats();
       const p = this.prev.s;
@@ -528,12 +534,6 @@ export class Hub {
       // fps over ~1 s (4 samples) for a steadier reading
       const recent = this.history.slice(-3).map((h) => h.fps);
       this.image.fps = (recent.reduce((a, b) => a + b, 0) + s.fps) / (recent.length + 1);
-    } else {
-      s = {
-        t: Date.now() / 1000, txMsgs: 0, rxMsgs: 0, txMB: 0, rxMB: 0, p50: NaN, p99: NaN, r2nFillPct: 0,
-        n2rFillPct: 0, queueLength: 0, doorbellsToPeer: 0, doorbellsFromPeer: 0, drainPasses: 0,
-        longestDrainMs: 0, fps: 0, dropped: this.image.dropped,
-      };
     }
     this.log.tick();
     this.latest = s;
@@ -555,27 +555,21 @@ export class Hub {
     const payload = parseHex(spec.payloadHex);
     const n = Math.max(1, Math.min(64, Math.floor(spec.packets)));
     const per = Math.ceil(payload.length / n);
-    const parts: Uint8Array[] = [];
-    for (let i = 0; i < n; i++) {
-      parts.push(
-        bpg.encode({
-          tag: spec.tag,
-          endOfGroup: i === n - 1,
-          targetId: spec.targetId >>> 0,
-          groupId: 1,
-          metadata: i === 0 ? spec.metadata : '',
-          binary: payload.subarray(i * per, Math.min(payload.length, (i + 1) * per)),
-        }),
-      );
-    }
-    const total = parts.reduce((a, p) => a + p.length, 0);
-    const bytes = new Uint8Array(total);
+    const packets: bpg.BpgPacketInit[] = Array.from({ length: n }, (_, i) => ({
+      tag: spec.tag,
+      endOfGroup: i === n - 1,
+      targetId: spec.targetId >>> 0,
+      groupId: 1,
+      metadata: i === 0 ? spec.metadata : '',
+      binary: payload.subarray(i * per, (i + 1) * per),
+    }));
+    // The group's packets back to back in one message.
+    const bytes = new Uint8Array(packets.reduce((a, p) => a + bpg.encodedSize(p), 0));
     const offsets: number[] = [];
     let o = 0;
-    for (const p of parts) {
-      bytes.set(p, o);
-      offsets.push(o + 14);
-      o += p.length;
+    for (const p of packets) {
+      offsets.push(o + GROUP_ID_OFFSET);
+      o += bpg.encodeInto(bytes.subarray(o), p);
     }
     return { bytes, groupIdOffsets: offsets, kind: 'bpg' };
   }
@@ -600,12 +594,13 @@ export class Hub {
     let groupId = (Math.random() * 0x7fffffff) >>> 0;
     const label = kind === 'bpg' ? spec.tag : '';
     const r2nSize = this.config.r2nSize;
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     while (i < count && !f.cancelled && this.channel === ch && !ch.isClosed) {
       const t0 = performance.now();
       let blocked = false;
       do {
         for (let k = 0; k < 64 && i < count; k++) {
-          for (const off of groupIdOffsets) putU32(bytes, off, groupId);
+          for (const off of groupIdOffsets) dv.setUint32(off, groupId);
           const r = sendNoQueue(ch, bytes, r2nSize);
           if (r === 'refused') {
             blocked = true;
@@ -662,10 +657,11 @@ export class Hub {
   async runFilterLoop(name: FilterName): Promise<void> {
     const ch = this.channel;
     if (ch === null || this.config.handler !== 'image-filter') throw new Error("the peer's handler must be 'image-filter'");
-    this.filter = { active: true, name, inFlight: 0, sent: 0 };
+    this.filter = { active: true, name, inFlight: 0 };
     const f = this.filter;
     const { width, height, fps } = this.config.image ?? { width: 640, height: 480, fps: 30 };
     const pixels = new Uint8Array(width * height * 4);
+    let packet = new Uint8Array(0); // reused: send() copies it into the ring (or its queue)
     const period = 1000 / Math.max(1, fps);
     let next = performance.now();
     while (f.active && this.channel === ch && !ch.isClosed) {
@@ -673,19 +669,19 @@ export class Hub {
       if (f.inFlight < 2 && now >= next) {
         renderPattern(pixels, width, height, this.filterFrame);
         const groupId = this.filterGroup++ >>> 0;
-        const packet = bpg.encode({
+        const init: bpg.BpgPacketInit = {
           tag: 'IM', targetId: 1, groupId,
           metadata: JSON.stringify({
             width, height, channels: 4, format: 'rgba8', frame: this.filterFrame++, timestamp: Date.now(), filter: f.name,
           }),
           binary: pixels,
-        });
+        };
+        const size = bpg.encodedSize(init);
+        if (packet.length < size) packet = new Uint8Array(size + 256);
+        bpg.encodeInto(packet, init);
         this.image.pending.set(groupId, now);
         if (this.image.pending.size > 64) this.image.pending.delete(this.image.pending.keys().next().value!);
-        if (ch.send(packet)) {
-          f.inFlight++;
-          f.sent++;
-        }
+        if (ch.send(packet.subarray(0, size))) f.inFlight++;
         next = Math.max(next + period, now - period);
       }
       await new Promise((r) => setTimeout(r, Math.max(1, Math.min(10, next - performance.now()))));

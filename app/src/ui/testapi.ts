@@ -71,6 +71,7 @@ export function installTestApi(hub: Hub): void {
           width: hub.image.width, height: hub.image.height, badFrames: hub.image.badFrames,
         },
         logTotal: hub.log.total,
+        pingsReceived: hub.pingsReceived,
       };
     },
     apply(cfg: Partial<AppChannelConfig>) {
