@@ -3,21 +3,22 @@ import type { Hub, Sample } from './hub';
 import { TimeChart, type SeriesSpec } from './Chart';
 import { fmt } from './hex';
 
-const RATE: SeriesSpec[] = [
-  { label: 'JS → peer msgs/s', value: (s) => s.txMsgs, stroke: '#2a6fb8' },
-  { label: 'peer → JS msgs/s', value: (s) => s.rxMsgs, stroke: '#d9822b' },
-];
-const MB: SeriesSpec[] = [
-  { label: 'JS → peer MB/s', value: (s) => s.txMB, stroke: '#2a6fb8' },
-  { label: 'peer → JS MB/s', value: (s) => s.rxMB, stroke: '#d9822b' },
-];
+const TX = '#2a6fb8';
+const RX = '#d9822b';
+/** The two directions of one quantity: JS → peer and peer → JS. */
+function directions(unit: string, tx: keyof Sample, rx: keyof Sample): SeriesSpec[] {
+  return [
+    { label: `JS → peer ${unit}`, value: (s) => s[tx], stroke: TX },
+    { label: `peer → JS ${unit}`, value: (s) => s[rx], stroke: RX },
+  ];
+}
+
+const RATE = directions('msgs/s', 'txMsgs', 'rxMsgs');
+const MB = directions('MB/s', 'txMB', 'rxMB');
+const FILL = directions('ring %', 'r2nFillPct', 'n2rFillPct');
 const RTT: SeriesSpec[] = [
   { label: 'RTT p50 ms', value: (s) => s.p50, stroke: '#3a9d5d' },
   { label: 'RTT p99 ms', value: (s) => s.p99, stroke: '#c23b3b' },
-];
-const FILL: SeriesSpec[] = [
-  { label: 'JS → peer ring %', value: (s) => s.r2nFillPct, stroke: '#2a6fb8' },
-  { label: 'peer → JS ring %', value: (s) => s.n2rFillPct, stroke: '#d9822b' },
 ];
 const WAKE: SeriesSpec[] = [
   { label: 'doorbells to peer /s', value: (s) => s.doorbellsToPeer, stroke: '#7b4fb8' },

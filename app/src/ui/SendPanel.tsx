@@ -3,6 +3,9 @@ import { useState } from 'react';
 import type { Hub, SendSpec } from './hub';
 import { formatBytes } from './hex';
 
+type NumberField = 'repeat' | 'targetId' | 'packets';
+type TextField = 'text' | 'hex' | 'tag' | 'metadata' | 'payloadHex';
+
 export function SendPanel({ hub }: { hub: Hub }) {
   const [spec, setSpec] = useState<SendSpec>({
     mode: 'text', text: 'hello, channel', hex: 'de ad be ef 00 01 02 03', tag: 'TX', targetId: 7,
@@ -10,6 +13,16 @@ export function SendPanel({ hub }: { hub: Hub }) {
   });
   const [error, setError] = useState('');
   const set = <K extends keyof SendSpec>(k: K, v: SendSpec[K]): void => setSpec((s) => ({ ...s, [k]: v }));
+  // One input per field: its test id is `send-<id>`.
+  const numberInput = (id: string, k: NumberField, min: number, max: number, coerce: (v: number) => number) => (
+    <input data-testid={`send-${id}`} type="number" min={min} max={max} value={spec[k]} onChange={(e) => set(k, coerce(Number(e.target.value)))} />
+  );
+  const textInput = (id: string, k: TextField, maxLength?: number) => (
+    <input data-testid={`send-${id}`} maxLength={maxLength} value={spec[k]} onChange={(e) => set(k, e.target.value)} />
+  );
+  const textArea = (id: string, k: TextField) => (
+    <textarea data-testid={`send-${id}`} rows={3} value={spec[k]} onChange={(e) => set(k, e.target.value)} />
+  );
 
   let preview = '';
   try {
@@ -41,59 +54,21 @@ export function SendPanel({ hub }: { hub: Hub }) {
           </select>
         </label>
         <label>
-          Repeat{' '}
-          <input
-            data-testid="send-repeat"
-            type="number"
-            min={1}
-            max={1000000}
-            value={spec.repeat}
-            onChange={(e) => set('repeat', Math.floor(Number(e.target.value)))}
-          />
+          Repeat {numberInput('repeat', 'repeat', 1, 1_000_000, Math.floor)}
         </label>
         <span className="muted">{preview}</span>
       </div>
-      {spec.mode === 'text' && (
-        <textarea data-testid="send-text" rows={3} value={spec.text} onChange={(e) => set('text', e.target.value)} />
-      )}
-      {spec.mode === 'hex' && (
-        <textarea data-testid="send-hex" rows={3} value={spec.hex} onChange={(e) => set('hex', e.target.value)} />
-      )}
+      {spec.mode === 'text' && textArea('text', 'text')}
+      {spec.mode === 'hex' && textArea('hex', 'hex')}
       {spec.mode === 'bpg' && (
         <div className="grid">
+          <label>Tag {textInput('tag', 'tag', 2)}</label>
+          <label>Target id {numberInput('target', 'targetId', 0, 0xffffffff, (v) => v >>> 0)}</label>
           <label>
-            Tag <input data-testid="send-tag" maxLength={2} value={spec.tag} onChange={(e) => set('tag', e.target.value)} />
+            Packets per group {numberInput('packets', 'packets', 1, 64, (v) => Math.max(1, Math.min(64, Math.floor(v))))}
           </label>
-          <label>
-            Target id{' '}
-            <input
-              data-testid="send-target"
-              type="number"
-              min={0}
-              max={4294967295}
-              value={spec.targetId}
-              onChange={(e) => set('targetId', Number(e.target.value) >>> 0)}
-            />
-          </label>
-          <label>
-            Packets per group{' '}
-            <input
-              data-testid="send-packets"
-              type="number"
-              min={1}
-              max={64}
-              value={spec.packets}
-              onChange={(e) => set('packets', Math.max(1, Math.min(64, Math.floor(Number(e.target.value)))))}
-            />
-          </label>
-          <label className="wide">
-            Metadata (JSON){' '}
-            <input data-testid="send-metadata" value={spec.metadata} onChange={(e) => set('metadata', e.target.value)} />
-          </label>
-          <label className="wide">
-            Binary payload (hex){' '}
-            <input data-testid="send-payload" value={spec.payloadHex} onChange={(e) => set('payloadHex', e.target.value)} />
-          </label>
+          <label className="wide">Metadata (JSON) {textInput('metadata', 'metadata')}</label>
+          <label className="wide">Binary payload (hex) {textInput('payload', 'payloadHex')}</label>
         </div>
       )}
       <div className="row">
