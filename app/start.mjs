@@ -22,18 +22,19 @@ function electronBinary() {
   }
 }
 
-function newestMtime(dir) {
+function newestMtime(p) {
+  const st = statSync(p);
+  if (!st.isDirectory()) return st.mtimeMs;
   let t = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    t = Math.max(t, e.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
-  }
+  for (const e of readdirSync(p)) t = Math.max(t, newestMtime(path.join(p, e)));
   return t;
 }
 
+/** Rebuilds app/dist when it is older than what goes into it (the app and the library). */
 function buildApp() {
   const dist = path.join(here, 'dist', 'index.html');
-  const stale = !existsSync(dist) || newestMtime(path.join(here, 'src')) > statSync(dist).mtimeMs;
+  const inputs = [path.join(here, 'src'), path.join(here, 'index.html'), path.join(here, 'vite.config.ts'), path.join(root, 'js/src')];
+  const stale = !existsSync(dist) || Math.max(...inputs.map(newestMtime)) > statSync(dist).mtimeMs;
   if (!stale) return;
   console.log('building the dashboard (vite build) ...');
   const r = spawnSync(process.execPath, [path.join(root, 'node_modules/vite/bin/vite.js'), 'build', '--config', path.join(here, 'vite.config.ts')], { stdio: 'inherit', cwd: root });
