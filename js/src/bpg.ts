@@ -192,6 +192,29 @@ export function encodedSize(packet: BpgPacketInit): number {
  * packet or a too-small target, RangeError for ids that are not u32; nothing is written then.
  */
 export function encodeInto(target: Uint8Array, packet: BpgPacketInit): number {
+  const metaLength = validate(packet);
+  const size = BPG_HEADER_SIZE + metaLength + (packet.binary?.byteLength ?? 0);
+  if (target.byteLength < size) {
+    throw new BpgError(
+      'buffer_too_small',
+      `target of ${target.byteLength} bytes is too small for a ${size}-byte packet`,
+    );
+  }
+  return writePacket(target, packet, metaLength);
+}
+
+/** Encodes into a new Uint8Array of exactly encodedSize() bytes. Throws like encodeInto(). */
+export function encode(packet: BpgPacketInit): Uint8Array {
+  // Validated before allocating, so an overflowing packet reports length_overflow instead of
+  // failing to allocate.
+  const metaLength = validate(packet);
+  const out = new Uint8Array(BPG_HEADER_SIZE + metaLength + (packet.binary?.byteLength ?? 0));
+  writePacket(out, packet, metaLength);
+  return out;
+}
+
+/** Everything encodeInto and encode check before writing; returns the metadata's UTF-8 length. */
+function validate(packet: BpgPacketInit): number {
   const tag = packet.tag;
   if (tag.length !== 2) {
     throw new BpgError('invalid_tag', `tag "${tag}" has ${tag.length} characters; exactly 2 are allowed`);
@@ -201,26 +224,27 @@ export function encodeInto(target: Uint8Array, packet: BpgPacketInit): number {
   checkU32('targetId', packet.targetId);
   checkU32('groupId', packet.groupId);
   const metadata = packet.metadata ?? '';
-  const binary = packet.binary ?? new Uint8Array(0);
   // TextEncoder would silently turn a lone surrogate into U+FFFD; C++ rejects bad UTF-8 too.
   if (!metadata.isWellFormed()) {
     throw new BpgError('invalid_metadata_utf8', 'metadata contains a lone UTF-16 surrogate');
   }
   const metaLength = utf8Length(metadata);
-  const dataLength = 4 + metaLength + binary.byteLength;
-  if (dataLength > MAX_U32) {
+  const binaryLength = packet.binary?.byteLength ?? 0;
+  if (4 + metaLength + binaryLength > MAX_U32) {
     throw new BpgError(
       'length_overflow',
-      `4 + metadata ${metaLength} + binary ${binary.byteLength} bytes exceeds the 32-bit data length limit ${MAX_U32}`,
+      `4 + metadata ${metaLength} + binary ${binaryLength} bytes exceeds the 32-bit data length limit ${MAX_U32}`,
     );
   }
-  const size = BPG_HEADER_SIZE + metaLength + binary.byteLength;
-  if (target.byteLength < size) {
-    throw new BpgError(
-      'buffer_too_small',
-      `target of ${target.byteLength} bytes is too small for a ${size}-byte packet`,
-    );
-  }
+  return metaLength;
+}
+
+/** Writes a validated packet at the start of `target`, which has room; returns its size. */
+function writePacket(target: Uint8Array, packet: BpgPacketInit, metaLength: number): number {
+  const tag = packet.tag;
+  const metadata = packet.metadata ?? '';
+  const binary = packet.binary;
+  const dataLength = 4 + metaLength + (binary?.byteLength ?? 0);
   const dv = view(target);
   dv.setUint32(0, BPG_MAGIC);
   dv.setUint8(4, tag.charCodeAt(0));
@@ -233,19 +257,8 @@ export function encodeInto(target: Uint8Array, packet: BpgPacketInit): number {
   if (metaLength > 0) {
     textEncoder.encodeInto(metadata, target.subarray(BPG_HEADER_SIZE, BPG_HEADER_SIZE + metaLength));
   }
-  target.set(binary, BPG_HEADER_SIZE + metaLength);
-  return size;
-}
-
-/** Encodes into a new Uint8Array of exactly encodedSize() bytes. Throws like encodeInto(). */
-export function encode(packet: BpgPacketInit): Uint8Array {
-  const size = encodedSize(packet);
-  // Validated before allocating, so an overflowing packet reports length_overflow (thrown by
-  // encodeInto) instead of failing to allocate.
-  if (size - BPG_PREFIX_SIZE > MAX_U32) encodeInto(new Uint8Array(0), packet);
-  const out = new Uint8Array(size);
-  encodeInto(out, packet);
-  return out;
+  if (binary !== undefined) target.set(binary, BPG_HEADER_SIZE + metaLength);
+  return BPG_PREFIX_SIZE + dataLength;
 }
 
 // ---- one-shot decoding -------------------------------------------------------------------

@@ -214,6 +214,16 @@ test('encoder errors carry their codes and write nothing', () => {
   // A stand-in for a 4 GiB payload: the size check comes before any byte is read.
   const huge = { byteLength: 0xffffffff } as unknown as Uint8Array;
   assert.throws(() => encode({ ...p, binary: huge }), { code: 'length_overflow' });
+  // An invalid packet writes nothing even into a target with room for it.
+  const roomy = new Uint8Array(encodedSize(p) + 16).fill(0x22);
+  for (const [bad, code] of [
+    [{ ...p, tag: 'T\n' }, 'invalid_tag'],
+    [{ ...p, metadata: 'a\ud800b' }, 'invalid_metadata_utf8'],
+    [{ ...p, binary: huge }, 'length_overflow'],
+  ] as [BpgPacketInit, BpgErrorCode][]) {
+    assert.throws(() => encodeInto(roomy, bad), { code }, code);
+    assert.ok(roomy.every((b) => b === 0x22), code);
+  }
 });
 
 test('encodedSize counts UTF-8 bytes', () => {
