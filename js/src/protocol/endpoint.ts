@@ -101,7 +101,7 @@ export class Endpoint {
       return;
     }
     // SYNC: state-publish (partner: the peer's Atomics.load of our state word in its
-    // peerState()). seq_cst store, then check the peer's parked words (ringPeer).
+    // loadPeerState()). seq_cst store, then check the peer's parked words (ringPeer).
     Atomics.store(ctrl, this.ownStateWord, STATE_ATTACHED);
     this.ringPeer();
   }
@@ -139,7 +139,7 @@ export class Endpoint {
     this._error = err;
     this.writer.poison(err);
     this.reader.poison(err);
-    // SYNC: state-publish (partner: the peer's load of our state word). 7.3.
+    // SYNC: state-publish (partner: the peer's load of our state word, loadPeerState). 7.3.
     Atomics.store(this.ctrl, this.ownStateWord, STATE_FAILED | ((err.reasonCode & 0xff) << 8));
     this.ringPeer();
     if (this.onFailure !== null) {
@@ -219,7 +219,8 @@ export class Endpoint {
       if (this._state !== 'attached') return;
     }
     this._state = 'closed';
-    // SYNC: state-publish (partner: the peer's load of our state word), then ring.
+    // SYNC: state-publish (partner: the peer's load of our state word, loadPeerState),
+    // then ring.
     Atomics.store(this.ctrl, this.ownStateWord, STATE_CLOSED);
     this.ringPeer();
   }

@@ -509,8 +509,8 @@ export class RingWriter extends RingEnd {
     Atomics.store(this.ctrl, this.words.writeIndex, w | 0);
     this.published = w;
     // SYNC: park-announce (partner: consumer's Atomics.store(consumer_parked, 1) in
-    // Endpoint.parkConsumer). Store-then-load, both seq_cst (Dekker, section 5.2): either
-    // we see parked = 1 here, or the parking consumer sees our new write_index.
+    // Endpoint.park, via parkConsumer). Store-then-load, both seq_cst (Dekker, section
+    // 5.2): either we see parked = 1 here, or the parking consumer sees our new write_index.
     if (Atomics.load(this.ctrl, this.words.consumerParked) !== 0) {
       if (this.doorbell !== null) this.doorbell();
       return true;
@@ -734,12 +734,12 @@ export class RingReader extends RingEnd {
     const r = this.read;
     if (r === this.released) return;
     // SYNC: ring-release (partner: producer's Atomics.load of read_index in
-    // RingWriter.reloadRead). Our plain reads of the released bytes happen-before the
-    // producer overwrites them.
+    // RingWriter.reloadRead and the RingWriter constructor). Our plain reads of the
+    // released bytes happen-before the producer overwrites them.
     Atomics.store(this.ctrl, this.words.readIndex, r | 0);
     this.released = r;
     // SYNC: park-announce (partner: producer's Atomics.store(producer_parked, 1) in
-    // Endpoint.parkProducer). Store-then-load, both seq_cst (section 5.2).
+    // Endpoint.park, via parkProducer). Store-then-load, both seq_cst (section 5.2).
     if (Atomics.load(this.ctrl, this.words.producerParked) !== 0) {
       this.peerNeedsWake = true;
       if (this.doorbell !== null) this.doorbell();
