@@ -418,14 +418,12 @@ void Decoder::deliver(Packet&& packet, uint64_t now_ms, DecodeOutput& out) {
   PendingGroup& pending = it->second;
   pending.last_activity_ms = now_ms;
   const bool complete = packet.end_of_group;
-  Group g{packet.group_id, packet.target_id, {}};
   pending.packets.push_back(std::move(packet));
-  if (complete) {
-    ++stats_.groups_completed;
-    g.packets = std::move(pending.packets);
-    groups_.erase(it);
-    out.groups.push_back(std::move(g));
-  }
+  if (!complete) return;
+  ++stats_.groups_completed;
+  out.groups.push_back(
+      {static_cast<uint32_t>(key >> 32), static_cast<uint32_t>(key), std::move(pending.packets)});
+  groups_.erase(it);
 }
 
 DecodeOutput Decoder::push(std::span<const uint8_t> chunk, uint64_t now_ms) {
