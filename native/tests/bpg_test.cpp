@@ -393,10 +393,10 @@ TEST(BpgDecodeOne, TruncatedReportsNeededSizeAndTrailingBytesAreIgnored) {
 // ---- malformed input --------------------------------------------------------------------
 
 struct MalformedCase {
-  const char* name;
+  std::string name;
   Bytes bytes;
   ErrorCode code;
-  const char* message_part;
+  std::string message_part;
 };
 
 std::vector<MalformedCase> malformed_cases() {
@@ -410,8 +410,8 @@ std::vector<MalformedCase> malformed_cases() {
   for (uint32_t dl = 0; dl < 4; ++dl) {
     Bytes b = good;
     put_be32(b, 18, dl);
-    cases.push_back({"data length below 4", b, ErrorCode::data_length_too_small,
-                     dl == 0 ? "data length 0" : "minimum 4"});
+    cases.push_back({"data length " + std::to_string(dl), b, ErrorCode::data_length_too_small,
+                     "data length " + std::to_string(dl) + " is below the minimum 4"});
   }
   {
     Bytes b = good;
