@@ -107,6 +107,9 @@ function workerMain(job: Job): Result {
     if (r === 'timed-out') res.timeouts++;
   };
 
+  // waitData / waitSpace do what Endpoint.waitForData / waitForSpace do, written out
+  // because the tests count the sleeps and their timeouts (waitForData cannot tell a
+  // sleep from a park that returned at once).
   /** Parks as consumer and as producer at once; sleeps on the incoming write_index. */
   const parkBoth = (): void => {
     if (e.parkConsumer()) return;

@@ -85,9 +85,10 @@ function ringPair(cap = 4096, start = 0, maxMessage?: number) {
   return { fx, w, r, ctrl, data: fx.region.r2nData };
 }
 
+/** n xorshift32 bytes; distinct seeds give distinct bytes (0 and 1 used to collide). */
 function bytes(n: number, seed = 1): Uint8Array {
   const b = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
+  let x = Math.imul(seed + 1, 0x9e3779b1) >>> 0 || 1;
   for (let i = 0; i < n; i++) {
     x ^= x << 13;
     x ^= x >>> 17;
