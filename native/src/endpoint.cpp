@@ -192,12 +192,20 @@ Errc Endpoint::fail_from_reader() {
 Errc Endpoint::send(std::span<const std::byte> message, Deadline deadline, bool flush) {
   if (message.size() > UINT32_MAX) return Errc::too_large;
   std::unique_lock lock(send_mu_);
-  Errc e = send_locked(message, deadline);
+  const Errc e = send_counted(message, deadline);
+  if (flush) publish_and_ring();
+  return e;
+}
+
+// send_locked plus the counters; an error publishes what went out (a CANCEL included).
+Errc Endpoint::send_counted(std::span<const std::byte> message, Deadline deadline) {
+  const Errc e = send_locked(message, deadline);
   if (e == Errc::ok) {
     bump(messages_sent_);
     bump(bytes_sent_, message.size());
+  } else {
+    publish_and_ring();
   }
-  if (flush || e != Errc::ok) publish_and_ring();
   return e;
 }
 
@@ -228,15 +236,7 @@ Endpoint::Batch& Endpoint::Batch::operator=(Batch&& o) noexcept {
 Errc Endpoint::Batch::send(std::span<const std::byte> message, Deadline deadline) {
   if (!owner_) return Errc::invalid_argument;
   if (message.size() > UINT32_MAX) return Errc::too_large;
-  Endpoint* ep = owner_;
-  Errc e = ep->send_locked(message, deadline);
-  if (e == Errc::ok) {
-    ep->bump(ep->messages_sent_);
-    ep->bump(ep->bytes_sent_, message.size());
-  } else {
-    ep->publish_and_ring();  // as send(): an error publishes what went out
-  }
-  return e;
+  return owner_->send_counted(message, deadline);
 }
 
 Errc Endpoint::Batch::flush() {
@@ -254,10 +254,7 @@ void Endpoint::Batch::end() {
 
 Errc Endpoint::send_locked(std::span<const std::byte> message, Deadline deadline) {
   if (Errc e = send_state(); e != Errc::ok) return e;
-  if (cancel_owed_) {
-    if (Errc e = write_record(RecordKind::cancel, {}, {}, deadline); e != Errc::ok) return e;
-    cancel_owed_ = false;
-  }
+  if (Errc e = pay_cancel(deadline); e != Errc::ok) return e;
   const uint32_t max = writer_.max_payload();
   if (message.size() <= max) return write_record(RecordKind::message, {}, message, deadline);
 
@@ -281,14 +278,32 @@ Errc Endpoint::send_locked(std::span<const std::byte> message, Deadline deadline
   return e;
 }
 
+// A CANCEL owed by a message that timed out part-way goes before any other record.
+Errc Endpoint::pay_cancel(Deadline deadline) {
+  if (!cancel_owed_) return Errc::ok;
+  if (Errc e = write_record(RecordKind::cancel, {}, {}, deadline); e != Errc::ok) return e;
+  cancel_owed_ = false;
+  return Errc::ok;
+}
+
 Errc Endpoint::write_record(RecordKind kind, std::span<const std::byte> prefix,
                             std::span<const std::byte> body, Deadline deadline) {
   const auto n = static_cast<uint32_t>(prefix.size() + body.size());
+  std::span<std::byte> dst;
+  if (Errc e = reserve_record(n, kind, deadline, &dst); e != Errc::ok) return e;
+  if (!prefix.empty()) std::memcpy(dst.data(), prefix.data(), prefix.size());
+  if (!body.empty()) std::memcpy(dst.data() + prefix.size(), body.data(), body.size());
+  writer_.commit(n);
+  return Errc::ok;
+}
+
+// Room for one record of `n` payload bytes, waiting for the consumer while the ring is
+// full. The caller writes *out and commits.
+Errc Endpoint::reserve_record(uint32_t n, RecordKind kind, Deadline deadline,
+                              std::span<std::byte>* out) {
   for (;;) {
     if (auto dst = writer_.reserve(n, kind)) {
-      if (!prefix.empty()) std::memcpy(dst->data(), prefix.data(), prefix.size());
-      if (!body.empty()) std::memcpy(dst->data() + prefix.size(), body.data(), body.size());
-      writer_.commit(n);
+      *out = *dst;
       return Errc::ok;
     }
     if (writer_.failure() != Reason::none) {
@@ -301,41 +316,56 @@ Errc Endpoint::write_record(RecordKind kind, std::span<const std::byte> prefix,
   }
 }
 
-// Waits until `bytes` of ring are free (or the writer failed, or the state changed).
-Errc Endpoint::wait_writable(uint32_t bytes, Deadline deadline) {
+// The idle strategy of docs/protocol.md 5.1-5.2, for both directions: spin on `ready`,
+// yield, then park on `watched` after announcing it through `parked`. Returns ok once
+// `ready()` holds, the first non-ok `state()` (close, failure, peer gone), or timeout.
+// `ready` reloads the peer's index; `state` is the slower check, run every 64 spins.
+template <class Ready, class State>
+Errc Endpoint::idle_wait(Ready&& ready, State&& state, SharedWord parked, SharedWord watched,
+                         Deadline deadline) {
   const IdleOptions& idle = options_.idle;
-  auto changed = [&]() { return writer_.has_room(bytes) || writer_.failure() != Reason::none; };
   for (uint32_t i = 0; i < idle.spin_iterations || !idle.park; ++i) {
-    if (changed()) return Errc::ok;
-    if (Errc e = send_state(); e != Errc::ok) return e;
-    if (deadline.passed()) return Errc::timeout;
+    if (ready()) return Errc::ok;
+    if ((i & 63u) == 0) {
+      if (Errc e = state(); e != Errc::ok) return e;
+      if (deadline.passed()) return Errc::timeout;
+    }
     cpu_relax();
   }
   for (uint32_t i = 0; i < idle.yield_iterations; ++i) {
-    if (changed()) return Errc::ok;
+    if (ready()) return Errc::ok;
     std::this_thread::yield();
   }
   for (;;) {
-    const uint32_t seen = out_.read_index.load(std::memory_order_relaxed);
-    // SYNC: park-announce (partner: RingReader::release's seq_cst load of producer_parked
-    // after its seq_cst store of read_index, on the peer's side).
-    out_.producer_parked.store(1, std::memory_order_seq_cst);
+    const uint32_t seen = watched.load(std::memory_order_relaxed);
+    // SYNC: park-announce (partner: the peer's seq_cst load of this parked word right
+    // after its seq_cst store of `watched`: RingWriter::publish for a parked consumer,
+    // RingReader::release for a parked producer). Store, then re-check below (Dekker).
+    parked.store(1, std::memory_order_seq_cst);
     own_parked_.fetch_add(1, std::memory_order_seq_cst);  // for wake_sleepers()
-    const bool ready = changed();
-    const Errc st = send_state();
-    if (ready || st != Errc::ok || deadline.passed()) {
-      out_.producer_parked.store(0, std::memory_order_relaxed);
-      own_parked_.fetch_sub(1, std::memory_order_relaxed);
-      if (ready) return Errc::ok;
-      return st != Errc::ok ? st : Errc::timeout;
+    Errc e = Errc::would_block;
+    if (ready()) {
+      e = Errc::ok;
+    } else if (Errc st = state(); st != Errc::ok) {
+      e = st;
+    } else if (deadline.passed()) {
+      e = Errc::timeout;
+    } else {
+      auto timeout = std::chrono::nanoseconds(idle.park_timeout);
+      if (!deadline.is_never()) timeout = std::min(timeout, deadline.at - Clock::now());
+      parks_.fetch_add(1, std::memory_order_relaxed);
+      park_on(watched.address(), seen, timeout);
     }
-    auto timeout = std::chrono::nanoseconds(idle.park_timeout);
-    if (!deadline.is_never()) timeout = std::min(timeout, deadline.at - Clock::now());
-    parks_.fetch_add(1, std::memory_order_relaxed);
-    park_on(out_.read_index.address(), seen, timeout);
-    out_.producer_parked.store(0, std::memory_order_relaxed);
+    parked.store(0, std::memory_order_relaxed);
     own_parked_.fetch_sub(1, std::memory_order_relaxed);
+    if (e != Errc::would_block) return e;
   }
+}
+
+// Waits until `bytes` of ring are free (or the writer failed, or the state changed).
+Errc Endpoint::wait_writable(uint32_t bytes, Deadline deadline) {
+  return idle_wait([&] { return writer_.has_room(bytes) || writer_.failure() != Reason::none; },
+                   [&] { return send_state(); }, out_.producer_parked, out_.read_index, deadline);
 }
 
 // ---- zero-copy reservations --------------------------------------------------------------
@@ -343,26 +373,15 @@ Errc Endpoint::wait_writable(uint32_t bytes, Deadline deadline) {
 Errc Endpoint::reserve(uint32_t n, Reservation* out, Deadline deadline) {
   if (n > writer_.max_payload()) return Errc::too_large;
   std::unique_lock lock(send_mu_);
-  for (;;) {
-    if (Errc e = send_state(); e != Errc::ok) return e;
-    if (cancel_owed_) {
-      if (Errc e = write_record(RecordKind::cancel, {}, {}, deadline); e != Errc::ok) return e;
-      cancel_owed_ = false;
-    }
-    if (auto dst = writer_.reserve(n, RecordKind::message)) {
-      out->abort();
-      out->owner_ = this;
-      out->lock_ = std::move(lock);
-      out->data_ = *dst;
-      return Errc::ok;
-    }
-    if (writer_.failure() != Reason::none) {
-      fail(writer_.failure());
-      return Errc::failed;
-    }
-    publish_and_ring();
-    if (Errc e = wait_writable(writer_.bytes_needed(n), deadline); e != Errc::ok) return e;
-  }
+  if (Errc e = send_state(); e != Errc::ok) return e;
+  if (Errc e = pay_cancel(deadline); e != Errc::ok) return e;
+  std::span<std::byte> dst;
+  if (Errc e = reserve_record(n, RecordKind::message, deadline, &dst); e != Errc::ok) return e;
+  out->abort();
+  out->owner_ = this;
+  out->lock_ = std::move(lock);
+  out->data_ = dst;
+  return Errc::ok;
 }
 
 Endpoint::Reservation::Reservation(Reservation&& o) noexcept
@@ -423,65 +442,69 @@ bool Endpoint::grow_assembly(uint32_t need) {
   return true;
 }
 
-// Applies C8-C10 to one record. Returns true when a whole message is ready in *deliver.
-bool Endpoint::handle_record(const Record& rec, std::span<const std::byte>* deliver) {
+// Applies C8-C10 to one record: a whole message ready in *deliver, more fragments to
+// come, or a violation (the endpoint has failed).
+Endpoint::Step Endpoint::handle_record(const Record& rec, std::span<const std::byte>* deliver) {
   const auto len = static_cast<uint32_t>(rec.payload.size());
   switch (rec.kind) {
     case RecordKind::message:
-      if (in_message_) return fail(Reason::fragment_sequence), false;
+      if (in_message_) return reject(Reason::fragment_sequence);
       *deliver = rec.payload;
-      return true;
+      return Step::deliver;
     case RecordKind::first: {
-      if (in_message_) return fail(Reason::fragment_sequence), false;
-      if (len < kFirstPrefix) return fail(Reason::fragment_length), false;
+      if (in_message_) return reject(Reason::fragment_sequence);
+      if (len < kFirstPrefix) return reject(Reason::fragment_length);
       uint32_t prefix[2];
       std::memcpy(prefix, rec.payload.data(), sizeof prefix);  // read once
       const uint32_t total = prefix[0];
       const uint32_t chunk = len - kFirstPrefix;
       if (prefix[1] != 0 || chunk == 0 || chunk > total) {
-        return fail(Reason::fragment_length), false;
+        return reject(Reason::fragment_length);
       }
-      if (total > options_.max_message) return fail(Reason::message_too_large), false;
+      if (total > options_.max_message) return reject(Reason::message_too_large);
       assembly_total_ = total;
       assembly_have_ = 0;
-      if (!grow_assembly(chunk)) return fail(Reason::local_error), false;
+      if (!grow_assembly(chunk)) return reject(Reason::local_error);
       std::memcpy(assembly_.get(), rec.payload.data() + kFirstPrefix, chunk);
       assembly_have_ = chunk;
       in_message_ = true;
-      return false;
+      return Step::more;
     }
     case RecordKind::middle:
     case RecordKind::last: {
-      if (!in_message_) return fail(Reason::fragment_sequence), false;
+      if (!in_message_) return reject(Reason::fragment_sequence);
       const bool last = rec.kind == RecordKind::last;
       const uint32_t room = assembly_total_ - assembly_have_;
       if (len == 0 || len > room || (last && len != room) || (!last && len == room)) {
-        return fail(Reason::fragment_length), false;
+        return reject(Reason::fragment_length);
       }
-      if (!grow_assembly(assembly_have_ + len)) return fail(Reason::local_error), false;
+      if (!grow_assembly(assembly_have_ + len)) return reject(Reason::local_error);
       std::memcpy(assembly_.get() + assembly_have_, rec.payload.data(), len);
       assembly_have_ += len;
-      if (!last) return false;
+      if (!last) return Step::more;
       in_message_ = false;
       *deliver = {assembly_.get(), assembly_total_};
-      return true;
+      return Step::deliver;
     }
     case RecordKind::cancel:
-      if (!in_message_) return fail(Reason::fragment_sequence), false;
+      if (!in_message_) return reject(Reason::fragment_sequence);
       in_message_ = false;
-      return false;
+      return Step::more;
     case RecordKind::pad:  // RingReader never returns PAD
       break;
   }
-  fail(Reason::record_kind_invalid);
-  return false;
+  return reject(Reason::record_kind_invalid);
+}
+
+Endpoint::Step Endpoint::reject(Reason r) {
+  fail(r);
+  return Step::failed;
 }
 
 Errc Endpoint::wait_readable(Deadline deadline) {
   // A closed or failed endpoint refuses before looking at the ring (docs/protocol.md 7.3).
   if (closed()) return Errc::closed;
   if (failure() != Reason::none) return Errc::failed;
-  const IdleOptions& idle = options_.idle;
   auto ready = [&]() {
     return reader_.has_data() || reader_.refill() || reader_.failure() != Reason::none;
   };
@@ -494,50 +517,9 @@ Errc Endpoint::wait_readable(Deadline deadline) {
     if (p != Errc::ok && ready()) return Errc::ok;  // its last records, published before
     return p;
   };
-  auto finish = [&]() {
-    if (reader_.failure() != Reason::none) return fail_from_reader();
-    return Errc::ok;
-  };
-  for (uint32_t i = 0; i < idle.spin_iterations || !idle.park; ++i) {
-    if (ready()) return finish();
-    if ((i & 63u) == 0) {
-      if (Errc e = state(); e != Errc::ok) return e;
-      if (deadline.passed()) return Errc::timeout;
-    }
-    cpu_relax();
-  }
-  for (uint32_t i = 0; i < idle.yield_iterations; ++i) {
-    if (ready()) return finish();
-    std::this_thread::yield();
-  }
-  for (;;) {
-    const uint32_t seen = in_.write_index.load(std::memory_order_relaxed);
-    // SYNC: park-announce (partner: RingWriter::publish's seq_cst load of consumer_parked
-    // after its seq_cst store of write_index, on the peer's side).
-    in_.consumer_parked.store(1, std::memory_order_seq_cst);
-    own_parked_.fetch_add(1, std::memory_order_seq_cst);  // for wake_sleepers()
-    if (ready()) {
-      in_.consumer_parked.store(0, std::memory_order_relaxed);
-      own_parked_.fetch_sub(1, std::memory_order_relaxed);
-      return finish();
-    }
-    if (Errc e = state(); e != Errc::ok) {
-      in_.consumer_parked.store(0, std::memory_order_relaxed);
-      own_parked_.fetch_sub(1, std::memory_order_relaxed);
-      return e;
-    }
-    if (deadline.passed()) {
-      in_.consumer_parked.store(0, std::memory_order_relaxed);
-      own_parked_.fetch_sub(1, std::memory_order_relaxed);
-      return Errc::timeout;
-    }
-    auto timeout = std::chrono::nanoseconds(idle.park_timeout);
-    if (!deadline.is_never()) timeout = std::min(timeout, deadline.at - Clock::now());
-    parks_.fetch_add(1, std::memory_order_relaxed);
-    park_on(in_.write_index.address(), seen, timeout);
-    in_.consumer_parked.store(0, std::memory_order_relaxed);
-    own_parked_.fetch_sub(1, std::memory_order_relaxed);
-  }
+  const Errc e = idle_wait(ready, state, in_.consumer_parked, in_.write_index, deadline);
+  if (e == Errc::ok && reader_.failure() != Reason::none) return fail_from_reader();
+  return e;
 }
 
 // ---- monitoring --------------------------------------------------------------------------

@@ -159,6 +159,12 @@ class Endpoint {
   Errc write_record(RecordKind kind, std::span<const std::byte> prefix,
                     std::span<const std::byte> body, Deadline deadline);
   Errc wait_writable(uint32_t bytes, Deadline deadline);
+  template <class Ready, class State>
+  Errc idle_wait(Ready&& ready, State&& state, SharedWord parked, SharedWord watched,
+                 Deadline deadline);
+  Errc send_counted(std::span<const std::byte> message, Deadline deadline);
+  Errc pay_cancel(Deadline deadline);
+  Errc reserve_record(uint32_t n, RecordKind kind, Deadline deadline, std::span<std::byte>* out);
   Errc send_state();  // why sending is impossible now, or ok
   Errc peer_errc();   // ok, peer_closed, peer_failed, or failed (S1: invalid state word)
   void publish_and_ring();
@@ -166,7 +172,9 @@ class Endpoint {
   void ring_peer(const uint32_t* watched);
   void wake_sleepers();
   Errc fail_from_reader();
-  bool handle_record(const Record& rec, std::span<const std::byte>* deliver);
+  enum class Step : uint8_t { more, deliver, failed };
+  Step handle_record(const Record& rec, std::span<const std::byte>* deliver);
+  Step reject(Reason r);
   bool grow_assembly(uint32_t need);
   void bump(std::atomic<uint64_t>& c, uint64_t by = 1) {
     c.store(c.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
@@ -199,10 +207,10 @@ class Endpoint {
   // Receiving (the receiving thread only).
   alignas(kSlot) RingReader reader_;
   std::atomic<uint64_t> messages_received_{0}, bytes_received_{0};
-  // Reassembly of a fragmented message.
-  // The buffer is kept between messages: a fresh 1 MiB allocation per message is an mmap,
-  // 256 page faults and an munmap, which capped reassembly at ~1 GB/s. Buffers above
-  // kKeepAssembly are returned after each message so one huge message does not pin memory.
+  // Reassembly of a fragmented message. The buffer is kept between messages: a fresh 1 MiB
+  // allocation per message is an mmap, 256 page faults and an munmap, which capped reassembly at ~1
+  // GB/s. Buffers above kKeepAssembly are returned after each message so one huge message does not
+  // pin memory.
   static constexpr uint32_t kKeepAssembly = 64u << 20;
   std::unique_ptr<std::byte[]> assembly_;
   uint32_t assembly_capacity_ = 0;
@@ -244,9 +252,9 @@ Errc Endpoint::poll(F&& on_message, size_t max_messages, size_t* delivered) {
       break;
     }
     std::span<const std::byte> message;
-    const bool complete = handle_record(*rec, &message);
-    if (failure() != Reason::none) return Errc::failed;
-    if (complete) {
+    const Step step = handle_record(*rec, &message);
+    if (step == Step::failed) return Errc::failed;
+    if (step == Step::deliver) {
       ++count;
       bytes += message.size();
       on_message(message);
