@@ -1,7 +1,7 @@
 // Preload (isolated world, unsandboxed): loads the native addon and bridges the page's
 // SharedArrayBuffer to it. See docs/electron.md for why each route was chosen.
 //   buffer:   page --window.postMessage--> here (shares the SAB; contextBridge would copy)
-//   page->N:  window.smcNative.wake(token) (contextBridge function: a synchronous call)
+//   page->N:  window.smcNative.wake(token, word) (contextBridge function: a synchronous call)
 //   N->page:  the addon's ThreadSafeFunction runs here; Atomics.notify wakes the page's
 //             Atomics.waitAsync on the watched words.
 import { contextBridge } from 'electron';
@@ -48,8 +48,8 @@ contextBridge.exposeInMainWorld('smcNative', {
       }, 0);
     });
   },
-  wake(token: string): void {
-    channels.get(token)?.transport.wake();
+  wake(token: string, word: number): void {
+    channels.get(token)?.transport.wake(word); // the addon validates the word
   },
   close(token: string): void {
     const ch = channels.get(token);

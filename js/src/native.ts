@@ -30,7 +30,7 @@ export interface NativeHandlerOptions {
 }
 
 interface NativeChannelHandle {
-  wake(): void;
+  wake(word: number): void;
   close(): void;
   stats(): Record<string, number | string | boolean>;
   ref(): void;
@@ -90,8 +90,8 @@ export class AddonTransport implements PeerTransport {
     const addon = loadAddon();
     this.handle = new addon.NativeChannel(new Uint8Array(buffer), { ...this.options }, doorbell);
   }
-  wake(): void {
-    this.handle?.wake();
+  wake(word: number): void {
+    this.handle?.wake(word);
   }
   close(): void {
     const h = this.handle;

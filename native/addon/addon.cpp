@@ -175,9 +175,7 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
     smc::Errc err = smc::Errc::ok;
     auto ep = smc::Endpoint::attach(region, smc::Side::native, eo, &err);
     if (!ep) {
-      doorbell_->tsfn.Release();  // the finalizer deletes doorbell_
-      doorbell_ = nullptr;
-      tsfn_released_ = true;
+      ReleaseDoorbell();
       throw Napi::Error::New(
           env, std::string("cannot attach the native endpoint: ") + smc::to_string(err));
     }
@@ -187,8 +185,7 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
       std::string error;
       if (!path.empty() && !plugin_->load(path, GetString(opts, "pluginConfig", "{}"), &error)) {
         plugin_->close();
-        doorbell_->tsfn.Release();
-        tsfn_released_ = true;
+        ReleaseDoorbell();
         throw Napi::Error::New(env, error);  // names the path and the cause
       }
     }
@@ -202,32 +199,52 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
     if (data_) data_->live.erase(this);
   }
 
-  // Stops the thread and lets go of the TSFN and the SAB. Safe to call repeatedly. At
-  // environment teardown Node closes the TSFN itself, so it is not released twice.
-  // Afterwards doorbell_ belongs to the TSFN (its finalizer deletes it): never touched.
+  // Stops the thread and lets go of the TSFN and the SAB. Safe to call repeatedly.
   void Shutdown() {
     if (responder_) {
       responder_->stop();  // closes the endpoint: the thread wakes and is joined
     }
-    if (doorbell_ && !tsfn_released_) {
-      doorbell_calls_ = doorbell_->calls.load();
-      if (!data_ || !data_->tearing_down) doorbell_->tsfn.Release();
-      tsfn_released_ = true;
-      doorbell_ = nullptr;
-    }
+    ReleaseDoorbell();
     if (!view_.IsEmpty() && !(data_ && data_->tearing_down)) view_.Reset();
   }
 
+  // Lets go of the TSFN (its finalizer deletes doorbell_). During environment teardown
+  // Node closes TSFNs itself, so it is not released twice.
+  void ReleaseDoorbell() {
+    if (!doorbell_) return;
+    doorbell_calls_ = doorbell_->calls.load();
+    if (!data_ || !data_->tearing_down) doorbell_->tsfn.Release();
+    doorbell_ = nullptr;
+  }
+
  private:
-  // JS produced into a parked native consumer (or released space to a parked native
-  // producer): one futex wake per word. Called only when the parked word was set.
+  // wake(word): JS produced into a parked native consumer (word = R2N write_index) or
+  // released space to a parked native producer (word = N2R read_index): one futex wake on
+  // that word. JS calls it only when the matching parked word was set.
   Napi::Value Wake(const Napi::CallbackInfo& info) {
-    if (!responder_) return info.Env().Undefined();
+    Napi::Env env = info.Env();
+    if (!responder_) return env.Undefined();
     const auto& region = responder_->endpoint().region();
-    smc::wake_all(region.ring(smc::Dir::r2n).write_index.address());
-    smc::wake_all(region.ring(smc::Dir::n2r).read_index.address());
+    const uint32_t* data_word = region.ring(smc::Dir::r2n).write_index.address();
+    const uint32_t* space_word = region.ring(smc::Dir::n2r).read_index.address();
+    const auto index_of = [&](const uint32_t* w) {
+      return static_cast<double>(reinterpret_cast<const std::byte*>(w) - region.memory().data()) /
+             4;
+    };
+    const double word = info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : -1;
+    if (word == index_of(data_word)) {
+      smc::wake_all(data_word);
+    } else if (word == index_of(space_word)) {
+      smc::wake_all(space_word);
+    } else {
+      throw Napi::RangeError::New(
+          env, "wake(word): word must be the Int32 index of R2N write_index (" +
+                   std::to_string(static_cast<int>(index_of(data_word))) + ") or N2R read_index (" +
+                   std::to_string(static_cast<int>(index_of(space_word))) + "), not " +
+                   describe(info[0]));
+    }
     wakes_ += 1;
-    return info.Env().Undefined();
+    return env.Undefined();
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
@@ -357,7 +374,6 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
   std::shared_ptr<smc::SinkTotals> totals_;
   std::shared_ptr<smc::PluginSlot> plugin_;  // handler 'plugin' only
   AddonData* data_ = nullptr;
-  bool tsfn_released_ = false;
   uint64_t wakes_ = 0;
 };
 

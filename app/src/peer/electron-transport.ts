@@ -16,7 +16,7 @@ import { WaitAsyncDoorbell } from './wait-async-doorbell';
 export interface SmcNativeBridge {
   /** Attach token -> resolves when the native side attached to the posted buffer. */
   attach(token: string, config: string): Promise<void>;
-  wake(token: string): void;
+  wake(token: string, word: number): void;
   close(token: string): void;
   stats(token: string): Record<string, number | string | boolean>;
 }
@@ -55,8 +55,8 @@ export class ElectronTransport implements PeerTransport {
     this.attached = this.bridge.attach(this.token, JSON.stringify(this.config));
   }
 
-  wake(): void {
-    if (!this.closed) this.bridge.wake(this.token);
+  wake(word: number): void {
+    if (!this.closed) this.bridge.wake(this.token, word);
   }
 
   parked(word: number, value: number): void {
