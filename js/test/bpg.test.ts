@@ -108,6 +108,17 @@ test('vector file covers the required cases', () => {
   assert.ok(vectors.some((v) => /[^\x00-\x7f]/.test(v.metadata)));
   assert.ok(vectors.some((v) => v.targetId === 0xffffffff && v.groupId === 0xffffffff));
   assert.ok(vectors.some((v) => v.endOfGroup) && vectors.some((v) => !v.endOfGroup));
+  // the rest of what docs/bpg.md ("Test vectors") says the file covers
+  const utf8Widths = new Set(vectors.flatMap((v) => [...v.metadata].map((c) => new TextEncoder().encode(c).byteLength)));
+  assert.deepEqual([1, 2, 3, 4].map((n) => utf8Widths.has(n)), [true, true, true, true]);
+  assert.ok(vectors.some((v) => v.metadata.startsWith('\ufeff')), 'leading BOM');
+  assert.ok(vectors.some((v) => v.targetId === 0 && v.groupId === 0), 'ids 0');
+  assert.ok(vectors.some((v) => v.binaryHex.toLowerCase().includes(BPG_MAGIC.toString(16))), 'binary containing the magic');
+  assert.ok(vectors.some((v) => v.binaryHex.length / 2 >= 300), '300-byte payload');
+  assert.ok(
+    vectors.some((v, i) => !v.endOfGroup && vectors.slice(i + 1).some((w) => w.endOfGroup && w.groupId === v.groupId && w.targetId === v.targetId)),
+    'a group of two packets',
+  );
 });
 
 test('every vector decodes to its fields and encodes to the exact bytes', () => {

@@ -247,17 +247,31 @@ bool same_packet(const Packet& a, const Packet& b) {
 TEST(BpgVectors, FileHasTheRequiredCases) {
   const auto vs = load_vectors();
   ASSERT_GE(vs.size(), 8u);
-  bool empty_meta = false, empty_bin = false, multibyte = false, max_ids = false, eog = false,
-       not_eog = false;
+  bool empty_meta = false, empty_bin = false, max_ids = false, zero_ids = false, eog = false,
+       not_eog = false, bom = false, magic_in_binary = false, big_binary = false,
+       two_packet_group = false;
+  bool utf8_width[5] = {};                             // seen a character of 1..4 UTF-8 bytes
+  std::map<std::pair<uint64_t, uint64_t>, bool> open;  // (group, target) with a packet pending
   for (const auto& v : vs) {
+    auto& pending = open[{v.group_id, v.target_id}];
+    two_packet_group |= v.end_of_group && pending;
+    pending = !v.end_of_group;
     empty_meta |= v.metadata.empty();
     empty_bin |= v.binary_hex.empty();
-    for (char c : v.metadata) multibyte |= (static_cast<unsigned char>(c) >= 0x80);
+    for (unsigned char c : v.metadata) {  // lead bytes tell the width; skip continuations
+      if (c < 0x80 || c >= 0xC0) utf8_width[c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4] = true;
+    }
     max_ids |= (v.target_id == 0xFFFFFFFFu && v.group_id == 0xFFFFFFFFu);
+    zero_ids |= (v.target_id == 0 && v.group_id == 0);
     eog |= v.end_of_group;
     not_eog |= !v.end_of_group;
+    bom |= v.metadata.starts_with("\xEF\xBB\xBF");
+    magic_in_binary |= v.binary_hex.find("42504701") != std::string::npos;
+    big_binary |= v.binary_hex.size() / 2 >= 300;
   }
-  EXPECT_TRUE(empty_meta && empty_bin && multibyte && max_ids && eog && not_eog);
+  EXPECT_TRUE(empty_meta && empty_bin && max_ids && zero_ids && eog && not_eog);
+  EXPECT_TRUE(utf8_width[1] && utf8_width[2] && utf8_width[3] && utf8_width[4]);
+  EXPECT_TRUE(bom && magic_in_binary && big_binary && two_packet_group);
 }
 
 TEST(BpgVectors, DecodeToFieldsAndEncodeToExactBytes) {
