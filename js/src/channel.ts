@@ -9,7 +9,7 @@
 import { ChannelClosedError, ChannelError, ProtocolError, TimeoutError } from './errors';
 import { TypedEmitter } from './emitter';
 import { EOF, Endpoint } from './protocol/endpoint';
-import { MAX_CAPACITY, MIN_CAPACITY, initRegion, regionSize, type Region } from './protocol/layout';
+import { MAX_CAPACITY, MIN_CAPACITY, STATE_CLOSED, STATE_FAILED, initRegion, regionSize, type Region } from './protocol/layout';
 import { now, scheduleTask } from './scheduler';
 import type { PeerTransport } from './transport';
 
@@ -153,6 +153,8 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
 
   private closed = false;
   private receiver: MessageCallback | null = null;
+  /** A 'message' listener exists (kept by the emitter hooks: no lookup per message). */
+  private emitsMessages = false;
   private copyMessages = false;
   private pollTimer: ReturnType<typeof setInterval> | null = null;
   private draining = false;
@@ -226,7 +228,7 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
       this.stat.bytesReceived += m.length;
       const msg = this.copyMessages ? m.slice() : m;
       if (this.receiver !== null) this.receiver(msg);
-      if (this.listenerCount('message') > 0) this.emit('message', msg);
+      if (this.emitsMessages) this.emit('message', msg);
     };
     this.deliver = deliverView;
 
@@ -254,11 +256,7 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
     this.assertOpen('send');
     const bytes = toBytes(data);
     if (bytes.length > 2 ** 32 - 1) throw new RangeError(`message of ${bytes.length} bytes exceeds the limit of 2^32 - 1 bytes`);
-    if (this.queueLength() === 0 && this.tryWriteWhole(bytes)) {
-      this.countSent(bytes.length);
-      this.schedulePublish();
-      return true;
-    }
+    if (this.writeNow(bytes)) return true;
     if (this.queueBytes >= this.highWaterMark) {
       this.needDrainEvent = true;
       return false;
@@ -272,11 +270,7 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
     try {
       this.assertOpen('sendAsync');
       const bytes = toBytes(data);
-      if (this.queueLength() === 0 && this.tryWriteWhole(bytes)) {
-        this.countSent(bytes.length);
-        this.schedulePublish();
-        return Promise.resolve();
-      }
+      if (this.writeNow(bytes)) return Promise.resolve();
       const copy = bytes.slice();
       return new Promise<void>((resolve, reject) => this.enqueue(copy, resolve, reject));
     } catch (e) {
@@ -399,18 +393,20 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
     this.assertOpen('poll');
     const n = this.endpoint.poll(this.deliver, maxMessages);
     if (n === EOF) {
-      this.onPeerGone();
+      this.cleanup(); // the peer closed and everything it sent was delivered
       return 0;
     }
     return n;
   }
 
   private get receiving(): boolean {
-    return this.receiver !== null || this.listenerCount('message') > 0;
+    return this.receiver !== null || this.emitsMessages;
   }
 
-  protected override listenerAdded(event: keyof Events): void {
-    if (event === 'message' && !this.closed) this.scheduleDrain();
+  protected override listenersChanged(event: keyof Events): void {
+    if (event !== 'message') return;
+    this.emitsMessages = this.listenerCount('message') > 0;
+    if (this.emitsMessages && !this.closed) this.scheduleDrain();
   }
 
   // ---- native plugins ---------------------------------------------------------------
@@ -519,6 +515,15 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
     this.stat.bytesSent += n;
   }
 
+  /** The fast path of send/sendAsync: the whole message into the ring now (nothing queued
+   *  ahead of it), published at the end of this turn with the others. */
+  private writeNow(bytes: Uint8Array): boolean {
+    if (this.queueLength() > 0 || !this.tryWriteWhole(bytes)) return false;
+    this.countSent(bytes.length);
+    this.schedulePublish();
+    return true;
+  }
+
   /** Writes a whole message now if it fits; never leaves part of it in the ring. */
   private tryWriteWhole(bytes: Uint8Array): boolean {
     const w = this.endpoint.writer;
@@ -600,8 +605,24 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
       return;
     }
     this.publishNow();
-    if (this.endpoint.parkProducer()) this.scheduleDrain(); // space appeared meanwhile
-    else this.transport.parked?.(this.endpoint.producerWaitWord, this.endpoint.producerWaitValue);
+    if (this.parkProducer()) this.scheduleDrain(); // space appeared meanwhile
+  }
+
+  /** Announces that we wait for space (the peer rings when it frees some) and lets the
+   *  transport arm its wait. True when space appeared meanwhile: do not wait. */
+  private parkProducer(): boolean {
+    const ep = this.endpoint;
+    if (ep.parkProducer()) return true;
+    this.transport.parked?.(ep.producerWaitWord, ep.producerWaitValue);
+    return false;
+  }
+
+  /** The same for data: true when data (or the peer's end) arrived meanwhile. */
+  private parkConsumer(): boolean {
+    const ep = this.endpoint;
+    if (ep.parkConsumer()) return true;
+    this.transport.parked?.(ep.consumerWaitWord, ep.consumerWaitValue);
+    return false;
   }
 
   /** Blocks (sendDirect) until the ring has space, spinning then sleeping briefly. */
@@ -672,48 +693,27 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
           // most one batch (a 4096-message batch measured 10-45 ms under a flood).
           n = this.endpoint.poll(this.deliver, 512);
           if (n === EOF) {
-            this.onPeerGone();
+            this.cleanup(); // the peer closed and everything it sent was delivered
             return;
           }
         } else {
           this.checkPeer();
         }
         if (this.closed) return;
-        const elapsed = now() - t0;
-        if (n > 0) {
-          if (elapsed >= this.drainBudgetMs) {
-            more = true;
+        if (n === 0) {
+          // Nothing delivered: park (doorbell) or stop until the next tick (poll / spin).
+          if (this.wakeMode !== 'doorbell') {
+            more = this.wakeMode === 'spin' && (this.receiving || this.queueLength() > 0);
             break;
           }
-          continue;
+          // Parking re-checks the ring: true means work arrived meanwhile, go round again.
+          const woke = (this.queueLength() > 0 && this.parkProducer()) || (this.receiving && this.parkConsumer());
+          if (!woke) break;
         }
-        // Nothing delivered: park (doorbell) or stop until the next tick (poll / spin).
-        if (this.wakeMode === 'spin') {
-          if (this.receiving || this.queueLength() > 0) more = true;
+        if (now() - t0 >= this.drainBudgetMs) {
+          more = true;
           break;
         }
-        if (this.wakeMode === 'poll') break;
-        if (this.queueLength() > 0) {
-          if (this.endpoint.parkProducer()) {
-            if (elapsed >= this.drainBudgetMs) {
-              more = true;
-              break;
-            }
-            continue;
-          }
-          this.transport.parked?.(this.endpoint.producerWaitWord, this.endpoint.producerWaitValue);
-        }
-        if (this.receiving) {
-          if (this.endpoint.parkConsumer()) {
-            if (elapsed >= this.drainBudgetMs) {
-              more = true;
-              break;
-            }
-            continue; // data arrived (or the peer ended) between the poll and parking
-          }
-          this.transport.parked?.(this.endpoint.consumerWaitWord, this.endpoint.consumerWaitValue);
-        }
-        break;
       }
     } catch (e) {
       this.failAsync(e as Error);
@@ -727,14 +727,10 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
 
   private checkPeer(): void {
     const ps = this.endpoint.peerState();
-    if (ps.state === 2 /* closed */ || ps.state === 3 /* failed */) {
+    if (ps.state === STATE_CLOSED || ps.state === STATE_FAILED) {
       // Let poll() drain and report: it distinguishes closed from failed.
       this.endpoint.poll(this.deliver, 0);
     }
-  }
-
-  private onPeerGone(): void {
-    this.cleanup();
   }
 
   /** Reports an error as an 'error' event, then closes the channel. */

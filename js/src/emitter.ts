@@ -11,7 +11,7 @@ export class TypedEmitter<Events extends { [K in keyof Events]: unknown[] }> {
     const list = this.listeners.get(event) ?? [];
     list.push(fn as unknown as Listener<never[]>);
     this.listeners.set(event, list);
-    this.listenerAdded(event);
+    this.listenersChanged(event);
     return this;
   }
 
@@ -29,6 +29,7 @@ export class TypedEmitter<Events extends { [K in keyof Events]: unknown[] }> {
       const i = list.indexOf(fn as unknown as Listener<never[]>);
       if (i >= 0) list.splice(i, 1);
       if (list.length === 0) this.listeners.delete(event);
+      this.listenersChanged(event);
     }
     return this;
   }
@@ -45,6 +46,6 @@ export class TypedEmitter<Events extends { [K in keyof Events]: unknown[] }> {
     return true;
   }
 
-  /** Hook for subclasses (e.g. start receiving when a 'message' listener appears). */
-  protected listenerAdded(_event: keyof Events): void {}
+  /** Hook for subclasses: a listener for `event` was added or removed. */
+  protected listenersChanged(_event: keyof Events): void {}
 }
