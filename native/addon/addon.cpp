@@ -267,7 +267,9 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
           static_cast<double>(doorbell_ ? doorbell_->calls.load() : doorbell_calls_));
     o.Set("parks", static_cast<double>(s.parks));
     o.Set("wakesFromJs", static_cast<double>(wakes_));
-    o.Set("sinkMessages", static_cast<double>(totals_->messages.load()));
+    // SYNC: sink-totals (partner: the sink's release store of `messages`): loaded first, so
+    // the bytes and checksum below cover at least that many messages.
+    o.Set("sinkMessages", static_cast<double>(totals_->messages.load(std::memory_order_acquire)));
     o.Set("sinkBytes", static_cast<double>(totals_->bytes.load()));
     o.Set("sinkChecksum", static_cast<double>(totals_->checksum.load()));
     o.Set("running", responder_->running());

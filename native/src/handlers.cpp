@@ -54,10 +54,12 @@ class SinkHandler final : public Handler {
     checksum_ += how_ == SinkChecksum::sum32 ? sum32(message) : fnv1a(message);
   }
   void on_batch_end(Endpoint&) override {
-    // Publish per batch, not per message: the totals are for monitoring.
-    totals_->messages.store(messages_, std::memory_order_relaxed);
+    // Publish per batch, not per message. `messages` goes last: a reader that sees a count
+    // also sees the bytes and checksum of at least those messages.
     totals_->bytes.store(bytes_, std::memory_order_relaxed);
     totals_->checksum.store(checksum_, std::memory_order_relaxed);
+    // SYNC: sink-totals (partner: the acquire load of `messages` in the addon's stats()).
+    totals_->messages.store(messages_, std::memory_order_release);
   }
 
  private:
