@@ -142,6 +142,8 @@ struct PluginSlot::Loaded {
   const smc_plugin_descriptor* desc = nullptr;
   void* instance = nullptr;
   std::string path, name, version, config;
+  // Flags only, read and written relaxed: they publish no data. The hand-off of a call is
+  // call_mu_ (active_), and the failure text is read under failure_mu.
   std::atomic<bool> stopping{false};
   std::atomic<bool> failed{false};
   std::mutex failure_mu;
@@ -178,8 +180,9 @@ struct PluginHostAccess {
 
   // Why this plugin may not send now (SMC_OK if it may), and its endpoint.
   static int32_t may_send(Loaded* lp, Endpoint** ep) {
-    if (lp->failed.load(std::memory_order_acquire)) return SMC_ERR_FAILED;
-    if (lp->stopping.load(std::memory_order_acquire)) return SMC_ERR_STOPPING;
+    if (lp->failed.load(std::memory_order_relaxed)) return SMC_ERR_FAILED;
+    if (lp->stopping.load(std::memory_order_relaxed)) return SMC_ERR_STOPPING;
+    // SYNC: slot-endpoint (partner: PluginSlot::bind's release store of ep_).
     *ep = lp->slot->ep_.load(std::memory_order_acquire);
     if (*ep == nullptr) return SMC_ERR_NOT_READY;
     return SMC_OK;
@@ -202,8 +205,8 @@ struct PluginHostAccess {
     for (;;) {
       const Errc e = ep->reserve(static_cast<uint32_t>(len), r, slice(all, kReserveSlice));
       if (e != Errc::timeout) return to_status(e);
-      if (lp->stopping.load(std::memory_order_acquire)) return SMC_ERR_STOPPING;
-      if (lp->failed.load(std::memory_order_acquire)) return SMC_ERR_FAILED;
+      if (lp->stopping.load(std::memory_order_relaxed)) return SMC_ERR_STOPPING;
+      if (lp->failed.load(std::memory_order_relaxed)) return SMC_ERR_FAILED;
       if (all.passed()) return SMC_ERR_TIMEOUT;
     }
   }
@@ -231,7 +234,7 @@ struct PluginHostAccess {
         const Errc e = ep->send(msg, slice(all, kFragmentedSlice), flush);
         status = to_status(e);
         if (e != Errc::timeout) break;
-        if (lp->stopping.load(std::memory_order_acquire)) {
+        if (lp->stopping.load(std::memory_order_relaxed)) {
           status = SMC_ERR_STOPPING;
           break;
         }
@@ -287,6 +290,7 @@ struct PluginHostAccess {
   }
 
   static size_t max_reserve(const smc_host* h) {
+    // SYNC: slot-endpoint (partner: PluginSlot::bind's release store of ep_).
     Endpoint* ep = of(h)->slot->ep_.load(std::memory_order_acquire);
     return ep ? ep->max_payload() : 0;
   }
@@ -302,14 +306,18 @@ struct PluginHostAccess {
       std::lock_guard g(lp->failure_mu);
       if (lp->failed.load(std::memory_order_relaxed)) return;  // the first reason sticks
       lp->failure = message ? message : "";
-      lp->failed.store(true, std::memory_order_release);
+      lp->failed.store(true, std::memory_order_relaxed);
     }
     lp->slot->emit_log(SMC_LOG_ERROR, lp->name,
                        std::string("failed: ") + (message ? message : "(no message)"));
   }
 
-  // After a host -> plugin call: a reservation the call left open is aborted (rule 5).
-  static void after_call(const Loaded* lp) {
+  // Runs one host -> plugin call (caller holds call_mu_). Replies sent during it are
+  // published per batch, not per message; a reservation it left open is aborted (rule 5).
+  template <class Call>
+  static void dispatch(const Loaded* lp, Call&& call) {
+    dispatching() = lp;
+    call();
     dispatching() = nullptr;
     ThreadReservation& t = tls();
     if (t.owner == lp) {
@@ -328,6 +336,8 @@ PluginSlot::~PluginSlot() {
 }
 
 void PluginSlot::bind(Endpoint* ep) {
+  // SYNC: slot-endpoint (partner: the acquire loads of ep_ in PluginHostAccess::may_send,
+  // max_reserve and tick_loop, on plugin, tick and receive threads that then use *ep).
   ep_.store(ep, std::memory_order_release);
 }
 
@@ -370,7 +380,9 @@ void PluginSlot::close() {
   std::lock_guard g(admin_mu_);
   unload_locked();
   closed_ = true;
-  ep_.store(nullptr, std::memory_order_release);
+  // No release needed: nullptr publishes nothing, and every thread that could still use
+  // the endpoint (the plugin's and the tick thread) was joined by unload_locked().
+  ep_.store(nullptr, std::memory_order_relaxed);
 }
 
 bool PluginSlot::load_locked(const std::string& path, const std::string& config_json,
@@ -479,7 +491,7 @@ bool PluginSlot::load_locked(const std::string& path, const std::string& config_
     std::lock_guard c(call_mu_);
     active_ = lp.get();
   }
-  dispatch_open_.store(true, std::memory_order_release);
+  dispatch_open_.store(true, std::memory_order_relaxed);
   if (desc->on_tick && desc->tick_interval_ms > 0) {
     {
       std::lock_guard t(tick_mu_);
@@ -496,8 +508,8 @@ bool PluginSlot::unload_locked() {
   if (!current_) return false;
   Loaded* lp = current_.get();
   // 1. No new dispatch; blocked sends of the plugin return SMC_ERR_STOPPING.
-  dispatch_open_.store(false, std::memory_order_release);
-  lp->stopping.store(true, std::memory_order_release);
+  dispatch_open_.store(false, std::memory_order_relaxed);
+  lp->stopping.store(true, std::memory_order_relaxed);
   // 2. The tick thread finishes its tick in flight and exits.
   if (ticker_.joinable()) {
     {
@@ -531,14 +543,13 @@ void PluginSlot::tick_loop(Loaded* lp, uint32_t interval_ms) {
     t.unlock();
     {
       std::lock_guard c(call_mu_);
-      if (active_ == lp && !lp->failed.load(std::memory_order_acquire)) {
-        PluginHostAccess::dispatching() = lp;
-        lp->desc->on_tick(lp->instance);
-        PluginHostAccess::after_call(lp);
+      if (active_ == lp && !lp->failed.load(std::memory_order_relaxed)) {
+        PluginHostAccess::dispatch(lp, [lp] { lp->desc->on_tick(lp->instance); });
         ticks_.fetch_add(1, std::memory_order_relaxed);
       }
     }
     // Replies made during the tick were not flushed per message: publish them now.
+    // SYNC: slot-endpoint (partner: PluginSlot::bind's release store of ep_).
     if (Endpoint* ep = ep_.load(std::memory_order_acquire)) ep->flush();
     next += interval;
     const auto now = Clock::now();
@@ -548,21 +559,21 @@ void PluginSlot::tick_loop(Loaded* lp, uint32_t interval_ms) {
 }
 
 void PluginSlot::deliver(std::span<const std::byte> message) {
-  if (!dispatch_open_.load(std::memory_order_acquire)) {
+  if (!dispatch_open_.load(std::memory_order_relaxed)) {  // a hint; call_mu_ decides
     dropped_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
   std::lock_guard c(call_mu_);
   Loaded* lp = active_;
-  if (!lp || lp->stopping.load(std::memory_order_acquire) ||
-      lp->failed.load(std::memory_order_acquire)) {
+  if (!lp || lp->stopping.load(std::memory_order_relaxed) ||
+      lp->failed.load(std::memory_order_relaxed)) {
     dropped_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  PluginHostAccess::dispatching() = lp;
-  lp->desc->on_message(lp->instance, reinterpret_cast<const uint8_t*>(message.data()),
-                       message.size());
-  PluginHostAccess::after_call(lp);
+  PluginHostAccess::dispatch(lp, [lp, message] {
+    lp->desc->on_message(lp->instance, reinterpret_cast<const uint8_t*>(message.data()),
+                         message.size());
+  });
   delivered_.fetch_add(1, std::memory_order_relaxed);
 }
 

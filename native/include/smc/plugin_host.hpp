@@ -96,16 +96,17 @@ class PluginSlot {
   mutable std::mutex admin_mu_;  // load / unload / reload / close / stats
   std::unique_ptr<Loaded> current_;
   bool closed_ = false;
-  std::string last_path_, last_config_;
 
   // Dispatch: every call into a plugin (on_message, on_tick) holds call_mu_, so unload can
-  // wait for the one in flight by taking it. dispatch_open_ lets the receive thread drop
-  // without taking the lock while an unload waits for it.
+  // wait for the one in flight by taking it. That is the whole per-message cost of the
+  // unload guarantee: one lock, uncontended except against a tick or an unload; no
+  // allocation. dispatch_open_ (a relaxed hint) lets the receive thread drop without taking
+  // the lock while no plugin is loaded or an unload waits for it.
   std::mutex call_mu_;
   Loaded* active_ = nullptr;  // guarded by call_mu_
   std::atomic<bool> dispatch_open_{false};
 
-  std::atomic<Endpoint*> ep_{nullptr};
+  std::atomic<Endpoint*> ep_{nullptr};  // SYNC: slot-endpoint (bind() publishes the endpoint)
 
   std::thread ticker_;
   std::mutex tick_mu_;
