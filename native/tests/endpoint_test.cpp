@@ -24,13 +24,8 @@ using namespace std::chrono_literals;
 constexpr auto kLongPark = std::chrono::milliseconds(10'000);
 constexpr auto kPrompt = std::chrono::milliseconds(2'000);
 
-IdleOptions parky(std::chrono::milliseconds park_timeout = kLongPark) {
-  IdleOptions o;
-  o.spin_iterations = 100;
-  o.yield_iterations = 2;
-  o.park = true;
-  o.park_timeout = park_timeout;
-  return o;
+IdleOptions parky() {
+  return parking(100, 2, kLongPark);
 }
 
 class EndpointTest : public ::testing::Test {
@@ -52,10 +47,6 @@ class EndpointTest : public ::testing::Test {
   Region region_;
   std::unique_ptr<Endpoint> js_, nat_;
 };
-
-double ms_since(Clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-}
 
 // ---- fragmentation --------------------------------------------------------------------
 
@@ -317,7 +308,10 @@ TEST_F(EndpointTest, LocalCloseWakesOwnBlockedReceiverAndSender) {
     rx = recv_one(*js_, &b);
   });
   std::thread blocked_tx([&] { tx = js_->send(as_span(pattern(900, 1))); });
-  std::this_thread::sleep_for(150ms);  // both are parked by now (park after ~100 spins)
+  // Both counted their park, so both are in (or entering) the futex wait.
+  const auto t_park = Clock::now();
+  while (js_->stats().parks < 2 && ms_since(t_park) < 20'000) std::this_thread::sleep_for(1ms);
+  ASSERT_GE(js_->stats().parks, 2u);
   const auto t0 = Clock::now();
   js_->close();
   blocked_rx.join();
@@ -325,7 +319,6 @@ TEST_F(EndpointTest, LocalCloseWakesOwnBlockedReceiverAndSender) {
   EXPECT_LT(ms_since(t0), kPrompt.count()) << "close must wake this side's own sleepers";
   EXPECT_EQ(rx, Errc::closed);
   EXPECT_EQ(tx, Errc::closed);
-  EXPECT_GE(js_->stats().parks, 2u);
 }
 
 // ---- peer failure ---------------------------------------------------------------------
@@ -487,11 +480,7 @@ TEST_F(EndpointTest, StatsCountMessagesBytesParksAndDoorbells) {
   // A parked receiver: the sender rings exactly because the parked word is set.
   const EndpointStats before_tx = js_->stats(), before_rx = nat_->stats();
   std::thread rx([&] { EXPECT_EQ(recv_one(*nat_, &got, Deadline::in(20s)), Errc::ok); });
-  const auto t0 = Clock::now();
-  while (region_.ring(Dir::r2n).consumer_parked.load(std::memory_order_seq_cst) == 0 &&
-         ms_since(t0) < 10'000) {
-    std::this_thread::sleep_for(1ms);
-  }
+  wait_for_word(region_.ring(Dir::r2n).consumer_parked, 1);
   std::this_thread::sleep_for(20ms);
   ASSERT_EQ(js_->send(as_span(pattern(3, 3))), Errc::ok);
   rx.join();

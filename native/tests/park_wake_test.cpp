@@ -61,16 +61,7 @@ class Watchdog {
 };
 
 IdleOptions park_only(std::chrono::milliseconds timeout = kParkTimeout) {
-  IdleOptions o;
-  o.spin_iterations = 0;
-  o.yield_iterations = 0;
-  o.park = true;
-  o.park_timeout = timeout;
-  return o;
-}
-
-double ms_since(Clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  return parking(0, 0, timeout);  // no spinning, no yielding
 }
 
 struct Pair {
@@ -90,14 +81,6 @@ struct Pair {
   Region region;
   std::unique_ptr<Endpoint> js, nat;
 };
-
-void wait_for_word(SharedWord w, uint32_t value) {
-  const auto t0 = Clock::now();
-  while (w.load(std::memory_order_seq_cst) != value && ms_since(t0) < 20'000) {
-    std::this_thread::sleep_for(1ms);
-  }
-  ASSERT_EQ(w.load(std::memory_order_seq_cst), value);
-}
 
 TEST(ParkWakeTest, PingPongParkOnly) {
   Watchdog dog("ping-pong", 60s);

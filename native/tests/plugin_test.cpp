@@ -82,6 +82,14 @@ struct Harness {
   std::vector<Bytes> receive_n(size_t count, std::chrono::milliseconds limit = 10s) {
     return receive_until([count](const std::vector<Bytes>& g) { return g.size() >= count; }, limit);
   }
+  // For a probe sending 8-byte messages (16-byte records) that nobody reads: waits until
+  // they fill the native -> JS ring, so the plugin's next send blocks.
+  bool wait_until_ring_full(std::chrono::milliseconds limit = 10s) {
+    const uint64_t records = region.capacity(Dir::n2r) / 16;
+    const Deadline end = Deadline::in(limit);
+    while (slot->stats().sent < records && !end.passed()) std::this_thread::sleep_for(1ms);
+    return slot->stats().sent == records;
+  }
 
   ExactArena arena;
   Region region;
@@ -196,8 +204,15 @@ TEST(PluginUtil, FlatJsonParser) {
   ASSERT_TRUE(o) << err;
   EXPECT_EQ(o->at("s").text, "a\"b\\c/d\b\f\n\r\t\xC3\xA9\xF0\x9F\x98\x80");
 
-  const char* bad[] = {"", "[]", R"({"a":1,})", R"({"a":"\q"})", R"({"a":"\ud83d"})",
-                       R"({"a":"\u12G4"})", R"({"a":"x)", R"({"a":[1 2]})", R"({"a":1} x)"};
+  const char* bad[] = {"",
+                       "[]",
+                       R"({"a":1,})",
+                       R"({"a":"\q"})",
+                       R"({"a":"\ud83d"})",
+                       R"({"a":"\u12G4"})",
+                       R"({"a":"x)",
+                       R"({"a":[1 2]})",
+                       R"({"a":1} x)"};
   for (const char* b : bad) {
     err.clear();
     EXPECT_FALSE(FlatJsonParser::parse(b, &err)) << b;
@@ -258,35 +273,33 @@ TEST(PluginHost, SendsFromThePluginsOwnThread) {
 TEST(PluginHost, TickCadence) {
   Harness h;
   std::string err;
+  const auto before = Clock::now();  // load() starts the tick clock after this
   ASSERT_TRUE(h.slot->load(probe(), R"({"tickSend":true})", &err)) << err;
-  const auto t0 = std::chrono::steady_clock::now();
-  std::vector<std::chrono::steady_clock::time_point> at;
-  std::vector<uint32_t> seq;
-  const Deadline end = Deadline::in(600ms);
-  while (!end.passed()) {
-    size_t n = 0;
-    h.js->receive(
-        [&](std::span<const std::byte> m) {
-          at.push_back(std::chrono::steady_clock::now());
-          seq.push_back(rd32(m.data() + 4));
-        },
-        64, &n, Deadline::in(20ms));
-  }
-  const double ms =
-      std::chrono::duration<double, std::milli>((at.empty() ? t0 : at.back()) - t0).count();
-  ASSERT_FALSE(seq.empty());
-  // 10 ms interval: ~60 ticks in 600 ms. Loose bounds: shared 2-core machines, sanitizers.
-  EXPECT_GE(seq.size(), 20u) << ms;
-  EXPECT_LE(seq.size(), 62u) << ms;
-  for (size_t i = 0; i < seq.size(); ++i) EXPECT_EQ(seq[i], i + 1);
-  // Never faster than the interval on average (no bursts).
-  if (seq.size() > 10) {
-    const double mean = std::chrono::duration<double, std::milli>(at.back() - at.front()).count() /
-                        static_cast<double>(seq.size() - 1);
-    EXPECT_GE(mean, 8.0);
-  }
+  // However loaded the machine, ticks keep coming.
+  const auto got = h.receive_n(20);
   EXPECT_TRUE(h.slot->unload());
-  EXPECT_GE(h.slot->stats().ticks, seq.size());
+  ASSERT_GE(got.size(), 20u);
+  // The probe stamps each tick with the steady clock when on_tick ran: check the schedule
+  // (10 ms) on those stamps rather than on arrival times, which a loaded machine smears.
+  std::vector<Clock::time_point> at;
+  for (size_t i = 0; i < got.size(); ++i) {
+    ASSERT_EQ(got[i].size(), 16u);
+    ASSERT_EQ(std::memcmp(got[i].data(), "TICK", 4), 0);
+    EXPECT_EQ(rd32(got[i].data() + 4), i + 1);
+    uint64_t ns;
+    std::memcpy(&ns, got[i].data() + 8, 8);
+    at.emplace_back(std::chrono::nanoseconds(ns));
+  }
+  constexpr auto kInterval = 10ms;
+  for (size_t i = 0; i < at.size(); ++i) {
+    // Never ahead of the schedule: tick n runs at least n intervals after the load began.
+    EXPECT_GE(at[i] - before, static_cast<int64_t>(i + 1) * kInterval) << i;
+    // No catch-up bursts after a late tick: at most two ticks in any one interval.
+    if (i >= 2) {
+      EXPECT_GE(at[i] - at[i - 2], kInterval) << i;
+    }
+  }
+  EXPECT_GE(h.slot->stats().ticks, got.size());
 }
 
 TEST(PluginHost, FailStopsDeliveryUntilUnloaded) {
@@ -318,7 +331,7 @@ TEST(PluginHost, UnloadInterruptsAPluginBlockedOnAFullRing) {
   std::string err;
   // The JS side never reads: the plugin's thread fills the ring and blocks in send().
   ASSERT_TRUE(h.slot->load(probe(), R"({"threadMessages":100000000})", &err)) << err;
-  std::this_thread::sleep_for(100ms);
+  ASSERT_TRUE(h.wait_until_ring_full());
   const auto t0 = std::chrono::steady_clock::now();
   EXPECT_TRUE(h.slot->unload());
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
@@ -329,7 +342,7 @@ TEST(PluginHost, ChannelCloseStopsAPluginBlockedOnAFullRing) {
   auto h = std::make_unique<Harness>();
   std::string err;
   ASSERT_TRUE(h->slot->load(probe(), R"({"threadMessages":100000000})", &err)) << err;
-  std::this_thread::sleep_for(50ms);
+  ASSERT_TRUE(h->wait_until_ring_full());
   auto slot = h->slot;
   h.reset();  // Responder::stop closes the endpoint; on_stop unloads
   EXPECT_FALSE(slot->stats().loaded);
@@ -361,7 +374,9 @@ TEST(PluginHost, LoadUnloadReloadUnderFullSpeedTraffic) {
 
   std::string err;
   const std::string configs[] = {"{}", R"({"threadMessages":2000})", R"({"tickSend":true})"};
-  for (int i = 0; i < kCycles; ++i) {
+  // At least kCycles, and on until real traffic ran through them (a loaded machine is slow).
+  const Deadline end = Deadline::in(60s);
+  for (int i = 0; i < kCycles || (sent.load() <= 1000 && !end.passed()); ++i) {
     ASSERT_TRUE(h.slot->load(probe(), configs[i % 3], &err)) << err;
     std::this_thread::sleep_for(2ms);
     if (i % 2 == 0) {

@@ -239,11 +239,7 @@ uint64_t per_direction() {
 // Two threads per side on a 2-core machine: spin briefly, then park, so a spinning thread
 // does not starve the peer it waits for.
 IdleOptions stress_idle() {
-  IdleOptions idle;
-  idle.spin_iterations = 200;
-  idle.yield_iterations = 4;
-  idle.park_timeout = std::chrono::milliseconds(10'000);
-  return idle;
+  return parking(200, 4, 10s);
 }
 
 TEST(StressTest, FullDuplexSmallRings) {
@@ -258,11 +254,7 @@ TEST(StressTest, FullDuplexDefaultIdle) {
 
 // Parking early and often: exercises the park/wake paths under load.
 TEST(StressTest, FullDuplexParkingEarly) {
-  IdleOptions idle;
-  idle.spin_iterations = 16;
-  idle.yield_iterations = 1;
-  idle.park_timeout = std::chrono::milliseconds(10'000);
-  stress({16384, 4096}, idle, per_direction() / 20, 0x5EED0002);
+  stress({16384, 4096}, parking(16, 1, 10s), per_direction() / 20, 0x5EED0002);
 }
 
 }  // namespace

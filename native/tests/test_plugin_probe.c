@@ -7,7 +7,8 @@
  * Config (found with strstr; test-only):
  *   "failCreate":"msg"    create() fails with msg
  *   "threadMessages":N    a thread of its own sends N 8-byte messages "THRD" + u32 index
- *   "tickSend":true       each on_tick sends "TICK" + u32 tick number
+ *   "tickSend":true       each on_tick sends "TICK" + u32 tick number + u64 CLOCK_MONOTONIC ns
+ *                         (the clock of std::chrono::steady_clock) read when on_tick ran
  *   "failOnMessage":true  the first message makes the plugin call fail()
  * Every message is echoed (alternating send and reserve/commit). Each call checks the
  * instance's magic and aborts the process if it runs on a destroyed instance. */
@@ -15,6 +16,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "smc/plugin.h"
 
@@ -115,9 +117,13 @@ static void on_tick(void* instance) {
   check(p);
   ++p->ticks;
   if (p->tick_send) {
-    uint8_t m[8];
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    const uint64_t ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    uint8_t m[16];
     memcpy(m, "TICK", 4);
     put_u32(m + 4, p->ticks);
+    memcpy(m + 8, &ns, 8);
     p->host->send(p->host, m, sizeof m, 1000);
   }
 }

@@ -3,12 +3,14 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <memory>
 #include <ostream>
 #include <span>
+#include <thread>
 #include <vector>
 
 #include "smc/endpoint.hpp"
@@ -132,6 +134,31 @@ inline Errc recv_one(Endpoint& ep, Bytes* out, Deadline deadline = Deadline::nev
 
 inline uint32_t state_word(const Region& r, Side s) {
   return r.state(s).load(std::memory_order_acquire);
+}
+
+inline double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+// Waits up to 20 s for a shared word (e.g. a parked word) to read `value`.
+inline void wait_for_word(SharedWord w, uint32_t value) {
+  const auto t0 = Clock::now();
+  while (w.load(std::memory_order_seq_cst) != value && ms_since(t0) < 20'000) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_EQ(w.load(std::memory_order_seq_cst), value);
+}
+
+// Idle options that poll `spins` times, yield `yields` times, then park for up to
+// `park_timeout` at a time.
+inline IdleOptions parking(uint32_t spins, uint32_t yields,
+                           std::chrono::milliseconds park_timeout) {
+  IdleOptions o;
+  o.spin_iterations = spins;
+  o.yield_iterations = yields;
+  o.park = true;
+  o.park_timeout = park_timeout;
+  return o;
 }
 
 }  // namespace smc::test
