@@ -688,6 +688,20 @@ test('corruption: fragment checks C8-C10', () => {
   assert.deepEqual(Array.from(got[0]!.subarray(0, 8)), [1, 2, 3, 4, 5, 6, 7, 8]);
 });
 
+test('a FIRST announcing 4 GiB costs memory in proportion to the bytes that arrive', () => {
+  // The hostile peer announces 0xFFFFFFF0 bytes (within the default maxMessage) and sends
+  // two small fragments: the reassembly buffer must not be sized by the announcement.
+  const before = process.memoryUsage().arrayBuffers;
+  const h = hostile();
+  h.rec(16, KIND_FIRST, [0xfffffff0, 0, 1, 2]);
+  h.rec(16, KIND_MIDDLE);
+  h.publish();
+  assert.equal(h.R.poll(() => assert.fail('nothing is complete')), 0);
+  assert.ok(h.R.reader.inMessage, 'the message is being reassembled');
+  const grown = process.memoryUsage().arrayBuffers - before;
+  assert.ok(grown < 256 * 1024 * 1024, `reassembly took ${grown} bytes for 24 received`);
+});
+
 test('corruption: peer state word S1', () => {
   for (const bad of [4, 0xff, 0x10001, 0x0201, 0x0100, -1]) {
     const h = hostile();

@@ -531,6 +531,9 @@ export class RingWriter extends RingEnd {
  * reassembled into an owned Uint8Array, which the handler may keep.
  * Views are over shared memory: in Chromium, TextDecoder rejects them; decode a copy.
  */
+const KEEP_WHOLE = 64 * 1024 * 1024;
+const EMPTY = new Uint8Array(0);
+
 export class RingReader extends RingEnd {
   /** Private read index (everything consumed). */
   private read: number;
@@ -540,8 +543,32 @@ export class RingReader extends RingEnd {
   private cachedWrite: number;
   readonly maxMessage: number;
   /** Reassembly buffer of the fragmented message in progress, or null. */
+  /** Reassembly buffer (null outside a fragmented message); grows towards asmTotal. */
   private asm: Uint8Array | null = null;
   private asmLen = 0;
+  private asmTotal = 0;
+
+  /**
+   * The reassembly buffer with room for `need` (<= asmTotal) bytes. Messages up to 64 MiB
+   * get their whole size at once; larger ones grow by doubling as fragments arrive, so a
+   * hostile FIRST announcing 4 GiB costs memory only in proportion to the bytes really
+   * sent (as the C++ Endpoint::grow_assembly).
+   */
+  private growAssembly(need: number): Uint8Array {
+    const old = this.asm;
+    if (old !== null && need <= old.length) return old;
+    const total = this.asmTotal;
+    const size = total <= KEEP_WHOLE ? total : Math.min(total, Math.max(need, 2 * (old?.length ?? 0), KEEP_WHOLE));
+    let buf: Uint8Array;
+    try {
+      buf = new Uint8Array(size);
+    } catch {
+      this.fail(REASON_LOCAL_ERROR, `cannot allocate ${size} bytes for reassembly`);
+    }
+    if (old !== null && this.asmLen > 0) buf.set(old.subarray(0, this.asmLen), 0);
+    this.asm = buf;
+    return buf;
+  }
   private polling = false;
   /** Set by poll(): true when its release found the producer parked (ring its doorbell). */
   peerNeedsWake = false;
@@ -680,26 +707,23 @@ export class RingReader extends RingEnd {
           if (total > this.maxMessage) this.fail(REASON_MESSAGE_TOO_LARGE, `total_length ${total} > maxMessage ${this.maxMessage}`);
           const chunk = len - 8;
           if (chunk > total) this.fail(REASON_FRAGMENT_LENGTH, `FIRST chunk ${chunk} > total_length ${total}`);
-          let buf: Uint8Array;
-          try {
-            buf = new Uint8Array(total);
-          } catch {
-            this.fail(REASON_LOCAL_ERROR, `cannot allocate ${total} bytes for reassembly`);
-          }
+          this.asm = EMPTY;
+          this.asmTotal = total;
+          this.asmLen = 0;
+          const buf = this.growAssembly(chunk);
           buf.set(data.subarray(p + 8, p + 8 + chunk), 0);
-          this.asm = buf;
           this.asmLen = chunk;
           read = (read + size) >>> 0;
           consumed += size;
         } else if (kind === KIND_MIDDLE || kind === KIND_LAST) {
-          const buf = this.asm;
-          if (buf === null) this.fail(REASON_FRAGMENT_SEQUENCE, `${kindName(kind)} outside a fragmented message`);
+          if (this.asm === null) this.fail(REASON_FRAGMENT_SEQUENCE, `${kindName(kind)} outside a fragmented message`);
           if (len === 0) this.fail(REASON_FRAGMENT_LENGTH, `empty ${kindName(kind)}`);
           const at = this.asmLen;
-          const room = buf.length - at;
+          const room = this.asmTotal - at;
           if (kind === KIND_MIDDLE ? len > room : len !== room) {
-            this.fail(REASON_FRAGMENT_LENGTH, `${kindName(kind)} of ${len} bytes with ${room} of ${buf.length} missing`);
+            this.fail(REASON_FRAGMENT_LENGTH, `${kindName(kind)} of ${len} bytes with ${room} of ${this.asmTotal} missing`);
           }
+          const buf = this.growAssembly(at + len);
           buf.set(data.subarray(p, p + len), at);
           read = (read + size) >>> 0;
           consumed += size;
