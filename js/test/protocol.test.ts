@@ -649,6 +649,11 @@ test('corruption: fragment checks C8-C10', () => {
       h.rec(8, KIND_MESSAGE);
     }],
     ['fragment_length', (h) => h.rec(4, KIND_FIRST, [100])],
+    ['fragment_length', (h) => h.rec(8, KIND_FIRST, [100, 0])], // prefix only: an empty chunk
+    ['fragment_length', (h) => {
+      h.rec(16, KIND_FIRST, [20, 0]);
+      h.rec(12, KIND_MIDDLE); // completes the message: nothing left for the LAST
+    }],
     ['fragment_length', (h) => h.rec(16, KIND_FIRST, [100, 1])],
     ['fragment_length', (h) => h.rec(40, KIND_FIRST, [10, 0])],
     ['fragment_length', (h) => {

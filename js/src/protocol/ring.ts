@@ -700,7 +700,8 @@ export class RingReader extends RingEnd {
           handler(data.subarray(p, p + len));
         } else if (kind === KIND_FIRST) {
           if (this.asm !== null) this.fail(REASON_FRAGMENT_SEQUENCE, 'FIRST inside a fragmented message');
-          if (len < 8) this.fail(REASON_FRAGMENT_LENGTH, `FIRST length ${len} < 8`);
+          // 8 prefix bytes and a chunk of at least one byte (docs/protocol.md 3.2, C9).
+          if (len <= 8) this.fail(REASON_FRAGMENT_LENGTH, `FIRST length ${len} leaves no chunk after the 8-byte prefix`);
           const total = this.getU32(p); // read once
           const zero = this.getU32(p + 4);
           if (zero !== 0) this.fail(REASON_FRAGMENT_LENGTH, `FIRST zero word is ${zero}`);
@@ -720,7 +721,8 @@ export class RingReader extends RingEnd {
           if (len === 0) this.fail(REASON_FRAGMENT_LENGTH, `empty ${kindName(kind)}`);
           const at = this.asmLen;
           const room = this.asmTotal - at;
-          if (kind === KIND_MIDDLE ? len > room : len !== room) {
+          // A MIDDLE leaves at least one byte for the LAST; the LAST completes exactly.
+          if (kind === KIND_MIDDLE ? len >= room : len !== room) {
             this.fail(REASON_FRAGMENT_LENGTH, `${kindName(kind)} of ${len} bytes with ${room} of ${this.asmTotal} missing`);
           }
           const buf = this.growAssembly(at + len);
