@@ -49,11 +49,11 @@ class RingWriter {
   // Nothing is visible to the consumer before commit() and publish().
   std::optional<std::span<std::byte>> reserve(uint32_t n, RecordKind k = RecordKind::message) {
     if (failure_ != Reason::none || n > max_payload()) return std::nullopt;
-    const uint32_t need = kRecordHeader + align8(n);
     const uint32_t offset = write_ & mask_;
     const uint32_t to_end = w_.capacity - offset;
-    if (!has_room(bytes_needed(n))) return std::nullopt;
-    if (need > to_end) {
+    const uint32_t needed = bytes_needed(n);
+    if (!has_room(needed)) return std::nullopt;
+    if (needed > to_end) {  // the record would cross the end: PAD to it first
       write_header(offset, to_end - kRecordHeader, RecordKind::pad);
       write_ += to_end;
     }
