@@ -40,8 +40,8 @@ struct SinkTotals {
   std::atomic<uint64_t> bytes{0};
   std::atomic<uint64_t> checksum{0};  // sum over messages of fnv1a-32 of the message
 };
-// How the sink folds a message into `checksum`: fnv1a-32 (default; byte-serial, ~1 GB/s)
-// or sum32, the sum mod 2^32 of the message's little-endian u32 words (last word
+// How the sink folds a message into `checksum`: fnv1a-32 (default; byte-serial, far slower
+// than memory) or sum32, the sum mod 2^32 of the message's little-endian u32 words (last word
 // zero-padded): it still reads every byte, at memory speed, for throughput benchmarks.
 enum class SinkChecksum { fnv1a, sum32 };
 std::unique_ptr<Handler> make_sink_handler(std::shared_ptr<SinkTotals> totals,
