@@ -1,24 +1,21 @@
 // Configure: ring sizes, wake mode, timers, handler. Apply closes the channel and opens a new one.
 import { useEffect, useState } from 'react';
 import type { AppChannelConfig, PeerHandler } from '../peer/create';
-import type { Hub } from './hub';
+import { imageOf, type Hub } from './hub';
 import { formatBytes } from './hex';
 
 const SIZES = Array.from({ length: 19 }, (_, i) => 4096 * 2 ** i); // 4 KiB .. 1 GiB
 const HANDLERS: PeerHandler[] = ['echo', 'sink', 'image-source', 'image-filter'];
 
 export function ConfigPanel({ hub }: { hub: Hub }) {
-  const [cfg, setCfg] = useState<AppChannelConfig>(() => ({
-    ...hub.config,
-    image: { ...(hub.config.image ?? { width: 640, height: 480, fps: 30 }) },
-  }));
+  const [cfg, setCfg] = useState<AppChannelConfig>(() => ({ ...hub.config, image: imageOf(hub.config) }));
   const [error, setError] = useState('');
   // After any Apply (here or from the Image tab) show what is active.
   useEffect(() => {
-    setCfg({ ...hub.config, image: { ...(hub.config.image ?? { width: 640, height: 480, fps: 30 }) } });
+    setCfg({ ...hub.config, image: imageOf(hub.config) });
   }, [hub, hub.channelsCreated]);
   const set = <K extends keyof AppChannelConfig>(k: K, v: AppChannelConfig[K]): void => setCfg((c) => ({ ...c, [k]: v }));
-  const img = cfg.image ?? { width: 640, height: 480, fps: 30 };
+  const img = imageOf(cfg);
   const setImg = (k: 'width' | 'height' | 'fps', v: number): void => setCfg((c) => ({ ...c, image: { ...img, [k]: v } }));
 
   const apply = (): void => {

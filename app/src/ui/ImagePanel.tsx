@@ -2,7 +2,7 @@
 // round trip through the 'image-filter' peer (the page generates the frames).
 import { useEffect, useRef, useState } from 'react';
 import type { AppChannelConfig } from '../peer/create';
-import type { FilterName, Hub } from './hub';
+import { imageOf, type FilterName, type Hub } from './hub';
 
 const MIN_N2R = 16 << 20;
 const MIN_R2N_FILTER = 16 << 20;
@@ -35,7 +35,7 @@ export function ImagePanel({ hub, active }: { hub: Hub; active: boolean }) {
       handler: h,
       n2rSize: Math.max(c.n2rSize, MIN_N2R),
       r2nSize: h === 'image-filter' ? Math.max(c.r2nSize, MIN_R2N_FILTER) : c.r2nSize,
-      image: { ...(c.image ?? { width: 640, height: 480, fps: 30 }) },
+      image: imageOf(c),
     };
     await hub.apply(cfg);
   };

@@ -7,7 +7,7 @@
 // All loops send in slices of a few ms and yield, so the page stays responsive.
 import type { SharedMemoryChannel } from '../../../js/src/browser';
 import { createAppChannel, defaultConfig, type AppChannelConfig } from '../peer/create';
-import { percentile, sendNoQueue, yieldTask } from './hub';
+import { percentile, queueEmpty, sendPaced } from './hub';
 
 export interface BenchRow {
   test: string;
@@ -31,11 +31,6 @@ export interface BenchOptions {
 }
 
 const RING = 16 << 20;
-const SLICE_MS = 4;
-
-async function untilQueueEmpty(ch: SharedMemoryChannel): Promise<void> {
-  await new Promise<void>((resolve) => ch.onQueueEmpty(resolve));
-}
 
 async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const t0 = performance.now();
@@ -49,26 +44,11 @@ async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Pr
 async function stream(ch: SharedMemoryChannel, payload: Uint8Array, durationMs: number, maxMessages: number): Promise<number> {
   const t0 = performance.now();
   let n = 0;
-  while (n < maxMessages && performance.now() - t0 < durationMs) {
-    const s0 = performance.now();
-    let blocked = false;
-    while (!blocked && n < maxMessages && performance.now() - s0 < SLICE_MS) {
-      for (let k = 0; k < 32 && n < maxMessages; k++) {
-        const r = sendNoQueue(ch, payload, RING);
-        if (r === 'refused') {
-          blocked = true;
-          break;
-        }
-        n++;
-        if (r === 'queued') {
-          blocked = true;
-          break;
-        }
-      }
-    }
-    if (blocked) await untilQueueEmpty(ch);
-    else await yieldTask();
-  }
+  await sendPaced(ch, RING, {
+    next: () => (n < maxMessages ? payload : null),
+    sent: () => void n++,
+    slice: () => performance.now() - t0 < durationMs,
+  });
   return n;
 }
 
@@ -96,7 +76,7 @@ export async function runBenchmarks(opts: BenchOptions = {}): Promise<BenchRow[]
       const ch = sink.channel;
       const t0 = performance.now();
       const n = await stream(ch, payload, durationMs, size >= 1 << 20 ? 2000 : 5_000_000);
-      await untilQueueEmpty(ch);
+      await queueEmpty(ch);
       await waitFor(() => ch.getStats().r2nFill === 0, 10_000, 'the sink to consume');
       emit(row('JS → peer', size, n, performance.now() - t0));
     }

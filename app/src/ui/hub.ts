@@ -10,6 +10,12 @@ import { createAppChannel, defaultConfig, type AppChannelConfig } from '../peer/
 import { looksText, parseHex, textPreview } from './hex';
 
 export type Status = 'idle' | 'connecting' | 'connected' | 'error' | 'closed';
+export type ImageConfig = NonNullable<AppChannelConfig['image']>;
+
+/** A copy of a configuration's image settings (640x480 at 30 fps when it has none). */
+export function imageOf(cfg: AppChannelConfig): ImageConfig {
+  return { ...(cfg.image ?? { width: 640, height: 480, fps: 30 }) };
+}
 export type Tab = 'send' | 'config' | 'perf' | 'image' | 'bench' | 'log';
 
 const TAG_PING = 0x5049; // 'PI'
@@ -61,6 +67,60 @@ export function sendNoQueue(ch: SharedMemoryChannel, bytes: Uint8Array, r2nSize:
   }
   if (!ch.send(bytes)) return 'refused';
   return ch.getStats().queueLength > 0 ? 'queued' : 'sent';
+}
+
+/** Resolves when the channel's JS send queue is empty, or when the channel closes. */
+export function queueEmpty(ch: SharedMemoryChannel): Promise<void> {
+  return new Promise((resolve) => {
+    if (ch.isClosed) return resolve();
+    const onClose = (): void => resolve();
+    ch.once('close', onClose);
+    ch.onQueueEmpty(() => {
+      ch.off('close', onClose);
+      resolve();
+    });
+  });
+}
+
+export interface PacedSend {
+  /** The next message, or null when done (checked before each send). */
+  next(): Uint8Array | null;
+  /** After each message that went out (into the ring or, once, into the JS queue). */
+  sent(): void;
+  /** After each slice; false stops. `waiting`: it now waits for queue space. */
+  slice?(waiting: boolean): boolean;
+}
+
+/**
+ * Sends `p.next()` messages without letting the JS queue grow (sendNoQueue), in slices of
+ * a few ms with a yield between them; whenever send() refuses (high-water mark) or a
+ * message had to queue (ring full), it waits for onQueueEmpty instead of yielding. The
+ * page stays responsive and the queue never holds more than a message.
+ */
+export async function sendPaced(ch: SharedMemoryChannel, r2nSize: number, p: PacedSend): Promise<void> {
+  let bytes = p.next();
+  while (bytes !== null && !ch.isClosed) {
+    const t0 = performance.now();
+    let blocked = false;
+    do {
+      for (let k = 0; k < 64 && bytes !== null; k++) {
+        const r = sendNoQueue(ch, bytes, r2nSize);
+        if (r === 'refused') {
+          blocked = true;
+          break;
+        }
+        p.sent();
+        bytes = p.next();
+        if (r === 'queued') {
+          // The ring is full: let the peer catch up instead of growing the JS queue.
+          blocked = true;
+          break;
+        }
+      }
+    } while (!blocked && bytes !== null && performance.now() - t0 < FLOOD_SLICE_MS);
+    if (p.slice?.(blocked && bytes !== null) === false || bytes === null) break;
+    await (blocked ? queueEmpty(ch) : yieldTask());
+  }
 }
 
 // ---- log ------------------------------------------------------------------------------
@@ -358,7 +418,7 @@ export class Hub {
   status: Status = 'idle';
   statusDetail = '';
   peerKind: 'electron' | 'worker' | '' = '';
-  config: AppChannelConfig = { ...defaultConfig, ...(defaultConfig.image ? { image: { ...defaultConfig.image } } : {}) };
+  config: AppChannelConfig = { ...defaultConfig, image: imageOf(defaultConfig) };
   channel: SharedMemoryChannel | null = null;
   private closeApp: (() => void) | null = null;
   /** Channels replaced by Apply (kept for tests: each must be closed). */
@@ -593,54 +653,28 @@ export class Hub {
     let i = 0;
     let groupId = (Math.random() * 0x7fffffff) >>> 0;
     const label = kind === 'bpg' ? spec.tag : '';
-    const r2nSize = this.config.r2nSize;
     const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    while (i < count && !f.cancelled && this.channel === ch && !ch.isClosed) {
-      const t0 = performance.now();
-      let blocked = false;
-      do {
-        for (let k = 0; k < 64 && i < count; k++) {
-          for (const off of groupIdOffsets) dv.setUint32(off, groupId);
-          const r = sendNoQueue(ch, bytes, r2nSize);
-          if (r === 'refused') {
-            blocked = true;
-            break;
-          }
-          groupId = (groupId + 1) >>> 0;
-          this.log.add('tx', bytes, kind, label);
-          i++;
-          if (r === 'queued') {
-            // The ring is full: let the peer catch up instead of growing the JS queue.
-            blocked = true;
-            break;
-          }
-        }
-      } while (!blocked && i < count && performance.now() - t0 < FLOOD_SLICE_MS);
-      f.sent = i;
-      if (i >= count) break;
-      if (blocked) {
-        f.backpressureWaits++;
-        await this.queueEmpty(ch);
-      } else {
-        await yieldTask();
-      }
-    }
+    await sendPaced(ch, this.config.r2nSize, {
+      next: () => {
+        if (i >= count || f.cancelled || this.channel !== ch) return null;
+        for (const off of groupIdOffsets) dv.setUint32(off, groupId);
+        return bytes;
+      },
+      sent: () => {
+        groupId = (groupId + 1) >>> 0;
+        this.log.add('tx', bytes, kind, label);
+        i++;
+      },
+      slice: (waiting) => {
+        f.sent = i;
+        if (waiting) f.backpressureWaits++;
+        return true;
+      },
+    });
     f.sent = i;
     f.active = false;
     f.finishedAt = performance.now();
     this.notify();
-  }
-
-  private queueEmpty(ch: SharedMemoryChannel): Promise<void> {
-    return new Promise((resolve) => {
-      if (ch.isClosed) return resolve();
-      const onClose = (): void => resolve();
-      ch.once('close', onClose);
-      ch.onQueueEmpty(() => {
-        ch.off('close', onClose);
-        resolve();
-      });
-    });
   }
 
   stopFlood(): void {
@@ -659,7 +693,7 @@ export class Hub {
     if (ch === null || this.config.handler !== 'image-filter') throw new Error("the peer's handler must be 'image-filter'");
     this.filter = { active: true, name, inFlight: 0 };
     const f = this.filter;
-    const { width, height, fps } = this.config.image ?? { width: 640, height: 480, fps: 30 };
+    const { width, height, fps } = imageOf(this.config);
     const pixels = new Uint8Array(width * height * 4);
     let packet = new Uint8Array(0); // reused: send() copies it into the ring (or its queue)
     const period = 1000 / Math.max(1, fps);
