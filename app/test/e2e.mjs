@@ -8,12 +8,11 @@
 // clear message only when chromium cannot be installed. Builds the app when app/dist is
 // missing or older than its sources. Every check prints PASS/FAIL; any FAIL exits 1.
 // Screenshots go to artifacts/screenshots/ (gitignored).
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, createReadStream } from 'node:fs';
-import { createServer } from 'node:http';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const appDir = path.join(root, 'app');
@@ -92,44 +91,11 @@ function ensureBuild() {
 }
 
 // ---- 3. the server ----------------------------------------------------------------------
-const isolation = {
-  'Cross-Origin-Opener-Policy': 'same-origin',
-  'Cross-Origin-Embedder-Policy': 'require-corp',
-  'Cross-Origin-Resource-Policy': 'same-origin',
-};
-const types = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json', '.svg': 'image/svg+xml' };
-
-/** The lead's app/server.mjs when present (PORT=0, URL on its own line); else a minimal one here. */
+/** app/server.mjs (COOP/COEP, what `npm start` serves), in this process on a free port. */
 async function startServer() {
-  const script = path.join(appDir, 'server.mjs');
-  if (existsSync(script)) {
-    const child = spawn(process.execPath, [script], { cwd: root, env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'inherit'] });
-    const url = await new Promise((resolve, reject) => {
-      let buf = '';
-      const timer = setTimeout(() => reject(new Error('app/server.mjs printed no URL within 10 s')), 10_000);
-      child.stdout.on('data', (d) => {
-        buf += d;
-        const m = /^(http:\/\/[^\s]+\/)\s*$/m.exec(buf);
-        if (m) {
-          clearTimeout(timer);
-          resolve(m[1]);
-        }
-      });
-      child.once('exit', (code) => reject(new Error(`app/server.mjs exited with ${code}`)));
-    });
-    child.stdout.resume();
-    return { url, stop: () => child.kill('SIGTERM'), kind: 'app/server.mjs' };
-  }
-  const server = createServer((req, res) => {
-    const u = new URL(req.url ?? '/', 'http://x');
-    let file = path.normalize(path.join(dist, decodeURIComponent(u.pathname)));
-    if (!file.startsWith(dist)) return res.writeHead(403, isolation).end();
-    if (!existsSync(file) || statSync(file).isDirectory()) file = path.join(dist, 'index.html');
-    res.writeHead(200, { ...isolation, 'Content-Type': types[path.extname(file)] ?? 'application/octet-stream' });
-    createReadStream(file).pipe(res);
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${server.address().port}/`, stop: () => server.close(), kind: 'built-in server' };
+  const { startServer: serve } = await import(pathToFileURL(path.join(appDir, 'server.mjs')).href);
+  const { server, url } = await serve({ root: dist, port: 0 });
+  return { url, stop: () => server.close(), kind: 'app/server.mjs' };
 }
 
 // ---- helpers in the page ------------------------------------------------------------------
