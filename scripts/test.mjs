@@ -14,6 +14,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { configureAndBuild } from './build.mjs';
+import { cppSources } from './cpp-sources.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const onlyArg = process.argv.find((a) => a.startsWith('--only='));
@@ -53,13 +54,7 @@ function ctest(dir) {
   return run('ctest', ['--test-dir', dir, '--output-on-failure', '-j', '2']) === 0;
 }
 
-stage('format', () => {
-  const dirs = ['native/include/smc', 'native/src', 'native/tests', 'native/bench', 'native/fuzz', 'native/addon', 'native/plugins'];
-  const files = dirs
-    .filter((d) => existsSync(path.join(root, d)))
-    .flatMap((d) => readdirSync(path.join(root, d)).filter((f) => /\.(c|cpp|h|hpp)$/.test(f)).map((f) => path.join(d, f)));
-  return run('clang-format', ['--dry-run', '--Werror', ...files]) === 0;
-});
+stage('format', () => run('clang-format', ['--dry-run', '--Werror', ...cppSources()]) === 0);
 
 stage('core', () => {
   configureAndBuild('release');

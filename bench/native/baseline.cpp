@@ -83,10 +83,10 @@ Napi::Value TsfnFlood(const Napi::CallbackInfo& info) {
 class MutexQueue : public Napi::ObjectWrap<MutexQueue> {
  public:
   static Napi::Function Init(Napi::Env env) {
-    return DefineClass(env, "MutexQueue",
-                       {InstanceMethod<&MutexQueue::Push>("push"),
-                        InstanceMethod<&MutexQueue::Drained>("drained"),
-                        InstanceMethod<&MutexQueue::Close>("close")});
+    return DefineClass(
+        env, "MutexQueue",
+        {InstanceMethod<&MutexQueue::Push>("push"), InstanceMethod<&MutexQueue::Drained>("drained"),
+         InstanceMethod<&MutexQueue::Close>("close")});
   }
   explicit MutexQueue(const Napi::CallbackInfo& info) : Napi::ObjectWrap<MutexQueue>(info) {
     thread_ = std::thread([this] { Run(); });
@@ -159,9 +159,9 @@ using PingTsfn = Napi::TypedThreadSafeFunction<PingCtx, void, ping_call_js>;
 class TsfnPinger : public Napi::ObjectWrap<TsfnPinger> {
  public:
   static Napi::Function Init(Napi::Env env) {
-    return DefineClass(env, "TsfnPinger",
-                       {InstanceMethod<&TsfnPinger::Ping>("ping"),
-                        InstanceMethod<&TsfnPinger::Close>("close")});
+    return DefineClass(
+        env, "TsfnPinger",
+        {InstanceMethod<&TsfnPinger::Ping>("ping"), InstanceMethod<&TsfnPinger::Close>("close")});
   }
   explicit TsfnPinger(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TsfnPinger>(info) {
     tsfn_ = PingTsfn::New(info.Env(), info[0].As<Napi::Function>(), "bench-ping", 0, 1, &ctx_);
@@ -238,7 +238,8 @@ class SpinPartner : public Napi::ObjectWrap<SpinPartner> {
   void Run() {
     std::atomic_ref<uint32_t> in(words_[0]);
     std::atomic_ref<uint32_t> out(words_[32]);  // 128 bytes away: its own line pair
-    uint32_t last = out.load(std::memory_order_relaxed);  // copy whatever differs, even if JS stored first
+    uint32_t last =
+        out.load(std::memory_order_relaxed);  // copy whatever differs, even if JS stored first
     while (!stop_.load(std::memory_order_relaxed)) {
       const uint32_t v = in.load(std::memory_order_acquire);
       if (v != last) {
