@@ -38,6 +38,8 @@ struct DoorbellContext final : smc::Doorbell {
   std::atomic<uint64_t> calls{0};
 
   void ring(const uint32_t*) override {
+    // SYNC: doorbell-queued (partner: call_js_doorbell's release store of false, made
+    // before the JS drain runs: a ring after it queues a fresh call, none is lost).
     if (queued.exchange(true, std::memory_order_acq_rel)) return;
     calls.fetch_add(1, std::memory_order_relaxed);
     // NonBlockingCall: the ringing thread never waits on the JS thread (a finalizer on
@@ -51,6 +53,7 @@ void call_js_doorbell(Napi::Env env, Napi::Function cb, DoorbellContext* ctx, vo
   // already be gone (the TSFN finalizer deletes it first), so touch nothing.
   if (env == nullptr) return;
   // Cleared before the call: a ring during the JS drain queues a fresh call.
+  // SYNC: doorbell-queued (partner: ring()'s acq_rel exchange).
   ctx->queued.store(false, std::memory_order_release);
   if (cb.IsEmpty()) return;
   // Raw call, not cb.Call(): when JS cannot run any more (a call still queued while the

@@ -24,6 +24,9 @@ std::unique_ptr<Endpoint> Endpoint::attach(Region region, Side side, EndpointOpt
   const RingWords out = region.ring(outgoing(side));
   const RingWords in = region.ring(incoming(side));
   // Both indices of a ring are read once here and validated; a fresh region has zeros.
+  // SYNC: ring-publish / ring-release (partners: a previous incarnation's or the peer's
+  // stores of these indices in RingWriter::publish / RingReader::release): records below
+  // a write index are visible, bytes below a read index are free to overwrite.
   const uint32_t ow = out.write_index.load(std::memory_order_acquire);
   const uint32_t orr = out.read_index.load(std::memory_order_acquire);
   const uint32_t iw = in.write_index.load(std::memory_order_acquire);
@@ -76,6 +79,7 @@ SideState Endpoint::peer_state() const {
 }
 
 Reason Endpoint::peer_reason() const {
+  // SYNC: state-publish (partner: the peer's seq_cst store of its state word).
   const uint32_t w = peer_state_.load(std::memory_order_acquire);
   if (!valid_state_word(w)) return Reason::peer_state_invalid;
   const uint32_t r = (w >> 8) & 0xFFu;
@@ -128,6 +132,8 @@ void Endpoint::release_and_ring() {
 // ---- lifecycle ---------------------------------------------------------------------------
 
 void Endpoint::close() {
+  // SYNC: local-closed (partner: the acquire load in closed()): a thread that sees the
+  // flag also sees everything the closing thread did before close().
   if (closed_.exchange(true, std::memory_order_acq_rel)) return;
   if (failure() == Reason::none) {
     // SYNC: state-publish (partner: the peer's acquire load in peer_state()). seq_cst so the
@@ -161,6 +167,9 @@ void Endpoint::wake_sleepers() {
       again |= !options_.doorbell;
     }
     // Our own sleepers are counted locally: the peer may scribble over our parked words.
+    // SYNC: own-park (partner: idle_wait's seq_cst increment after its parked-word store;
+    // the state store above comes first, so a sleeper either sees the new state or is
+    // counted here and re-rung).
     if (own_parked_.load(std::memory_order_seq_cst) != 0) {
       wake_all(in_.write_index.address());
       wake_all(out_.read_index.address());
@@ -173,6 +182,7 @@ void Endpoint::wake_sleepers() {
 
 void Endpoint::fail(Reason r) {
   uint8_t expected = 0;
+  // SYNC: local-failure (partner: the acquire load in failure()); the first reason wins.
   if (!failure_.compare_exchange_strong(expected, static_cast<uint8_t>(r),
                                         std::memory_order_acq_rel)) {
     return;
@@ -342,7 +352,8 @@ Errc Endpoint::idle_wait(Ready&& ready, State&& state, SharedWord parked, Shared
     // after its seq_cst store of `watched`: RingWriter::publish for a parked consumer,
     // RingReader::release for a parked producer). Store, then re-check below (Dekker).
     parked.store(1, std::memory_order_seq_cst);
-    own_parked_.fetch_add(1, std::memory_order_seq_cst);  // for wake_sleepers()
+    // SYNC: own-park (partner: wake_sleepers' seq_cst load of own_parked_).
+    own_parked_.fetch_add(1, std::memory_order_seq_cst);
     Errc e = Errc::would_block;
     if (ready()) {
       e = Errc::ok;

@@ -148,6 +148,7 @@ void Responder::run() {
                      &n);
     if (n > 0) handler_->on_batch_end(*ep_);
   }
+  // SYNC: responder-exit (partner: the acquire loads in exit_status() and running()).
   exit_.store(e, std::memory_order_release);
   handler_->on_stop(*ep_);
   done_.store(true, std::memory_order_release);

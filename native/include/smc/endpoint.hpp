@@ -137,9 +137,11 @@ class Endpoint {
   // Marks this side closed, wakes the peer if it sleeps, and wakes this side's own blocked
   // threads. Idempotent, any thread.
   void close();
+  // SYNC: local-closed (partner: close()'s acq_rel exchange).
   bool closed() const { return closed_.load(std::memory_order_acquire); }
   // Enters the failed state (docs/protocol.md 7.3). Idempotent; the first reason sticks.
   void fail(Reason r);
+  // SYNC: local-failure (partner: fail()'s compare-exchange).
   Reason failure() const { return static_cast<Reason>(failure_.load(std::memory_order_acquire)); }
   // The peer's state (S1: an unknown value counts as failed with peer_state_invalid).
   SideState peer_state() const;

@@ -74,6 +74,7 @@ class Responder {
   void stop();
   Endpoint& endpoint() { return *ep_; }
   // Why the receive loop ended (ok while running).
+  // SYNC: responder-exit (partner: the release stores at the end of Responder::run).
   Errc exit_status() const { return exit_.load(std::memory_order_acquire); }
   bool running() const { return !done_.load(std::memory_order_acquire); }
 
