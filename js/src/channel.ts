@@ -97,6 +97,23 @@ interface QueuedMessage {
   reject: ((e: Error) => void) | null;
 }
 
+/**
+ * Channels whose JS send queue is not empty, held strongly until it drains or they close.
+ * The peer's doorbell refers to a channel only weakly (weakDoorbell: a channel nobody
+ * uses may be finalized), and what waits on a queued message (a sendAsync promise, an
+ * onQueueEmpty callback, a 'drain' listener) is reachable only from the channel itself:
+ * `await ch.sendAsync(big)` or `await new Promise((r) => ch.onQueueEmpty(r))` leaves the
+ * channel, the queue and the awaiting code reachable from nothing but that weak doorbell.
+ * A GC while we are parked waiting for space would then collect them all, the peer's wake
+ * would find no channel, and the queued messages would never be written nor the waiters
+ * settled. Data accepted by send() is a promise to deliver it: the queue pins its channel.
+ */
+const channelsWithQueue = new Set<object>();
+/** Open channels whose transport is not finalizable (PeerTransport.finalizable): held
+ *  until cleanup(). A receiving channel is otherwise reachable only from its weak doorbell
+ *  too (`await new Promise((r) => ch.startReceiving(r))`), and nothing would stop the peer. */
+const channelsPinnedOpen = new Set<object>();
+
 let defaultTransportFactory: ((o: ChannelOptions) => PeerTransport) | null = null;
 /** Set by the package entry point (index.ts) to the native addon transport. */
 export function setDefaultTransportFactory(f: (o: ChannelOptions) => PeerTransport): void {
@@ -240,6 +257,7 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
       buffer: this.buffer,
       doorbell: weakDoorbell(new WeakRef(this)),
     });
+    if (transport.finalizable !== true) channelsPinnedOpen.add(this);
     if (options.keepAlive) transport.ref?.();
     if (mode === 'poll') this.startPollTimer();
   }
@@ -493,6 +511,8 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
     this.queueHead = 0;
     this.queueBytes = 0;
     this.queueEmptyCallbacks = [];
+    channelsWithQueue.delete(this);
+    channelsPinnedOpen.delete(this);
     this.emit('close');
   }
 
@@ -544,6 +564,7 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
   private enqueue(bytes: Uint8Array, resolve: (() => void) | null, reject: ((e: Error) => void) | null): void {
     this.queue.push({ bytes, started: false, resolve, reject });
     this.queueBytes += bytes.length;
+    channelsWithQueue.add(this); // until pumpQueue empties the queue or cleanup()
     this.pumpQueue(this.drainBudgetMs);
     if (this.queueLength() > 0) this.parkProducerOrRetry();
   }
@@ -581,6 +602,7 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
     if (this.queueHead === this.queue.length) {
       this.queue = [];
       this.queueHead = 0;
+      channelsWithQueue.delete(this);
       if (wrote) this.queueDrained();
     } else if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.queueHead);

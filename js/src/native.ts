@@ -84,6 +84,8 @@ export function loadAddon(): Addon {
 /** The peer is a native thread of this process, run by the addon. */
 export class AddonTransport implements PeerTransport {
   private handle: NativeChannelHandle | null = null;
+  /** The native handle's finalizer stops the thread when the channel is dropped. */
+  readonly finalizable = true;
   constructor(private readonly options: NativeHandlerOptions = {}) {}
 
   start({ buffer, doorbell }: TransportStartOptions): void {

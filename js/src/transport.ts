@@ -23,6 +23,12 @@ export interface PeerTransport {
   /** This side just parked on shared word `word` (Int32 index), which held `value`: a
    *  transport whose peer rings with Atomics.notify arms Atomics.waitAsync here. */
   parked?(word: number, value: number): void;
+  /** True when garbage-collecting the channel (dropped without cleanup()) stops the peer:
+   *  the addon's native handle has a finalizer, so a channel nobody references is
+   *  collected and its thread ends. Otherwise (a Web Worker, a preload: nothing stops them
+   *  but close()) the channel keeps itself reachable until cleanup(): a collected channel
+   *  would leave the peer running and drop the doorbells of whoever awaits its messages. */
+  readonly finalizable?: boolean;
   /** Stops the peer and releases everything the transport holds. Idempotent. */
   close(): void;
   /** Keep the host event loop alive while the channel is open (Node), or not. */
