@@ -10,7 +10,7 @@
 //     does Atomics.notify on the words; the page awaits them with Atomics.waitAsync.
 import type { PeerTransport, TransportStartOptions } from '../../../js/src/browser';
 import type { PeerConfig } from './peer-protocol';
-import { WaitAsyncDoorbell } from './wait-async-doorbell';
+import { AtomicsPeerTransport } from './wait-async-doorbell';
 
 /** What preload.ts exposes as window.smcNative. */
 export interface SmcNativeBridge {
@@ -26,29 +26,23 @@ export function electronBridge(): SmcNativeBridge | null {
   return w.smcNative ?? null;
 }
 
-export class ElectronTransport implements PeerTransport {
+export class ElectronTransport extends AtomicsPeerTransport implements PeerTransport {
   private readonly token = `smc-${Math.random().toString(36).slice(2)}-${Date.now()}`;
-  private ctrl: Int32Array | null = null;
-  private doorbell: (() => void) | null = null;
-  private waiter: WaitAsyncDoorbell | null = null;
-  private closed = false;
   private attached: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly bridge: SmcNativeBridge,
     private readonly config: PeerConfig,
-  ) {}
+  ) {
+    super();
+  }
 
   whenAttached(): Promise<void> {
     return this.attached;
   }
 
   start({ buffer, doorbell }: TransportStartOptions): void {
-    this.ctrl = new Int32Array(buffer);
-    this.doorbell = doorbell;
-    this.waiter = new WaitAsyncDoorbell(this.ctrl, () => {
-      if (!this.closed) this.doorbell?.();
-    });
+    this.bindRegion(buffer, doorbell);
     // Post first (the preload's message listener stores the buffer under the token), then
     // ask it to attach.
     window.postMessage({ smcAttach: this.token, buffer }, window.location.origin);
@@ -59,15 +53,8 @@ export class ElectronTransport implements PeerTransport {
     if (!this.closed) this.bridge.wake(this.token, word);
   }
 
-  parked(word: number, value: number): void {
-    this.waiter?.parked(word, value);
-  }
-
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.bridge.close(this.token);
-    this.waiter?.close();
+    if (this.markClosed()) this.bridge.close(this.token);
   }
 
   stats(): Record<string, number | string | boolean> {

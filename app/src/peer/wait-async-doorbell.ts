@@ -37,3 +37,36 @@ export class WaitAsyncDoorbell {
     if (!this.closed) this.ring();
   }
 }
+
+/**
+ * What the page-side transports whose peer rings with Atomics.notify (the Web Worker, the
+ * Electron preload) share: the region's words, the WaitAsyncDoorbell that turns "parked"
+ * into a doorbell call, and a closed flag. Subclasses attach their peer in start().
+ */
+export abstract class AtomicsPeerTransport {
+  protected ctrl: Int32Array | null = null;
+  protected closed = false;
+  private waiter: WaitAsyncDoorbell | null = null;
+
+  /** Binds the region and the channel's doorbell; call first in start(). */
+  protected bindRegion(buffer: SharedArrayBuffer, doorbell: () => void): Int32Array {
+    const ctrl = new Int32Array(buffer);
+    this.ctrl = ctrl;
+    this.waiter = new WaitAsyncDoorbell(ctrl, () => {
+      if (!this.closed) doorbell();
+    });
+    return ctrl;
+  }
+
+  parked(word: number, value: number): void {
+    this.waiter?.parked(word, value);
+  }
+
+  /** Marks the transport closed and releases pending waits; false if it already was. */
+  protected markClosed(): boolean {
+    if (this.closed) return false;
+    this.closed = true;
+    this.waiter?.close();
+    return true;
+  }
+}

@@ -6,13 +6,9 @@
 //                   and we await Atomics.waitAsync on that word, then ring the doorbell.
 import type { PeerTransport, TransportStartOptions } from '../../../js/src/browser';
 import type { PeerConfig } from './peer-protocol';
-import { WaitAsyncDoorbell } from './wait-async-doorbell';
+import { AtomicsPeerTransport } from './wait-async-doorbell';
 
-export class WorkerTransport implements PeerTransport {
-  private ctrl: Int32Array | null = null;
-  private doorbell: (() => void) | null = null;
-  private waiter: WaitAsyncDoorbell | null = null;
-  private closed = false;
+export class WorkerTransport extends AtomicsPeerTransport implements PeerTransport {
   private readonly attached: Promise<void>;
   private resolveAttached!: () => void;
   private rejectAttached!: (e: Error) => void;
@@ -22,6 +18,7 @@ export class WorkerTransport implements PeerTransport {
     private readonly worker: Worker,
     private readonly config: PeerConfig,
   ) {
+    super();
     this.attached = new Promise<void>((resolve, reject) => {
       this.resolveAttached = resolve;
       this.rejectAttached = reject;
@@ -41,11 +38,7 @@ export class WorkerTransport implements PeerTransport {
   }
 
   start({ buffer, doorbell }: TransportStartOptions): void {
-    this.ctrl = new Int32Array(buffer);
-    this.doorbell = doorbell;
-    this.waiter = new WaitAsyncDoorbell(this.ctrl, () => {
-      if (!this.closed) this.doorbell?.();
-    });
+    this.bindRegion(buffer, doorbell);
     // A SharedArrayBuffer posted to a worker is shared, not copied (cross-origin isolated).
     this.worker.postMessage({ type: 'attach', buffer, config: this.config });
   }
@@ -54,16 +47,10 @@ export class WorkerTransport implements PeerTransport {
     if (this.ctrl) Atomics.notify(this.ctrl, word);
   }
 
-  parked(word: number, value: number): void {
-    this.waiter?.parked(word, value);
-  }
-
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
     // Release our own pending waitAsync promises; the channel already closed its side, so
     // the worker sees `closed`, drains, and exits its loop.
-    this.waiter?.close();
+    if (!this.markClosed()) return;
     const worker = this.worker;
     setTimeout(() => worker.terminate(), 1000);
   }
