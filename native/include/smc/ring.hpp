@@ -13,6 +13,7 @@
 #include <span>
 
 #include "smc/layout.hpp"
+#include "smc/prefetch.hpp"
 
 namespace smc {
 
@@ -35,7 +36,12 @@ class RingWriter {
   // `start` is the index to continue from and `read` the consumer's index as found in
   // shared memory (both validated by the caller: aligned, start - read <= capacity).
   RingWriter(RingWords w, uint32_t start, uint32_t read)
-      : w_(w), mask_(w.capacity - 1), write_(start), published_(start), cached_read_(read) {}
+      : w_(w),
+        mask_(w.capacity - 1),
+        write_(start),
+        published_(start),
+        cached_read_(read),
+        prefetched_(start) {}
   RingWriter(RingWords w, uint32_t start) : RingWriter(w, start, start) {}
 
   uint32_t capacity() const { return w_.capacity; }
@@ -53,6 +59,7 @@ class RingWriter {
     const uint32_t to_end = w_.capacity - offset;
     const uint32_t needed = bytes_needed(n);
     if (!has_room(needed)) return std::nullopt;
+    if (n <= kWriteAheadMaxPayload) write_ahead();
     if (needed > to_end) {  // the record would cross the end: PAD to it first
       write_header(offset, to_end - kRecordHeader, RecordKind::pad);
       write_ += to_end;
@@ -123,6 +130,18 @@ class RingWriter {
   }
 
  private:
+  // Requests ownership of the free lines up to kWriteAheadBytes past write_ (see
+  // prefetch.hpp), each line once. Bounded by the cached consumer index: a stale cache
+  // only shortens the window, so lines the consumer may still be reading stay with it.
+  void write_ahead() {
+    const uint32_t free = w_.capacity - (write_ - cached_read_);
+    const uint32_t end = write_ + (free < kWriteAheadBytes ? free : kWriteAheadBytes);
+    if (static_cast<int32_t>(prefetched_ - write_) < 0) prefetched_ = write_;
+    for (; static_cast<int32_t>(end - prefetched_) > 0; prefetched_ += kCacheLine) {
+      prefetch_line_for_write(w_.data + (prefetched_ & mask_));
+    }
+  }
+
   void refresh_read() {
     if (failure_ != Reason::none) return;
     // SYNC: ring-release (partner: RingReader::release's store of read_index). Acquire: the
@@ -150,6 +169,7 @@ class RingWriter {
   uint32_t write_ = 0;        // private: never re-read from shared memory
   uint32_t published_ = 0;    // last value stored to write_index
   uint32_t cached_read_ = 0;  // consumer's index as last seen (validated)
+  uint32_t prefetched_ = 0;   // lines before this index were requested by write_ahead
   RecordKind reserved_kind_ = RecordKind::message;
   uint32_t reserved_max_ = 0;
   Reason failure_ = Reason::none;
