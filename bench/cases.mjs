@@ -17,11 +17,9 @@ function channelLib() {
   return require(path.join(root, 'js/dist/index.js'));
 }
 function baseline() {
-  for (const d of ['build/release', 'build/bench']) {
-    const p = path.join(root, d, 'bench_baseline.node');
-    if (existsSync(p)) return require(p);
-  }
-  throw new Error('bench_baseline.node not built (bench/run.mjs builds it)');
+  const p = path.join(root, 'build/release/bench_baseline.node');
+  if (existsSync(p)) return require(p);
+  throw new Error('build/release/bench_baseline.node not built (bench/run.mjs builds it)');
 }
 function pct(sorted, q) {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
@@ -339,6 +337,33 @@ async function sabSet({ size, iters, reps }) {
   return out;
 }
 
+// Bare JS -> native hand-over: what moving `size`-byte messages from the JS thread to a
+// native thread costs with no protocol at all. JS copies each message into the next of
+// `slots` slots of a SAB (u8.set, as send() does) and publishes a counter; a native thread
+// (baseline SlotSink) sums every byte (sum32, as the channel's sink does) and publishes
+// its own counter. JS busy-waits for a free slot: a limit, not a design.
+async function handover({ size, slots, n, reps }) {
+  const b = baseline();
+  const msg = payload(size);
+  const msgSum = sum32(msg);
+  return floodRuns({ n, reps }, async (count) => {
+    const u8 = new Uint8Array(new SharedArrayBuffer(4096 + slots * size));
+    const words = new Int32Array(u8.buffer, 0, 64);
+    const sink = new b.SlotSink(u8, slots, size);
+    const t0 = hr();
+    for (let i = 0; i < count; i++) {
+      while (i - Atomics.load(words, 32) >= slots); // SYNC: slot-consumed (SlotSink's release store)
+      u8.set(msg, 4096 + (i % slots) * size);
+      Atomics.store(words, 0, i + 1); // SYNC: slot-written (SlotSink's acquire load)
+    }
+    while (Atomics.load(words, 32) < count);
+    const s = sec(t0);
+    const sum = sink.stop();
+    if (sum !== (count * msgSum) % 2 ** 32) throw new Error(`SlotSink checksum ${sum}, expected ${(count * msgSum) % 2 ** 32}`);
+    return { bytes_per_s: (count * size) / s };
+  });
+}
+
 async function memcpy({ size, iters, reps }) {
   const b = baseline();
   const out = [];
@@ -378,7 +403,7 @@ async function timerCost({ iters, reps }) {
 export const cases = {
   chanJ2N, chanN2J, chanRttSpin, chanRttDoorbell, chanIdle,
   tsfnFlood, mutexQueue, pmFlood, pmRtt, tsfnRtt,
-  sabSet, memcpy, rawSpin, timerCost,
+  sabSet, handover, memcpy, rawSpin, timerCost,
 };
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -27,29 +27,14 @@ const log = (s) => process.stderr.write(s);
 
 // ---- prerequisites ------------------------------------------------------------------------
 function ensureBuilt() {
-  if (!existsSync(path.join(root, 'js/dist/index.js')) || !existsSync(path.join(root, 'build/release/smc.node'))) {
-    log('bench: the channel is not built; run `npm run build` first\n');
+  // Measure what is in the tree: `npm run build` first (incremental, a no-op when up to
+  // date; its release preset also builds the baseline addon), so an edited source is
+  // never benchmarked stale.
+  const r = spawnSync(process.execPath, [path.join(root, 'scripts/build.mjs')], { cwd: root, stdio: ['ignore', process.stderr, 'inherit'] });
+  const built = ['build/release/smc.node', 'build/release/bench_baseline.node', 'js/dist/index.js'].every((f) => existsSync(path.join(root, f)));
+  if (r.status !== 0 || !built) {
+    log('bench: `npm run build` failed or did not build the addon and the baseline addon\n');
     process.exit(1);
-  }
-  if (existsSync(path.join(root, 'build/release/bench_baseline.node')) || existsSync(path.join(root, 'build/bench/bench_baseline.node'))) return;
-  // build/release may be configured without SMC_BUILD_BENCH: build the baseline addon in
-  // a directory of its own rather than changing that cache.
-  log('bench: building the baseline addon (build/bench) ...\n');
-  const inc = (p) => path.dirname(path.join(root, 'node_modules', p, 'package.json'));
-  const defs = {
-    CMAKE_BUILD_TYPE: 'Release', SMC_BUILD_BENCH: 'ON', SMC_BUILD_TESTS: 'OFF', SMC_BUILD_ADDON: 'OFF', SMC_BUILD_PLUGINS: 'OFF',
-    NODE_API_HEADERS_DIR: path.join(inc('node-api-headers'), 'include'), NODE_ADDON_API_DIR: inc('node-addon-api'),
-  };
-  const gen = spawnSync('ninja', ['--version']).status === 0 ? ['-G', 'Ninja'] : [];
-  for (const [cmd, args] of [
-    ['cmake', ['-S', '.', '-B', 'build/bench', ...(existsSync(path.join(root, 'build/bench/CMakeCache.txt')) ? [] : gen), ...Object.entries(defs).map(([k, v]) => `-D${k}=${v}`)]],
-    ['cmake', ['--build', 'build/bench', '--target', 'smc_bench_baseline']],
-  ]) {
-    const r = spawnSync(cmd, args, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
-    if (r.status !== 0) {
-      log(`bench: '${cmd} ${args.join(' ')}' failed\n`);
-      process.exit(1);
-    }
   }
 }
 
@@ -76,6 +61,7 @@ const plan = [
   ['baseline postMessage round trip', 'pmRtt', { iters: 1000 * K, reps: R }, (r) => ({ 'baseline.postmessage.rtt.p50_ns': [med(r, 'p50_ns'), 'ns'] })],
   ['baseline TSFN round trip', 'tsfnRtt', { iters: 1000 * K, reps: R }, (r) => ({ 'baseline.tsfn.rtt.p50_ns': [med(r, 'p50_ns'), 'ns'] })],
   ['limit JS u8.set 1 MiB into a SAB', 'sabSet', { size: MiB, iters: 1000 * K, reps: R }, (r) => ({ 'limit.sab_set.1MiB.bytes_per_s': [med(r, 'bytes_per_s'), 'B/s'] })],
+  ['limit bare JS->native hand-over 1 MiB', 'handover', { size: MiB, slots: 8, n: 400 * K, reps: R }, (r) => ({ 'limit.handover.js_to_native.1MiB.bytes_per_s': [med(r, 'bytes_per_s'), 'B/s'] })],
   ['limit memcpy 1 MiB', 'memcpy', { size: MiB, iters: 1000 * K, reps: R }, (r) => ({ 'limit.memcpy.1MiB.bytes_per_s': [med(r, 'bytes_per_s'), 'B/s'] })],
   ['limit raw spin round trip', 'rawSpin', { iters: 20_000 * K, reps: R }, (r) => ({ 'limit.raw_spin.rtt.p50_ns': [med(r, 'p50_ns'), 'ns'] })],
   ['timer cost (hrtime pair)', 'timerCost', { iters: 100_000, reps: 1 }, (r) => ({ 'limit.timer.p50_ns': [med(r, 'p50_ns'), 'ns'] })],
@@ -93,6 +79,7 @@ const ratios = [
   ['JS->native 64 B vs mutex queue', 'channel.js_to_native.64B.msgs_per_s', 'baseline.queue.js_to_native.64B.msgs_per_s', (x) => x >= 2, '>= 2x'],
   ['JS->native 64 B vs postMessage', 'channel.js_to_native.64B.msgs_per_s', 'baseline.postmessage.64B.msgs_per_s', (x) => x >= 20, '>= 20x'],
   ['JS->native 1 MiB vs u8.set into SAB', 'channel.js_to_native.1MiB.bytes_per_s', 'limit.sab_set.1MiB.bytes_per_s', (x) => x >= 0.8, '>= 0.8x'],
+  ['JS->native 1 MiB vs bare hand-over', 'channel.js_to_native.1MiB.bytes_per_s', 'limit.handover.js_to_native.1MiB.bytes_per_s', null, '(info)'],
   ['native->JS 1 MiB vs memcpy', 'channel.native_to_js.1MiB.bytes_per_s', 'limit.memcpy.1MiB.bytes_per_s', null, '(info)'],
   ['spin RTT p50 vs raw spin p50', 'channel.rtt.spin.p50_ns', 'limit.raw_spin.rtt.p50_ns', (x) => x <= 3, '<= 3x'],
   ['doorbell RTT p50 vs TSFN RTT p50', 'channel.rtt.doorbell.p50_ns', 'baseline.tsfn.rtt.p50_ns', (x) => x <= 1.1, '<= 1.1x'],

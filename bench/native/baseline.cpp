@@ -12,8 +12,15 @@
 //                                              replies through a TSFN (cb)
 //   new SpinPartner(u8) .stop()                bare spin ping-pong over a SAB: the native
 //                                              thread copies word 0 to word 32 (other line)
+//   new SlotSink(u8, slots, size) .stop()      bare JS -> native hand-over over a SAB: JS
+//     -> checksum                              copies a message into slot i % slots and
+//                                              stores i + 1 to word 0; the native thread
+//                                              sums the slot (smc::sum32, as the channel's
+//                                              sink does) and stores i + 1 to word 32
 //   memcpyBench(size, iters) -> seconds        memcpy of `size` bytes, `iters` times
 #include <napi.h>
+
+#include "smc/handler.hpp"  // smc::sum32, the sink's checksum
 
 #include <atomic>
 #include <chrono>
@@ -256,6 +263,63 @@ class SpinPartner : public Napi::ObjectWrap<SpinPartner> {
   std::thread thread_;
 };
 
+// ---- bare JS -> native hand-over over a SAB ---------------------------------------------------
+// The floor under the channel's JS -> native large-message figure: the same copy in (JS
+// u8.set into the SAB) and the same read out (sum32 of every byte), with nothing but two
+// counters between them. Slots start at byte 4096.
+class SlotSink : public Napi::ObjectWrap<SlotSink> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "SlotSink", {InstanceMethod<&SlotSink::Stop>("stop")});
+  }
+  explicit SlotSink(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SlotSink>(info) {
+    auto view = info[0].As<Napi::Uint8Array>();
+    slots_ = info[1].As<Napi::Number>().Uint32Value();
+    size_ = info[2].As<Napi::Number>().Uint32Value();
+    if (slots_ == 0 || view.ByteLength() < 4096 + uint64_t{slots_} * size_) {
+      throw Napi::RangeError::New(info.Env(), "SlotSink: the view must hold 4096 + slots * size bytes");
+    }
+    ref_ = Napi::Persistent(view);
+    base_ = view.Data();
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~SlotSink() override { Join(); }
+
+ private:
+  Napi::Value Stop(const Napi::CallbackInfo& info) {
+    Join();
+    return Napi::Number::New(info.Env(), checksum_);
+  }
+  void Join() {
+    stop_.store(true);
+    if (thread_.joinable()) thread_.join();
+  }
+  void Run() {
+    std::atomic_ref<uint32_t> written(*reinterpret_cast<uint32_t*>(base_));
+    std::atomic_ref<uint32_t> consumed(*reinterpret_cast<uint32_t*>(base_ + 128));
+    uint32_t next = 0;
+    while (!stop_.load(std::memory_order_relaxed)) {
+      // SYNC: slot-written (partner: JS's Atomics.store of word 0 after u8.set).
+      if (written.load(std::memory_order_acquire) == next) {
+        BENCH_PAUSE();
+        continue;
+      }
+      const std::byte* slot = reinterpret_cast<const std::byte*>(base_) + 4096 +
+                              uint64_t{next % slots_} * size_;
+      checksum_ += smc::sum32({slot, size_});
+      ++next;
+      // SYNC: slot-consumed (partner: JS's Atomics.load of word 32 before reusing a slot).
+      consumed.store(next, std::memory_order_release);
+    }
+  }
+  Napi::Reference<Napi::Uint8Array> ref_;
+  uint8_t* base_ = nullptr;
+  uint32_t slots_ = 0, size_ = 0;
+  uint32_t checksum_ = 0;  // read by Stop() after the join
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
 // ---- memcpy -------------------------------------------------------------------------------
 Napi::Value MemcpyBench(const Napi::CallbackInfo& info) {
   const size_t size = info[0].As<Napi::Number>().Uint32Value();
@@ -278,6 +342,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("MutexQueue", MutexQueue::Init(env));
   exports.Set("TsfnPinger", TsfnPinger::Init(env));
   exports.Set("SpinPartner", SpinPartner::Init(env));
+  exports.Set("SlotSink", SlotSink::Init(env));
   return exports;
 }
 
