@@ -277,7 +277,8 @@ class SlotSink : public Napi::ObjectWrap<SlotSink> {
     slots_ = info[1].As<Napi::Number>().Uint32Value();
     size_ = info[2].As<Napi::Number>().Uint32Value();
     if (slots_ == 0 || view.ByteLength() < 4096 + uint64_t{slots_} * size_) {
-      throw Napi::RangeError::New(info.Env(), "SlotSink: the view must hold 4096 + slots * size bytes");
+      throw Napi::RangeError::New(info.Env(),
+                                  "SlotSink: the view must hold 4096 + slots * size bytes");
     }
     ref_ = Napi::Persistent(view);
     base_ = view.Data();
@@ -304,8 +305,8 @@ class SlotSink : public Napi::ObjectWrap<SlotSink> {
         BENCH_PAUSE();
         continue;
       }
-      const std::byte* slot = reinterpret_cast<const std::byte*>(base_) + 4096 +
-                              uint64_t{next % slots_} * size_;
+      const std::byte* slot =
+          reinterpret_cast<const std::byte*>(base_) + 4096 + uint64_t{next % slots_} * size_;
       checksum_ += smc::sum32({slot, size_});
       ++next;
       // SYNC: slot-consumed (partner: JS's Atomics.load of word 32 before reusing a slot).
