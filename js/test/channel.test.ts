@@ -326,7 +326,10 @@ test('sendDirect never leaves part of a message: a timed-out fragmented message 
   const tags = await stallEcho(ch, 5); // N2R holds 4 echoes, the echo blocks on the 5th reply
   const before = ch.getStats();
   const free = before.r2nCapacity - before.r2nFill;
-  assert.ok(free >= 2048, `room for some fragments (${free} bytes free)`);
+  // How much the stalled peer left unreleased depends on how it batched the five
+  // messages (a loaded machine batches two): what this test needs is room for at least
+  // one whole fragment record (1016 bytes in a 4 KiB ring) and not for the message.
+  assert.ok(free >= 1024, `room for at least one fragment (${free} bytes free)`);
   const partial = tagged(999, free + 3000); // FIRST and MIDDLEs fit, LAST does not
   assert.throws(
     () => ch.sendDirect(partial, 50),
