@@ -87,19 +87,18 @@ function sum32(u8) {
 // The sink folds every byte into a checksum; 'sum32' (u32 word sums, memory speed) instead
 // of the default fnv1a (byte-serial, ~1 GB/s, which would measure fnv1a, not the channel).
 async function chanJ2N({ size, n, reps, direct = false, ring }) {
-  if (direct) return chanJ2NDirect({ size, n, reps, ring });
-  const { SharedMemoryChannel, AddonTransport } = channelLib();
-  const msg = payload(size);
-  const msgSum = sum32(msg);
   const cap = ring ?? ringFor(size);
   const rec = 8 + ((size + 7) & ~7);
   const batch = Math.max(1, Math.min(1024, Math.floor(cap / 4 / rec)));
-  return floodRuns({ n, reps }, async (count) => {
-    const ch = new SharedMemoryChannel(cap, 1 << 16, {
-      transport: new AddonTransport({ handler: 'sink', checksum: 'sum32' }), keepAlive: true,
-    });
+  return sinkRuns({ size, n, reps, ring: cap }, async (ch, msg, count) => {
     let waits = 0;
-    const t0 = hr();
+    if (direct) {
+      // sendDirect: each message is in the ring when the call returns (the JS thread spins,
+      // then sleeps, while the ring is full): no pacing and no JS queue; a message larger
+      // than a record goes as fragments as space appears.
+      for (let i = 0; i < count; i++) ch.sendDirect(msg, 10_000);
+      return { waits };
+    }
     for (let i = 0; i < count; ) {
       const e = Math.min(count, i + batch);
       while (ch.getStats().r2nFill + (e - i) * rec > cap) {
@@ -109,21 +108,13 @@ async function chanJ2N({ size, n, reps, direct = false, ring }) {
       for (; i < e; i++) ch.send(msg);
       await null; // publish
     }
-    while (ch.getStats().peer.sinkMessages < count) await tick();
-    const s = sec(t0);
-    const st = ch.getStats();
-    ch.cleanup();
-    if (st.peer.sinkBytes !== count * size) throw new Error(`sink got ${st.peer.sinkBytes} bytes, expected ${count * size}`);
-    if (st.peer.sinkChecksum !== count * msgSum) throw new Error(`sink checksum ${st.peer.sinkChecksum}, expected ${count * msgSum}`);
-    return { msgs_per_s: count / s, bytes_per_s: (count * size) / s, doorbellsToPeer: st.doorbellsToPeer, waits };
+    return { waits };
   });
 }
 
-// JS -> native with sendDirect: each message is written before the call returns (the JS
-// thread spins, then sleeps, while the ring is full), so there is no pacing and no JS
-// queue; a message larger than a record goes as fragments as space appears. Same sink
-// and checks as above.
-async function chanJ2NDirect({ size, n, reps, ring }) {
+// Runs `send(ch, msg, count)` into a fresh 'sink' channel per run, times it until the sink
+// has counted every message, then verifies the sink's byte count and checksum.
+async function sinkRuns({ size, n, reps, ring }, send) {
   const { SharedMemoryChannel, AddonTransport } = channelLib();
   const msg = payload(size);
   const msgSum = sum32(msg);
@@ -132,14 +123,14 @@ async function chanJ2NDirect({ size, n, reps, ring }) {
       transport: new AddonTransport({ handler: 'sink', checksum: 'sum32' }), keepAlive: true,
     });
     const t0 = hr();
-    for (let i = 0; i < count; i++) ch.sendDirect(msg, 10_000);
+    const extra = await send(ch, msg, count);
     while (ch.getStats().peer.sinkMessages < count) await tick();
     const s = sec(t0);
     const st = ch.getStats();
     ch.cleanup();
     if (st.peer.sinkBytes !== count * size) throw new Error(`sink got ${st.peer.sinkBytes} bytes, expected ${count * size}`);
     if (st.peer.sinkChecksum !== count * msgSum) throw new Error(`sink checksum ${st.peer.sinkChecksum}, expected ${count * msgSum}`);
-    return { msgs_per_s: count / s, bytes_per_s: (count * size) / s };
+    return { msgs_per_s: count / s, bytes_per_s: (count * size) / s, doorbellsToPeer: st.doorbellsToPeer, ...extra };
   });
 }
 
