@@ -113,6 +113,11 @@ const channelsWithQueue = new Set<object>();
  *  until cleanup(). A receiving channel is otherwise reachable only from its weak doorbell
  *  too (`await new Promise((r) => ch.startReceiving(r))`), and nothing would stop the peer. */
 const channelsPinnedOpen = new Set<object>();
+/** Channels that are receiving and keep the process alive (keepAlive / ref()): held until
+ *  they stop receiving, unref() or close. Like a ref'd Node handle (a listening server),
+ *  such a channel is doing work the process was asked to stay alive for; collecting it
+ *  would leave the process running with nothing delivering its messages. */
+const channelsListening = new Set<object>();
 
 let defaultTransportFactory: ((o: ChannelOptions) => PeerTransport) | null = null;
 /** Set by the package entry point (index.ts) to the native addon transport. */
@@ -172,6 +177,8 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
   private receiver: MessageCallback | null = null;
   /** A 'message' listener exists (kept by the emitter hooks: no lookup per message). */
   private emitsMessages = false;
+  /** Whether this channel keeps the Node event loop alive (keepAlive option, ref()). */
+  private refed = false;
   private copyMessages = false;
   private pollTimer: ReturnType<typeof setInterval> | null = null;
   private draining = false;
@@ -258,7 +265,10 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
       doorbell: weakDoorbell(new WeakRef(this)),
     });
     if (transport.finalizable !== true) channelsPinnedOpen.add(this);
-    if (options.keepAlive) transport.ref?.();
+    if (options.keepAlive) {
+      transport.ref?.();
+      this.refed = true;
+    }
     if (mode === 'poll') this.startPollTimer();
   }
 
@@ -397,11 +407,13 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
     if (typeof cb !== 'function') throw new TypeError(`startReceiving(cb): cb must be a function, not ${describe(cb)}`);
     this.receiver = cb;
     this.copyMessages = options.copy === true;
+    this.updateListening();
     this.scheduleDrain();
   }
 
   stopReceiving(): void {
     this.receiver = null;
+    this.updateListening();
     // Not parked as consumer any more: the peer stops ringing for data.
     if (!this.closed) this.endpoint.unparkConsumer();
   }
@@ -421,9 +433,15 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
     return this.receiver !== null || this.emitsMessages;
   }
 
+  private updateListening(): void {
+    if (!this.closed && this.refed && this.receiving) channelsListening.add(this);
+    else channelsListening.delete(this);
+  }
+
   protected override listenersChanged(event: keyof Events): void {
     if (event !== 'message') return;
     this.emitsMessages = this.listenerCount('message') > 0;
+    this.updateListening();
     if (this.emitsMessages && !this.closed) this.scheduleDrain();
   }
 
@@ -472,13 +490,20 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
     };
   }
 
-  /** Keep the process alive while open (Node), or not (default). */
+  /**
+   * Keep the process alive while open (Node), or not (default). A ref'd channel that is
+   * receiving also stays reachable without a reference of yours, like a ref'd Node handle.
+   */
   ref(): this {
     this.transport.ref?.();
+    this.refed = true;
+    this.updateListening();
     return this;
   }
   unref(): this {
     this.transport.unref?.();
+    this.refed = false;
+    this.updateListening();
     return this;
   }
 
@@ -513,6 +538,7 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
     this.queueEmptyCallbacks = [];
     channelsWithQueue.delete(this);
     channelsPinnedOpen.delete(this);
+    channelsListening.delete(this);
     this.emit('close');
   }
 

@@ -166,4 +166,41 @@ if (!isMainThread) {
     await stopPeer(peer);
     assert.ok(ok, 'the message never arrived: the channel was garbage-collected while parked waiting for data');
   });
+
+  test("a ref'd (keepAlive) receiving channel is not collected, even over a finalizable transport", { skip: gc ? false : 'needs --expose-gc' }, async () => {
+    const peer = new WorkerPeer('reply', true);
+    const ok = await settlesAcrossGc(peer, async () => {
+      const ch = new SharedMemoryChannel(4096, 4096, { transport: peer, keepAlive: true });
+      const got = await new Promise<Uint8Array>((r) => ch.startReceiving((m) => r(m.slice())));
+      assert.deepEqual([...got], [1, 2, 3]);
+      ch.cleanup();
+    });
+    await stopPeer(peer);
+    assert.ok(ok, "the message never arrived: a ref'd receiving channel was garbage-collected");
+  });
+
+  test("after unref() (or stopReceiving) the same channel can be collected again", { skip: gc ? false : 'needs --expose-gc' }, async () => {
+    const peerA = new WorkerPeer('sink', true);
+    const peerB = new WorkerPeer('sink', true);
+    let collected = 0;
+    const registry = new FinalizationRegistry(() => void collected++);
+    (() => {
+      const a = new SharedMemoryChannel(4096, 4096, { transport: peerA, keepAlive: true });
+      a.startReceiving(() => {});
+      a.unref();
+      registry.register(a, 'a');
+      const b = new SharedMemoryChannel(4096, 4096, { transport: peerB });
+      b.ref();
+      b.startReceiving(() => {});
+      b.stopReceiving();
+      registry.register(b, 'b');
+    })();
+    for (let i = 0; i < 50 && collected < 2; i++) {
+      await sleep(20);
+      gc!();
+    }
+    await stopPeer(peerA);
+    await stopPeer(peerB);
+    assert.equal(collected, 2, 'an unref()ed or no longer receiving channel stayed reachable');
+  });
 }
