@@ -280,6 +280,9 @@ class SlotSink : public Napi::ObjectWrap<SlotSink> {
       throw Napi::RangeError::New(info.Env(),
                                   "SlotSink: the view must hold 4096 + slots * size bytes");
     }
+    if (reinterpret_cast<uintptr_t>(view.Data()) % 4 != 0) {
+      throw Napi::RangeError::New(info.Env(), "SlotSink: the view must start 4-byte aligned");
+    }
     ref_ = Napi::Persistent(view);
     base_ = view.Data();
     thread_ = std::thread([this] { Run(); });

@@ -9,7 +9,7 @@
 import { ChannelClosedError, ChannelError, ProtocolError, TimeoutError } from './errors';
 import { TypedEmitter } from './emitter';
 import { EOF, Endpoint } from './protocol/endpoint';
-import { MAX_CAPACITY, MIN_CAPACITY, STATE_CLOSED, STATE_FAILED, initRegion, regionSize, type Region } from './protocol/layout';
+import { MAX_CAPACITY, MIN_CAPACITY, STATE_CLOSED, STATE_FAILED, failureReasonName, initRegion, regionSize, type Region } from './protocol/layout';
 import { now, scheduleTask } from './scheduler';
 import type { PeerTransport } from './transport';
 
@@ -177,7 +177,9 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
   private receiver: MessageCallback | null = null;
   /** A 'message' listener exists (kept by the emitter hooks: no lookup per message). */
   private emitsMessages = false;
-  /** Whether this channel keeps the Node event loop alive (keepAlive option, ref()). */
+  /** Whether this channel keeps the Node event loop alive (keepAlive option, ref()). Also
+   *  set over transports without ref() (a page's worker): it still pins a receiving
+   *  channel (channelsListening), which is what a caller asking to be kept alive means. */
   private refed = false;
   private copyMessages = false;
   private pollTimer: ReturnType<typeof setInterval> | null = null;
@@ -323,23 +325,23 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
     while (this.queueLength() > 0) {
       this.pumpQueue(Infinity);
       if (this.queueLength() === 0) break;
-      this.waitForSpace(deadline, () => {
-        throw new TimeoutError(`sendDirect: the ring stayed full for ${timeoutMs} ms while earlier queued messages were pending; nothing of this message was sent`);
+      this.waitForSpace(deadline, (peerGone) => {
+        throw peerGone ?? new TimeoutError(`sendDirect: the ring stayed full for ${timeoutMs} ms while earlier queued messages were pending; nothing of this message was sent`);
       });
     }
     if (bytes.length <= this.maxPayload) {
       while (!this.endpoint.trySend(bytes)) {
-        this.waitForSpace(deadline, () => {
-          throw new TimeoutError(`sendDirect: no room for ${bytes.length} bytes within ${timeoutMs} ms; nothing was sent`);
+        this.waitForSpace(deadline, (peerGone) => {
+          throw peerGone ?? new TimeoutError(`sendDirect: no room for ${bytes.length} bytes within ${timeoutMs} ms; nothing was sent`);
         });
       }
     } else {
       w.beginLarge(bytes);
       while (!w.continueLarge()) {
-        this.waitForSpace(deadline, () => {
+        this.waitForSpace(deadline, (peerGone) => {
           w.cancelLarge();
           this.publishNow();
-          throw new TimeoutError(`sendDirect: ${bytes.length}-byte message did not fit within ${timeoutMs} ms; it was cancelled and the peer discards the part it received`);
+          throw peerGone ?? new TimeoutError(`sendDirect: ${bytes.length}-byte message did not fit within ${timeoutMs} ms; it was cancelled and the peer discards the part it received`);
         });
       }
     }
@@ -673,16 +675,18 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
     return false;
   }
 
-  /** Blocks (sendDirect) until the ring has space, spinning then sleeping briefly. */
   /**
-   * Blocks until the consumer frees ring space (or the deadline passes). Spins first, for
-   * up to SPACE_SPIN_MS: the native consumer frees space at memory speed (a 256 KiB
-   * fragment in ~20-40 us), and nothing native can wake a JS Atomics.wait (platform notes),
-   * so the sleep below is a timed one whose real length is ~60-100 us: sleeping after a
-   * few hundred loads made a 1 MiB sendDirect through 1 MiB rings run at 0.3-1 GB/s.
-   * Then sleeps 50 us at a time, checking the peer's state word on every pass.
+   * Blocks (sendDirect) until the consumer frees ring space; calls giveUp(null) at the
+   * deadline and giveUp(error) once the peer has closed or failed (nobody will free
+   * space). Spins first, for up to SPACE_SPIN_MS: the native consumer frees space at
+   * memory speed (a 256 KiB fragment in ~20-40 us), and nothing native can wake a JS
+   * Atomics.wait (platform notes), so the sleep below is a timed one whose real length is
+   * ~60-100 us: sleeping after a few hundred loads made a 1 MiB sendDirect through 1 MiB
+   * rings run at 0.3-1 GB/s. Then sleeps 50 us at a time. The spin restarts with every
+   * call: a consumer that frees space more often than every 0.5 ms keeps this thread busy,
+   * which is what a blocking send is for.
    */
-  private waitForSpace(deadline: number, onTimeout: () => never): void {
+  private waitForSpace(deadline: number, giveUp: (peerGone: ChannelClosedError | null) => never): void {
     this.publishNow();
     const w = this.endpoint.writer;
     const before = w.freeBytesCached;
@@ -692,8 +696,12 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
       if (w.freeBytesCached !== before) return;
       if ((i & 31) !== 0) continue;
       const t = now();
-      if (t >= deadline) onTimeout();
-      this.endpoint.peerState(); // throws on an invalid state word
+      if (t >= deadline) giveUp(null);
+      const peer = this.endpoint.peerState(); // throws on an invalid state word
+      if (peer.state === STATE_CLOSED) giveUp(new ChannelClosedError('peer_closed', 'sendDirect: the peer closed; nothing more will be read'));
+      if (peer.state === STATE_FAILED) {
+        giveUp(new ChannelClosedError('peer_failed', `sendDirect: the peer failed (${failureReasonName(peer.reason)})`, peer.reason));
+      }
       if (t >= spinUntil) sleepMs(0.05);
     }
   }
@@ -812,10 +820,10 @@ function weakDoorbell(weak: WeakRef<SharedMemoryChannel>): () => void {
 }
 
 const sleepCell = typeof SharedArrayBuffer !== 'undefined' ? new Int32Array(new SharedArrayBuffer(4)) : null;
-/** Sleeps without spinning where the thread may block (Node, workers); else returns. */
 /** How long sendDirect spins for ring space before it starts sleeping (see waitForSpace). */
 const SPACE_SPIN_MS = 0.5;
 
+/** Sleeps without spinning where the thread may block (Node, workers); else returns. */
 function sleepMs(ms: number): void {
   if (sleepCell === null) return;
   try {

@@ -529,6 +529,29 @@ test('oversized sendDirect: larger than the ring succeeds when the peer drains, 
   assert.throws(() => st.sendDirect(big, 40), (e: Error) => e instanceof TimeoutError && /200000-byte message did not fit within 40 ms/.test(e.message));
 });
 
+test('sendDirect stops waiting for space once the peer has closed: ChannelClosedError peer_closed, not a timeout', async (t) => {
+  for (const size of [1000, 200_000]) { // one record; fragments (the large path)
+    const ch = open(t, 4096, 4096);
+    await stallEcho(ch); // the peer consumes nothing more
+    let filled = 0;
+    for (;; filled++) { // fill what is left of the ring
+      try {
+        ch.sendDirect(tagged(100 + filled, 1000), 0);
+      } catch (e) {
+        assert.ok(e instanceof TimeoutError, `filling: ${String(e)}`);
+        break;
+      }
+    }
+    // As if the native side had closed (its state word; the stalled thread cannot).
+    Atomics.store(new Int32Array(ch.buffer), protocol.W_N_STATE, protocol.STATE_CLOSED);
+    assert.throws(
+      () => ch.sendDirect(tagged(1, size), 10_000),
+      (e: Error) => e instanceof ChannelClosedError && e.code === 'peer_closed',
+      `size ${size} (${filled} messages filled the ring)`,
+    );
+  }
+});
+
 // ---------------------------------------------------------------------------------------
 // Events and hostile peers
 

@@ -131,12 +131,17 @@ class RingWriter {
 
  private:
   // Requests ownership of the free lines up to kWriteAheadBytes past write_ (see
-  // prefetch.hpp), each line once. Bounded by the cached consumer index: a stale cache
-  // only shortens the window, so lines the consumer may still be reading stay with it.
+  // prefetch.hpp), each line once. Bounded by the cached consumer index (a stale cache
+  // only shortens the window) and one line short of it, so the line holding the first
+  // byte the consumer has not released stays with the consumer.
   void write_ahead() {
     const uint32_t free = w_.capacity - (write_ - cached_read_);
-    const uint32_t end = write_ + (free < kWriteAheadBytes ? free : kWriteAheadBytes);
-    if (static_cast<int32_t>(prefetched_ - write_) < 0) prefetched_ = write_;
+    constexpr uint32_t kLine = kCacheLine;
+    const uint32_t room = free > kLine ? free - kLine : 0;
+    const uint32_t end = write_ + (room < kWriteAheadBytes ? room : kWriteAheadBytes);
+    // prefetched_ is valid only within the window ahead of write_; anything else (it fell
+    // behind while large records were written, however far) restarts it at write_.
+    if (prefetched_ - write_ > kWriteAheadBytes + kLine) prefetched_ = write_;
     for (; static_cast<int32_t>(end - prefetched_) > 0; prefetched_ += kCacheLine) {
       prefetch_line_for_write(w_.data + (prefetched_ & mask_));
     }
