@@ -199,8 +199,8 @@ if (!isMainThread) {
       await sleep(20);
       gc!();
     }
-    await stopPeer(peerA);
-    await stopPeer(peerB);
+    // The peers never attached (their channels were collected, nobody will close them).
+    await Promise.all([peerA.worker!.terminate(), peerB.worker!.terminate()]);
     assert.equal(collected, 2, 'an unref()ed or no longer receiving channel stayed reachable');
   });
 }
