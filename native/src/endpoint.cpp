@@ -239,6 +239,8 @@ Endpoint::Batch& Endpoint::Batch::operator=(Batch&& o) noexcept {
     end();
     owner_ = std::exchange(o.owner_, nullptr);
     lock_ = std::move(o.lock_);
+    reserved_ = o.reserved_;
+    reserving_ = std::exchange(o.reserving_, false);
   }
   return *this;
 }
@@ -246,7 +248,31 @@ Endpoint::Batch& Endpoint::Batch::operator=(Batch&& o) noexcept {
 Errc Endpoint::Batch::send(std::span<const std::byte> message, Deadline deadline) {
   if (!owner_) return Errc::invalid_argument;
   if (message.size() > UINT32_MAX) return Errc::too_large;
+  reserving_ = false;  // an open reservation is dropped: its bytes were never committed
   return owner_->send_counted(message, deadline);
+}
+
+Errc Endpoint::Batch::reserve(uint32_t n, std::span<std::byte>* out, Deadline deadline) {
+  if (!owner_ || !out) return Errc::invalid_argument;
+  if (n > owner_->writer_.max_payload()) return Errc::too_large;
+  reserving_ = false;
+  if (Errc e = owner_->send_state(); e != Errc::ok) return e;
+  if (Errc e = owner_->pay_cancel(deadline); e != Errc::ok) return e;
+  if (Errc e = owner_->reserve_record(n, RecordKind::message, deadline, out); e != Errc::ok) {
+    return e;
+  }
+  reserved_ = n;
+  reserving_ = true;
+  return Errc::ok;
+}
+
+Errc Endpoint::Batch::commit(size_t used) {
+  if (!owner_ || !reserving_ || used > reserved_) return Errc::invalid_argument;
+  reserving_ = false;
+  owner_->writer_.commit(static_cast<uint32_t>(used));
+  owner_->bump(owner_->messages_sent_);
+  owner_->bump(owner_->bytes_sent_, used);
+  return Errc::ok;
 }
 
 Errc Endpoint::Batch::flush() {
@@ -257,6 +283,7 @@ Errc Endpoint::Batch::flush() {
 
 void Endpoint::Batch::end() {
   if (!owner_) return;
+  reserving_ = false;
   owner_->publish_and_ring();
   owner_ = nullptr;
   if (lock_.owns_lock()) lock_.unlock();

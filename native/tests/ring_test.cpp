@@ -458,6 +458,48 @@ TEST_F(RingTest, BatchIsPublishedWithOneIndexStore) {
   ASSERT_EQ(got.size(), 2u);
 }
 
+// Endpoint::Batch: send and zero-copy reserve/commit mixed, nothing visible before end(),
+// an uncommitted reservation dropped unsent, misuse refused with invalid_argument.
+TEST_F(RingTest, EndpointBatchSendsAndReservesWithOnePublication) {
+  make(RegionConfig{65536, 4096});
+  auto js = attach(region_, Side::js);
+  auto nat = attach(region_, Side::native);
+  const SharedWord wi = region_.ring(Dir::r2n).write_index;
+  std::span<std::byte> dst;
+  {
+    auto b = js->batch();
+    ASSERT_TRUE(b);
+    EXPECT_EQ(b.commit(1), Errc::invalid_argument) << "commit without a reservation";
+    for (uint32_t i = 0; i < 30; ++i) {
+      if (i % 2 == 0) {
+        ASSERT_EQ(b.send(as_span(pattern(i, i))), Errc::ok);
+        continue;
+      }
+      ASSERT_EQ(b.reserve(40, &dst), Errc::ok);
+      ASSERT_EQ(dst.size(), 40u);
+      const Bytes want = pattern(i, i);  // i <= 40 bytes of the 40 reserved
+      std::memcpy(dst.data(), want.data(), want.size());
+      EXPECT_EQ(b.commit(41), Errc::invalid_argument) << "more than reserved";
+      ASSERT_EQ(b.commit(want.size()), Errc::ok);
+      EXPECT_EQ(b.commit(0), Errc::invalid_argument) << "committed twice";
+    }
+    ASSERT_EQ(b.reserve(16, &dst), Errc::ok);  // never committed: dropped by the send
+    std::memset(dst.data(), 0xEE, dst.size());
+    ASSERT_EQ(b.send(as_span(pattern(7, 99))), Errc::ok);
+    ASSERT_EQ(b.reserve(16, &dst), Errc::ok);  // never committed: dropped by end()
+    EXPECT_EQ(b.reserve(js->max_payload() + 1, &dst), Errc::too_large);
+    EXPECT_EQ(wi.load(std::memory_order_relaxed), 0u) << "published before end()";
+  }  // ~Batch: end()
+  std::vector<Bytes> got;
+  ASSERT_EQ(poll_all(*nat, &got), Errc::ok);
+  ASSERT_EQ(got.size(), 31u);
+  for (uint32_t i = 0; i < 30; ++i) EXPECT_EQ(got[i], pattern(i, i)) << i;
+  EXPECT_EQ(got[30], pattern(7, 99));
+  EXPECT_EQ(js->stats().messages_sent, 31u);
+  EXPECT_EQ(js->failure(), Reason::none);
+  EXPECT_EQ(nat->failure(), Reason::none);
+}
+
 TEST_F(RingTest, WriterBatchNeedsPublish) {
   make();
   const RingWords w = region_.ring(Dir::r2n);

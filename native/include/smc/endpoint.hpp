@@ -99,12 +99,21 @@ class Endpoint {
    public:
     Batch() = default;
     Batch(Batch&& o) noexcept
-        : owner_(std::exchange(o.owner_, nullptr)), lock_(std::move(o.lock_)) {}
+        : owner_(std::exchange(o.owner_, nullptr)),
+          lock_(std::move(o.lock_)),
+          reserved_(o.reserved_),
+          reserving_(std::exchange(o.reserving_, false)) {}
     Batch& operator=(Batch&& o) noexcept;
     ~Batch() { end(); }
     explicit operator bool() const { return owner_ != nullptr; }
     // As Endpoint::send with flush=false (a full ring publishes what is pending and waits).
     Errc send(std::span<const std::byte> message, Deadline deadline = Deadline::never());
+    // Zero-copy within the batch: *out gets room for one message of n <= max_payload()
+    // bytes inside the ring; write it, then commit(used <= n). Not published before the
+    // batch's flush()/end(). A reservation not committed is dropped, unsent, by the next
+    // send()/reserve() or by end().
+    Errc reserve(uint32_t n, std::span<std::byte>* out, Deadline deadline = Deadline::never());
+    Errc commit(size_t used);
     Errc flush();  // publishes now; the batch stays open
     void end();    // publishes and unlocks; the batch becomes empty
 
@@ -112,6 +121,8 @@ class Endpoint {
     friend class Endpoint;
     Endpoint* owner_ = nullptr;
     std::unique_lock<std::mutex> lock_;
+    uint32_t reserved_ = 0;  // size of the open reservation
+    bool reserving_ = false;
   };
   Batch batch();
 
