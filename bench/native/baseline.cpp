@@ -264,9 +264,9 @@ class SpinPartner : public Napi::ObjectWrap<SpinPartner> {
 };
 
 // ---- bare JS -> native hand-over over a SAB ---------------------------------------------------
-// The floor under the channel's JS -> native large-message figure: the same copy in (JS
-// u8.set into the SAB) and the same read out (sum32 of every byte), with nothing but two
-// counters between them. Slots start at byte 4096.
+// The reference for the channel's JS -> native large-message figure: the same copy in
+// (JS u8.set into the SAB) and the same read out (sum32 of every byte), with nothing but
+// two counters between them. Slots start at byte 4096.
 class SlotSink : public Napi::ObjectWrap<SlotSink> {
  public:
   static Napi::Function Init(Napi::Env env) {

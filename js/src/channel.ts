@@ -9,7 +9,7 @@
 import { ChannelClosedError, ChannelError, ProtocolError, TimeoutError } from './errors';
 import { TypedEmitter } from './emitter';
 import { EOF, Endpoint } from './protocol/endpoint';
-import { MAX_CAPACITY, MIN_CAPACITY, STATE_CLOSED, STATE_FAILED, failureReasonName, initRegion, regionSize, type Region } from './protocol/layout';
+import { MAX_CAPACITY, MIN_CAPACITY, STATE_CLOSED, STATE_FAILED, initRegion, regionSize, type Region } from './protocol/layout';
 import { now, scheduleTask } from './scheduler';
 import type { PeerTransport } from './transport';
 
@@ -697,10 +697,11 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
       if ((i & 31) !== 0) continue;
       const t = now();
       if (t >= deadline) giveUp(null);
-      const peer = this.endpoint.peerState(); // throws on an invalid state word
-      if (peer.state === STATE_CLOSED) giveUp(new ChannelClosedError('peer_closed', 'sendDirect: the peer closed; nothing more will be read'));
-      if (peer.state === STATE_FAILED) {
-        giveUp(new ChannelClosedError('peer_failed', `sendDirect: the peer failed (${failureReasonName(peer.reason)})`, peer.reason));
+      try {
+        this.endpoint.checkPeerForSend(); // also throws ProtocolError on an invalid state word
+      } catch (e) {
+        if (e instanceof ChannelClosedError) giveUp(e);
+        throw e;
       }
       if (t >= spinUntil) sleepMs(0.05);
     }

@@ -373,9 +373,9 @@ Latency raw_pingpong_once(uint64_t warmup, uint64_t samples) {
 
 // Raw shared memory, no protocol: `slots` slots of `size` bytes, the producer memcpys a
 // message into the next free slot and bumps one atomic counter, the consumer sums the
-// slot (sum_bytes, as the channel's consumer does) and bumps the other. What moving
-// `size`-byte messages from one core to the other costs on this machine at best: the
-// channel's large-message figures are read against it as well as against memcpy.
+// slot (sum_bytes, as the channel's consumer does) and bumps the other. What handing
+// `size`-byte blocks from one core to the other costs on this machine with no protocol:
+// the channel's large-message figures are read against it as well as against memcpy.
 double raw_handover_bytes_per_s_once(size_t size, size_t slots, uint64_t count) {
   struct alignas(128) Counter {
     std::atomic<uint64_t> v{0};

@@ -254,13 +254,8 @@ Errc Endpoint::Batch::send(std::span<const std::byte> message, Deadline deadline
 
 Errc Endpoint::Batch::reserve(uint32_t n, std::span<std::byte>* out, Deadline deadline) {
   if (!owner_ || !out) return Errc::invalid_argument;
-  if (n > owner_->writer_.max_payload()) return Errc::too_large;
   reserving_ = false;
-  if (Errc e = owner_->send_state(); e != Errc::ok) return e;
-  if (Errc e = owner_->pay_cancel(deadline); e != Errc::ok) return e;
-  if (Errc e = owner_->reserve_record(n, RecordKind::message, deadline, out); e != Errc::ok) {
-    return e;
-  }
+  if (Errc e = owner_->reserve_message(n, deadline, out); e != Errc::ok) return e;
   reserved_ = n;
   reserving_ = true;
   return Errc::ok;
@@ -269,9 +264,7 @@ Errc Endpoint::Batch::reserve(uint32_t n, std::span<std::byte>* out, Deadline de
 Errc Endpoint::Batch::commit(size_t used) {
   if (!owner_ || !reserving_ || used > reserved_) return Errc::invalid_argument;
   reserving_ = false;
-  owner_->writer_.commit(static_cast<uint32_t>(used));
-  owner_->bump(owner_->messages_sent_);
-  owner_->bump(owner_->bytes_sent_, used);
+  owner_->commit_message(used);
   return Errc::ok;
 }
 
@@ -408,13 +401,24 @@ Errc Endpoint::wait_writable(uint32_t bytes, Deadline deadline) {
 
 // ---- zero-copy reservations --------------------------------------------------------------
 
+Errc Endpoint::reserve_message(uint32_t n, Deadline deadline, std::span<std::byte>* out) {
+  if (n > writer_.max_payload()) return Errc::too_large;
+  if (Errc e = send_state(); e != Errc::ok) return e;
+  if (Errc e = pay_cancel(deadline); e != Errc::ok) return e;
+  return reserve_record(n, RecordKind::message, deadline, out);
+}
+
+void Endpoint::commit_message(size_t used) {
+  writer_.commit(static_cast<uint32_t>(used));
+  bump(messages_sent_);
+  bump(bytes_sent_, used);
+}
+
 Errc Endpoint::reserve(uint32_t n, Reservation* out, Deadline deadline) {
   if (n > writer_.max_payload()) return Errc::too_large;
   std::unique_lock lock(send_mu_);
-  if (Errc e = send_state(); e != Errc::ok) return e;
-  if (Errc e = pay_cancel(deadline); e != Errc::ok) return e;
   std::span<std::byte> dst;
-  if (Errc e = reserve_record(n, RecordKind::message, deadline, &dst); e != Errc::ok) return e;
+  if (Errc e = reserve_message(n, deadline, &dst); e != Errc::ok) return e;
   out->abort();
   out->owner_ = this;
   out->lock_ = std::move(lock);
@@ -449,9 +453,7 @@ Errc Endpoint::Reservation::commit(size_t used, bool flush) {
   if (!owner_) return Errc::invalid_argument;
   if (used > data_.size()) return Errc::invalid_argument;
   Endpoint* ep = owner_;
-  ep->writer_.commit(static_cast<uint32_t>(used));
-  ep->bump(ep->messages_sent_);
-  ep->bump(ep->bytes_sent_, used);
+  ep->commit_message(used);
   if (flush) ep->publish_and_ring();
   owner_ = nullptr;
   data_ = {};

@@ -229,7 +229,7 @@ export class Endpoint {
   // Sending
 
   /** Throws ChannelClosedError if the peer closed or failed (a producer must stop, 6). */
-  private checkPeerForSend(): void {
+  checkPeerForSend(): void {
     const v = this.loadPeerState();
     const state = v & 0xff;
     if (state === STATE_CLOSED) throw new ChannelClosedError('peer_closed', 'peer closed');

@@ -178,6 +178,10 @@ class Endpoint {
   Errc send_counted(std::span<const std::byte> message, Deadline deadline);
   Errc pay_cancel(Deadline deadline);
   Errc reserve_record(uint32_t n, RecordKind kind, Deadline deadline, std::span<std::byte>* out);
+  // The zero-copy send of Reservation and Batch, under the send lock: room for one
+  // MESSAGE record (after any CANCEL owed), then its commit with the send counters.
+  Errc reserve_message(uint32_t n, Deadline deadline, std::span<std::byte>* out);
+  void commit_message(size_t used);
   Errc send_state();  // why sending is impossible now, or ok
   Errc peer_errc();   // ok, peer_closed, peer_failed, or failed (S1: invalid state word)
   void publish_and_ring();
