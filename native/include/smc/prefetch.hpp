@@ -8,14 +8,16 @@
 // - Writer: a store to a line the reader held last lap waits for ownership. Ordinary
 //   vector stores (what memcpy uses for small copies) then fill the store buffer and the
 //   writer stalls line by line. Requesting ownership of the free lines ahead (PREFETCHW)
-//   overlaps those transfers: 64 B messages went from ~12 to ~21 M msg/s. Large copies
+//   overlaps those transfers: 64 B messages went from ~12 to ~21 M msg/s (core_bench's
+//   64 B case, paired builds with and without it, slow placement). Large copies
 //   (glibc's rep movsb, above ~2 KiB) write whole lines without reading them, and the
 //   prefetch only adds traffic there (4 KiB messages: 3.3 -> 1.6 M msg/s), so the ring
 //   writer requests lines only for records of at most kWriteAheadMaxPayload bytes.
 // - Reader: the hardware stream prefetcher stops at each 4 KiB page, so a sequential
 //   reader of a large freshly written view pays about one cross-core miss per page.
 //   Requesting the lines 16 KiB ahead raised a bare two-thread 1 MiB hand-over from 7.5
-//   to 11 GB/s (slow placement) and from 9.6 to 30 GB/s (fast placement). for_each_block
+//   to 11 GB/s (slow placement) and from 9.6 to 30 GB/s (fast placement) in a standalone
+//   experiment (not part of `npm run bench:core`). for_each_block
 //   packages that; the core uses it to copy fragments out of the ring, the built-in sink
 //   to checksum, and a receiver reading large views should use it too.
 //
