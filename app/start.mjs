@@ -2,7 +2,8 @@
 // `npm start`: the Electron app when the Electron binary is installed; otherwise the same
 // dashboard in a plain browser (served with COOP/COEP, a Web Worker as the native side).
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, statSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { buildDashboard } from './build.mjs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,27 +23,26 @@ function electronBinary() {
   }
 }
 
-function newestMtime(p) {
-  const st = statSync(p);
-  if (!st.isDirectory()) return st.mtimeMs;
-  let t = 0;
-  for (const e of readdirSync(p)) t = Math.max(t, newestMtime(path.join(p, e)));
-  return t;
+/** PORT from the environment: 8420 when unset; a bad value ends the process with one line. */
+function portFromEnv() {
+  const raw = process.env.PORT;
+  if (raw === undefined || raw === '') return 8420;
+  const port = Number(raw);
+  if (!/^\d+$/.test(raw) || port > 65535) {
+    console.error(`npm start: PORT must be an integer from 0 to 65535 (0: any free port), not '${raw}'`);
+    process.exit(2);
+  }
+  return port;
 }
 
-/** Rebuilds app/dist when it is older than what goes into it (the app and the library). */
-function buildApp() {
-  const dist = path.join(here, 'dist', 'index.html');
-  const inputs = [path.join(here, 'src'), path.join(here, 'index.html'), path.join(here, 'vite.config.ts'), path.join(root, 'js/src')];
-  const stale = !existsSync(dist) || Math.max(...inputs.map(newestMtime)) > statSync(dist).mtimeMs;
-  if (!stale) return;
-  console.log('building the dashboard (vite build) ...');
-  const r = spawnSync(process.execPath, [path.join(root, 'node_modules/vite/bin/vite.js'), 'build', '--config', path.join(here, 'vite.config.ts')], { stdio: 'inherit', cwd: root });
-  if (r.status !== 0) process.exit(r.status ?? 1);
-}
-
-buildApp();
+const wantElectron = process.argv.includes('--electron');
+const port = wantElectron ? 0 : portFromEnv();
 const electron = electronBinary();
+if (wantElectron && !electron) {
+  console.error('electron:dev: the Electron binary is not installed (the electron package is optional; its download needs the internet). `npm start` serves the dashboard for a browser instead.');
+  process.exit(1);
+}
+if (!buildDashboard()) process.exit(1);
 if (electron) {
   const r = spawnSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(here, 'electron/tsconfig.json')], { stdio: 'inherit' });
   if (r.status !== 0) process.exit(r.status ?? 1);
@@ -52,7 +52,12 @@ if (electron) {
   console.log('Electron is not available: its binary is not installed (the electron package is optional and');
   console.log('its download is skipped where there is no internet). Serving the same dashboard for a browser instead.');
   const { startServer } = await import('./server.mjs');
-  const port = process.env.PORT === undefined ? 8420 : Number(process.env.PORT);
-  const { url } = await startServer({ port });
-  console.log(url);
+  try {
+    const { url } = await startServer({ port });
+    console.log(url);
+  } catch (e) {
+    if (e?.code === 'EADDRINUSE') console.error(`npm start: port ${port} is in use; choose another with PORT (e.g. PORT=${port + 1} npm start)`);
+    else console.error(`npm start: cannot serve on port ${port}: ${e?.message ?? e}`);
+    process.exit(1);
+  }
 }

@@ -14,7 +14,7 @@ const sec = (t0) => Number(hr() - t0) / 1e9;
 const tick = () => new Promise((r) => setImmediate(r));
 
 function channelLib() {
-  return require(path.join(root, 'js/dist/index.js'));
+  return require('shared-memory-channel');
 }
 function baseline() {
   const p = path.join(root, 'build/release/bench_baseline.node');

@@ -31,7 +31,7 @@ function ensureBuilt() {
   // date; its release preset also builds the baseline addon), so an edited source is
   // never benchmarked stale.
   const r = spawnSync(process.execPath, [path.join(root, 'scripts/build.mjs')], { cwd: root, stdio: ['ignore', process.stderr, 'inherit'] });
-  const built = ['build/release/smc.node', 'build/release/bench_baseline.node', 'js/dist/index.js'].every((f) => existsSync(path.join(root, f)));
+  const built = ['build/release/smc.node', 'build/release/bench_baseline.node', 'js/dist/cjs/index.js'].every((f) => existsSync(path.join(root, f)));
   if (r.status !== 0 || !built) {
     log('bench: `npm run build` failed or did not build the addon and the baseline addon\n');
     process.exit(1);

@@ -5,8 +5,8 @@
 //   N->page:  the addon's ThreadSafeFunction runs here; Atomics.notify wakes the page's
 //             Atomics.waitAsync on the watched words.
 import { contextBridge } from 'electron';
-import { AddonTransport } from '../../js/src/native';
-import { N2R_WORDS, R2N_WORDS } from '../../js/src/protocol/ring';
+import { AddonTransport } from 'shared-memory-channel';
+import { N2R_WORDS, R2N_WORDS } from 'shared-memory-channel/protocol';
 import { pendingAttach, type AttachRequest } from './bridge-state';
 
 const channels = new Map<string, { transport: AddonTransport; ctrl: Int32Array }>();

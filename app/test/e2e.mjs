@@ -9,10 +9,11 @@
 // missing or older than its sources. Every check prints PASS/FAIL; any FAIL exits 1.
 // Screenshots go to artifacts/screenshots/ (gitignored).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { buildDashboard } from '../build.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const appDir = path.join(root, 'app');
@@ -54,40 +55,8 @@ function ensureChromium() {
 }
 
 // ---- 2. the build -----------------------------------------------------------------------
-function newestMtime(p) {
-  if (!existsSync(p)) return 0;
-  const st = statSync(p);
-  if (!st.isDirectory()) return st.mtimeMs;
-  let m = 0;
-  for (const e of readdirSync(p)) if (e !== 'node_modules' && e !== 'dist') m = Math.max(m, newestMtime(path.join(p, e)));
-  return m;
-}
-
 function ensureBuild() {
-  const built = existsSync(path.join(dist, 'index.html')) ? statSync(path.join(dist, 'index.html')).mtimeMs : 0;
-  const sources = Math.max(
-    newestMtime(path.join(appDir, 'src')),
-    newestMtime(path.join(appDir, 'index.html')),
-    newestMtime(path.join(appDir, 'vite.config.ts')),
-    newestMtime(path.join(root, 'js/src')),
-    newestMtime(path.join(root, 'package.json')),
-  );
-  if (built >= sources) {
-    log('app/dist is up to date');
-    return true;
-  }
-  log(built ? 'app/dist is stale: vite build' : 'app/dist missing: vite build');
-  const vite = path.join(root, 'node_modules/vite/bin/vite.js');
-  if (!existsSync(vite)) {
-    check('build the app', false, 'vite is not installed (run npm install)');
-    return false;
-  }
-  const r = spawnSync(process.execPath, [vite, 'build', '--config', path.join(appDir, 'vite.config.ts'), '--logLevel', 'warn'], {
-    cwd: root,
-    stdio: 'inherit',
-    env: { ...process.env, VITE_CONFIG_NATIVE_IGNORE_WARNING: 'true' },
-  });
-  return check('build the app (vite build)', r.status === 0, r.status === 0 ? '' : `exit ${r.status}`);
+  return check('build the app (app/build.mjs)', buildDashboard(log));
 }
 
 // ---- 3. the server ----------------------------------------------------------------------

@@ -2,6 +2,7 @@
 // (main, preload, utility process, nodeIntegration renderer) only.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { localBuildDir, packageRoot, PACKAGE_NAME, REBUILD_COMMAND, selectPrebuild } from './prebuilds';
 import type { PeerTransport, TransportStartOptions } from './transport';
 
 /** Options of the native side, passed to the addon. */
@@ -46,39 +47,42 @@ interface Addon {
 
 let cached: Addon | null = null;
 
-function findPackageRoot(start: string): string | null {
-  let dir = start;
-  for (;;) {
-    const pj = path.join(dir, 'package.json');
-    if (fs.existsSync(pj)) {
-      try {
-        if ((JSON.parse(fs.readFileSync(pj, 'utf8')) as { name?: string }).name === 'shared-memory-channel') return dir;
-      } catch {
-        // not ours; keep walking
-      }
-    }
-    const up = path.dirname(dir);
-    if (up === dir) return null;
-    dir = up;
+/** Where the addon and the example plugins are, in loading order (see prebuilds.ts). */
+function binaryCandidates(): { addons: string[]; pluginDirs: string[]; notes: string[] } {
+  const root = packageRoot();
+  const local = localBuildDir(root);
+  const choice = selectPrebuild(root);
+  const addons = [path.join(local, 'smc.node')];
+  const pluginDirs = [path.join(local, 'plugins')];
+  const notes: string[] = [];
+  if (choice.prebuild) {
+    addons.push(choice.prebuild.addon);
+    pluginDirs.push(choice.prebuild.pluginDir);
+  } else {
+    notes.push(choice.reason);
   }
+  return { addons, pluginDirs, notes };
 }
 
-/** The addon (loaded once per environment). SMC_ADDON_PATH overrides the location. */
+/**
+ * The addon, loaded once per environment: SMC_ADDON_PATH if set, else the local build
+ * (build/release), else the prebuilt binary for this platform.
+ */
 export function loadAddon(): Addon {
   if (cached) return cached;
-  const tried: string[] = [];
-  const candidates: string[] = [];
-  if (process.env.SMC_ADDON_PATH) candidates.push(process.env.SMC_ADDON_PATH);
-  const root = findPackageRoot(__dirname);
-  if (root) candidates.push(path.join(root, 'build', 'release', 'smc.node'));
+  const { addons, notes } = binaryCandidates();
+  const candidates = process.env.SMC_ADDON_PATH ? [process.env.SMC_ADDON_PATH] : addons;
   for (const p of candidates) {
-    tried.push(p);
     if (!fs.existsSync(p)) continue;
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     cached = require(p) as Addon;
     return cached;
   }
-  throw new Error(`shared-memory-channel: native addon not found (tried ${tried.join(', ')}); run 'npm install' (or 'npm run build') to build it`);
+  throw new Error(
+    `${PACKAGE_NAME}: no native addon for ${process.platform}-${process.arch}: looked for ${candidates.join(', ')}` +
+      (process.env.SMC_ADDON_PATH ? ' (SMC_ADDON_PATH)' : notes.length ? `; ${notes.join('; ')}` : '') +
+      `. Build it from source with '${REBUILD_COMMAND}' (needs CMake >= 3.20 and a C++20 compiler).`,
+  );
 }
 
 /** The peer is a native thread of this process, run by the addon. */
@@ -126,20 +130,21 @@ export function pluginFileName(name: string): string {
 }
 
 /**
- * Path of a built example plugin, e.g. pluginPath('image-source'), for the `plugin`
- * option or loadPlugin(). Looks in SMC_PLUGIN_DIR, then in the package's
- * build/release/plugins. Throws if the file is not there.
+ * Path of an example plugin, e.g. pluginPath('image-source'), for the `plugin` option or
+ * loadPlugin(). Looks in SMC_PLUGIN_DIR, then beside the addon (the local build, then the
+ * prebuild for this platform). Throws if the file is in none of them.
  */
 export function pluginPath(name: string): string {
   if (typeof name !== 'string' || !/^[A-Za-z0-9_-]+$/.test(name)) {
     throw new TypeError(`pluginPath(name): name must be a plugin name such as 'image-source', not ${JSON.stringify(name)}`);
   }
-  const dirs: string[] = [];
-  if (process.env.SMC_PLUGIN_DIR) dirs.push(process.env.SMC_PLUGIN_DIR);
-  const root = findPackageRoot(__dirname);
-  if (root) dirs.push(path.join(root, 'build', 'release', 'plugins'));
+  const { pluginDirs, notes } = binaryCandidates();
+  const dirs = process.env.SMC_PLUGIN_DIR ? [process.env.SMC_PLUGIN_DIR, ...pluginDirs] : pluginDirs;
   const tried = dirs.map((d) => path.join(d, pluginFileName(name)));
   const found = tried.find((p) => fs.existsSync(p));
   if (found) return found;
-  throw new Error(`shared-memory-channel: plugin '${name}' not found (tried ${tried.join(', ')}); run 'npm run build' to build the example plugins`);
+  throw new Error(
+    `${PACKAGE_NAME}: plugin '${name}' not found for ${process.platform}-${process.arch} (tried ${tried.join(', ')}${notes.length ? `; ${notes.join('; ')}` : ''}); ` +
+      `the example plugins are echo, image-source and image-filter; build them with '${REBUILD_COMMAND}'`,
+  );
 }

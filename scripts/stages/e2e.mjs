@@ -1,7 +1,10 @@
-// Real-browser tests (Debian Chromium via playwright-core).
+// The dashboard's type-check, then real-browser tests (Debian Chromium via playwright-core).
 import path from 'node:path';
 import { root, run } from './util.mjs';
 
 export default function e2e() {
+  // The dashboard's own TypeScript (Vite only strips types): strict, against the library's
+  // published .d.ts through its exports map.
+  if (run(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'app/tsconfig.json']) !== 0) return false;
   return run(process.execPath, [path.join(root, 'app/test/e2e.mjs')]) === 0;
 }

@@ -1,7 +1,7 @@
 // Creates the dashboard's channel. In Electron the peer is the native addon, reached
 // through the preload (electron-transport.ts); in a plain browser it is a Web Worker
 // running the TypeScript implementation of the native side (peer-worker.ts).
-import { SharedMemoryChannel } from '../../../js/src/browser';
+import { SharedMemoryChannel } from 'shared-memory-channel/browser';
 import { ElectronTransport, electronBridge } from './electron-transport';
 import type { PeerConfig, PeerHandler } from './peer-protocol';
 import { WorkerTransport } from './worker-transport';

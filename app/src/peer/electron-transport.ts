@@ -8,7 +8,7 @@
 //     synchronous call into the preload, which does the futex wake through the addon);
 //   - native -> page doorbell: the addon's ThreadSafeFunction runs in the preload, which
 //     does Atomics.notify on the words; the page awaits them with Atomics.waitAsync.
-import type { PeerTransport, TransportStartOptions } from '../../../js/src/browser';
+import type { PeerTransport, TransportStartOptions } from 'shared-memory-channel/browser';
 import type { PeerConfig } from './peer-protocol';
 import { AtomicsPeerTransport } from './wait-async-doorbell';
 

@@ -5,10 +5,10 @@
 // Handlers: 'echo' returns every message; 'sink' counts; 'image-source' streams BPG `IM`
 // frames at the configured rate; 'image-filter' answers `IM` packets with a filtered
 // frame (image-source does too, so the page can round-trip its frames).
-import { attachRegion } from '../../../js/src/protocol/layout';
-import { EOF, Endpoint } from '../../../js/src/protocol/endpoint';
-import { decodeOne, encodeInto, encodedSize } from '../../../js/src/bpg';
-import { ChannelClosedError } from '../../../js/src/errors';
+import { attachRegion } from 'shared-memory-channel/protocol';
+import { EOF, Endpoint } from 'shared-memory-channel/protocol';
+import { decodeOne, encodeInto, encodedSize } from 'shared-memory-channel/bpg';
+import { ChannelClosedError } from 'shared-memory-channel/browser';
 import type { PeerConfig } from './peer-protocol';
 import { applyFilter, renderFrame, type FilterName } from './image';
 

@@ -4,7 +4,7 @@
 //   page -> worker: the worker sleeps in Atomics.wait; wake() notifies the word.
 //   worker -> page: the page may not block; when the channel parks it calls parked(),
 //                   and we await Atomics.waitAsync on that word, then ring the doorbell.
-import type { PeerTransport, TransportStartOptions } from '../../../js/src/browser';
+import type { PeerTransport, TransportStartOptions } from 'shared-memory-channel/browser';
 import type { PeerConfig } from './peer-protocol';
 import { AtomicsPeerTransport } from './wait-async-doorbell';
 

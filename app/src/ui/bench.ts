@@ -5,7 +5,7 @@
 //                rate is the peer -> JS throughput under a concurrent JS -> peer stream.
 //   RTT        : handler 'echo', one 64-byte message in flight; p50/p99.
 // All loops send in slices of a few ms and yield, so the page stays responsive.
-import type { SharedMemoryChannel } from '../../../js/src/browser';
+import type { SharedMemoryChannel } from 'shared-memory-channel/browser';
 import { createAppChannel, defaultConfig, type AppChannelConfig } from '../peer/create';
 import { percentile, queueEmpty, sendPaced } from './hub';
 

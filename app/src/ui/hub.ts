@@ -4,8 +4,8 @@
 // Rule for everything here: per-message work is a few field updates and small copies;
 // nothing per message touches React. React re-renders from these fields on a timer
 // (see `subscribe`), so a million messages cost the UI nothing but the sampling ticks.
-import type { SharedMemoryChannel } from '../../../js/src/browser';
-import { bpg } from '../../../js/src/browser';
+import type { SharedMemoryChannel } from 'shared-memory-channel/browser';
+import { bpg } from 'shared-memory-channel/browser';
 import { createAppChannel, defaultConfig, type AppChannelConfig } from '../peer/create';
 import { looksText, parseHex, textPreview } from './hex';
 
