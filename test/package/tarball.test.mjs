@@ -1,0 +1,43 @@
+// What the tarball holds: the library, its sources for a source build, prebuilds, docs;
+// nothing of the repository's tests, app, benchmarks, fuzzing, CI or images.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { packList } from './env.mjs';
+
+const files = packList.files.map((f) => f.path);
+
+test('the tarball holds every entry point with its types, in both formats', () => {
+  for (const f of [
+    'package.json', 'README.md', 'LICENSE',
+    'js/dist/cjs/index.js', 'js/dist/cjs/index.d.ts',
+    'js/dist/cjs/browser.js', 'js/dist/cjs/browser.d.ts', 'js/dist/esm/browser.js',
+    'js/dist/cjs/bpg.js', 'js/dist/cjs/bpg.d.ts', 'js/dist/esm/bpg.js',
+    'js/dist/cjs/protocol/index.js', 'js/dist/cjs/protocol/index.d.ts', 'js/dist/esm/protocol/index.js',
+    'js/dist/esm/package.json', 'js/dist/cjs/prebuilds.js',
+  ]) assert.ok(files.includes(f), `missing ${f}`);
+});
+
+test('the tarball holds what a source build needs and the install script', () => {
+  for (const f of ['CMakeLists.txt', 'cmake/NodeAddon.cmake', 'scripts/install.mjs', 'scripts/build.mjs', 'native/addon/addon.cpp', 'native/include/smc/plugin.h', 'native/plugins/CMakeLists.txt']) {
+    assert.ok(files.includes(f), `missing ${f}`);
+  }
+  assert.ok(files.some((f) => f.startsWith('native/src/') && f.endsWith('.cpp')), 'no core sources');
+});
+
+test('the tarball holds the linux-x64 prebuild with its manifest', () => {
+  for (const f of ['prebuilds/linux-x64/prebuild.json', 'prebuilds/linux-x64/smc.napi.glibc.node', 'prebuilds/linux-x64/plugins/libsmc_image_source.so']) {
+    assert.ok(files.includes(f), `missing ${f}`);
+  }
+});
+
+test('the tarball holds no tests, app, benchmarks, fuzzing, CI files, images or build output', () => {
+  const forbidden = [/^app\//, /^bench\//, /^native\/tests\//, /^native\/bench\//, /^native\/fuzz\//, /^js\/test\//, /^js\/src\//, /^test\//,
+    /^test-vectors\//, /^\.ci\//, /^build\//, /\.png$/, /^docs\/images\//, /\.map$/, /^scripts\/(test|bench|prebuild|prepack|stages)/];
+  const bad = files.filter((f) => forbidden.some((re) => re.test(f)));
+  assert.deepEqual(bad, []);
+});
+
+test('the tarball is small (compressed under 2 MiB)', () => {
+  assert.ok(packList.size < 2 * 1024 * 1024, `tarball is ${packList.size} bytes`);
+  console.log(`tarball: ${packList.size} bytes packed, ${packList.unpackedSize} unpacked, ${files.length} files`);
+});
