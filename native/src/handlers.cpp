@@ -165,6 +165,12 @@ void Responder::run() {
                      &n);
     if (n > 0) handler_->on_batch_end(*ep_);
   }
+  // Left because of the peer (it closed or failed): say so in our own state word and ring
+  // it. Without this a peer whose state word was forged (or that failed and is still
+  // sending) sees an `attached` native side that never consumes again: a silent stall.
+  // close() publishes `closed` and wakes the peer's parked waiters; a failure of our own
+  // (Errc::failed, S1 included) was already published by Endpoint::fail.
+  if (e == Errc::peer_closed || e == Errc::peer_failed) ep_->close();
   // SYNC: responder-exit (partner: the acquire loads in exit_status() and running()).
   exit_.store(e, std::memory_order_release);
   handler_->on_stop(*ep_);
