@@ -92,7 +92,7 @@ export function configureAndBuild(name) {
   else defs.SMC_BUILD_ADDON = 'OFF';
   const gen = spawnSync('ninja', ['--version']).status === 0 ? ['-G', 'Ninja'] : [];
   const cfg = existsSync(path.join(root, p.dir, 'CMakeCache.txt')) ? [] : gen;
-  run('cmake', ['-S', '.', '-B', p.dir, ...cfg, ...Object.entries(defs).map(([k, v]) => `-D${k}=${v}`)]);
+  run('cmake', ['-S', '.', '-B', p.dir, '--no-warn-unused-cli', ...cfg, ...Object.entries(defs).map(([k, v]) => `-D${k}=${v}`)]);
   run('cmake', ['--build', p.dir, '--parallel', String(Math.max(2, buildJobs()))]);
   return path.join(root, p.dir);
 }

@@ -68,10 +68,10 @@ import { SharedMemoryChannel as BrowserChannel } from 'shared-memory-channel/bro
 import { encode, decodeOne, type BpgPacketInit } from 'shared-memory-channel/bpg';
 import { attachRegion } from 'shared-memory-channel/protocol';
 
-const options: ChannelOptions = { wakeMode: 'park' };
+const options: ChannelOptions = { wakeMode: 'doorbell' };
 const channel: SharedMemoryChannel = new SharedMemoryChannel(1 << 16, 1 << 16, options);
 const same: typeof BrowserChannel = SharedMemoryChannel;
-const packet: BpgPacketInit = { tag: 'TX', targetId: 1, metadata: '{}' };
+const packet: BpgPacketInit = { tag: 'TX', targetId: 1, groupId: 1, metadata: '{}' };
 const size: number = decodeOne(encode(packet)).size;
 const plugin: string = pluginPath('echo');
 channel.on('error', (e: ChannelError) => console.error(e.code));
