@@ -1,5 +1,6 @@
-// Unit tests of the Electron main/preload logic that needs no Electron binary. The
-// TypeScript is compiled by scripts/test.mjs (tsc -p app/electron/tsconfig.json) first.
+// Unit tests of the Electron main process's logic that needs no Electron binary (the
+// preload's bridge: electron-bridge.test.mjs). Compiled first by the electron stage
+// (tsc -p app/electron/tsconfig.json).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
@@ -10,7 +11,6 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
 const out = path.join(here, '..', 'electron', 'dist', 'app', 'electron');
 const config = require(path.join(out, 'config.js'));
-const bridge = require(path.join(out, 'bridge-state.js'));
 
 test('app:// URLs map inside dist and never outside it', () => {
   const dist = '/opt/app/dist';
@@ -35,16 +35,4 @@ test('window defaults are secure; node-integration mode is explicit', () => {
   const legacy = config.windowOptions('node-integration', '/p/preload.js').webPreferences;
   assert.equal(legacy.contextIsolation, false);
   assert.equal(legacy.nodeIntegration, true);
-});
-
-test('the preload accepts a buffer hand-off only from its own origin with a valid token', () => {
-  const sab = new SharedArrayBuffer(8);
-  const own = 'app://dashboard';
-  const ok = bridge.pendingAttach({ smcAttach: 'smc-abc123-1700000000000', buffer: sab }, own, own);
-  assert.equal(ok.token, 'smc-abc123-1700000000000');
-  assert.equal(ok.buffer, sab);
-  assert.equal(bridge.pendingAttach({ smcAttach: 'smc-abc123-1', buffer: sab }, 'https://evil.example', own), null);
-  assert.equal(bridge.pendingAttach({ smcAttach: 'smc-abc123-1', buffer: new ArrayBuffer(8) }, own, own), null);
-  assert.equal(bridge.pendingAttach({ smcAttach: 'x', buffer: sab }, own, own), null);
-  assert.equal(bridge.pendingAttach(null, own, own), null);
 });

@@ -18,7 +18,7 @@ export default function electron() {
     }) !== 0) return false;
   }
   if (run(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'app/electron/tsconfig.json']) !== 0) return false;
-  if (run(process.execPath, ['--test', 'app/test/electron-logic.test.mjs']) !== 0) return false;
+  if (run(process.execPath, ['--test', 'app/test/electron-logic.test.mjs', 'app/test/electron-bridge.test.mjs']) !== 0) return false;
   let binary = null;
   try {
     binary = createRequire(path.join(root, 'package.json'))('electron');

@@ -1,9 +1,10 @@
 // Creates the dashboard's channel. In Electron the peer is the native addon, reached
-// through the preload (electron-transport.ts); in a plain browser it is a Web Worker
+// through the preload (electron-transport.ts): echo and sink are its built-in handlers,
+// the image handlers its plugins of the same names. In a plain browser it is a Web Worker
 // running the TypeScript implementation of the native side (peer-worker.ts).
 import { SharedMemoryChannel } from 'shared-memory-channel/browser';
 import { ElectronTransport, electronBridge } from './electron-transport';
-import type { PeerConfig, PeerHandler } from './peer-protocol';
+import { peerRequestFor, type PeerConfig, type PeerHandler } from './peer-protocol';
 import { WorkerTransport } from './worker-transport';
 
 export type { PeerHandler } from './peer-protocol';
@@ -39,9 +40,14 @@ export async function createAppChannel(cfg: AppChannelConfig): Promise<AppChanne
   const options = { wakeMode: cfg.wakeMode, pollIntervalMs: cfg.pollIntervalMs, drainBudgetMs: cfg.drainBudgetMs };
   const bridge = electronBridge();
   if (bridge) {
-    const transport = new ElectronTransport(bridge, peer);
+    const transport = new ElectronTransport(bridge, peerRequestFor(peer));
     const channel = new SharedMemoryChannel(cfg.r2nSize, cfg.n2rSize, { ...options, transport });
-    await transport.whenAttached();
+    try {
+      await transport.whenAttached();
+    } catch (e) {
+      channel.cleanup();
+      throw e;
+    }
     return { channel, peerKind: 'electron', close: () => channel.cleanup() };
   }
   const worker = new Worker(new URL('./peer-worker.ts', import.meta.url), { type: 'module', name: 'smc-peer' });

@@ -2,15 +2,17 @@
 // are implemented by the native image plugins (native/plugins), so a frame processed by
 // either peer has the same pixels.
 
-/** Writes frame `n` of the moving test pattern (RGBA, 4 bytes per pixel) into `dst`. */
+/** Writes frame `n` of the moving test pattern (RGBA, 4 bytes per pixel) into `dst`: the
+ *  native image-source plugin's pattern, R = x + 3n, G = y + 2n, B = x + y + n (mod 256). */
 export function renderFrame(dst: Uint8Array, width: number, height: number, n: number): void {
+  const n8 = n & 255;
   let i = 0;
   for (let y = 0; y < height; y++) {
-    const gy = (y + n * 2) & 255;
+    const gy = (y + 2 * n8) & 255;
     for (let x = 0; x < width; x++) {
-      dst[i] = (x + n * 4) & 255;
+      dst[i] = (x + 3 * n8) & 255;
       dst[i + 1] = gy;
-      dst[i + 2] = ((x ^ y) + n) & 255;
+      dst[i + 2] = (x + y + n8) & 255;
       dst[i + 3] = 255;
       i += 4;
     }

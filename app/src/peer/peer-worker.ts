@@ -1,16 +1,16 @@
-// A Web Worker that plays the NATIVE side (side N) of the channel with the TypeScript
-// implementation of the wire protocol: the browser stand-in for the C++ addon, and a
-// second, independent implementation of the spec talking to the first.
+// A Web Worker running the TypeScript peer (ts-peer.ts) on the region it is sent.
 //
-// Handlers: 'echo' returns every message; 'sink' counts; 'image-source' streams BPG `IM`
-// frames at the configured rate; 'image-filter' answers `IM` packets with a filtered
-// frame (image-source does too, so the page can round-trip its frames).
-import { attachRegion } from 'shared-memory-channel/protocol';
-import { EOF, Endpoint } from 'shared-memory-channel/protocol';
-import { decodeOne, encodeInto, encodedSize } from 'shared-memory-channel/bpg';
+// Messages in: { type: 'attach', buffer, config, doorbell? }. With `doorbell` (an Int32Array
+// over a small SAB of the host's) the worker does not wake the page itself: it sets
+// doorbell[0] and posts { type: 'doorbell' } to whoever created it, which then notifies
+// the page (the isolated-world e2e routes the peer -> page doorbell through the content
+// script this way, as the addon's ThreadSafeFunction goes through the preload). Without
+// it the worker notifies the page's words directly (the browser dashboard).
+// Messages out: 'attached' | 'error' | 'stats' | 'doorbell'.
+import { attachRegion, Endpoint } from 'shared-memory-channel/protocol';
 import { ChannelClosedError } from 'shared-memory-channel/browser';
 import type { PeerConfig } from './peer-protocol';
-import { applyFilter, renderFrame, type FilterName } from './image';
+import { newCounters, runPeer } from './ts-peer';
 
 // Typed narrowly so this file compiles with the DOM lib the rest of the app uses.
 const scope = globalThis as unknown as {
@@ -19,27 +19,25 @@ const scope = globalThis as unknown as {
   close(): void;
 };
 
-const stats = { messages: 0, bytes: 0, framesSent: 0, filtered: 0, errors: 0 };
+const stats = newCounters();
+const report = (): void => scope.postMessage({ type: 'stats', stats: { ...stats } });
 
 scope.onmessage = (ev: MessageEvent) => {
-  const m = ev.data as { type: string; buffer?: SharedArrayBuffer; config?: PeerConfig };
-  if (m.type === 'stats') {
-    scope.postMessage({ type: 'stats', stats: { ...stats } });
-    return;
-  }
+  const m = ev.data as { type: string; buffer?: SharedArrayBuffer; config?: PeerConfig; doorbell?: Int32Array };
   if (m.type !== 'attach' || !m.buffer || !m.config) return;
+  const bell = m.doorbell;
   let ep: Endpoint;
   try {
-    ep = new Endpoint(attachRegion(m.buffer), 'N');
+    // Posting only when the flag was clear coalesces rings until the host has run one.
+    const wake = bell ? () => void (Atomics.exchange(bell, 0, 1) === 0 && scope.postMessage({ type: 'doorbell' })) : undefined;
+    ep = new Endpoint(attachRegion(m.buffer), 'N', wake ? { wake } : {});
   } catch (e) {
     scope.postMessage({ type: 'error', error: (e as Error).message });
     return;
   }
   scope.postMessage({ type: 'attached' });
-  // The loop blocks this worker (Atomics.wait); stats requests are answered between
-  // batches through a queued check, so report them periodically instead.
   try {
-    run(ep, m.config);
+    runPeer(ep, m.config, stats, report);
   } catch (e) {
     // The page closing while we wait for room is the normal way out, not an error.
     if (!(e instanceof ChannelClosedError)) {
@@ -52,100 +50,6 @@ scope.onmessage = (ev: MessageEvent) => {
   } catch {
     // already failed
   }
-  scope.postMessage({ type: 'stats', stats: { ...stats } });
+  report();
   scope.close();
 };
-
-function run(ep: Endpoint, cfg: PeerConfig): void {
-  const img = cfg.image ?? { width: 640, height: 480, fps: 30 };
-  const source = cfg.handler === 'image-source';
-  const frameBytes = img.width * img.height * 4;
-  const pixels = source ? new Uint8Array(frameBytes) : null;
-  let frameBuf = new Uint8Array(0);
-  let filterOut = new Uint8Array(0);
-  let frame = 0;
-  const period = 1000 / Math.max(1, img.fps);
-  let nextFrame = performance.now();
-  let lastStats = 0;
-
-  const reply = (bytes: Uint8Array): void => {
-    // Blocks (Atomics.wait) while the page has not drained N2R; a closed page throws.
-    ep.sendSync(bytes, 50);
-  };
-
-  const onMessage = (msg: Uint8Array): void => {
-    stats.messages++;
-    stats.bytes += msg.length;
-    if (cfg.handler === 'sink') return;
-    if (cfg.handler === 'image-filter' || cfg.handler === 'image-source') {
-      const filtered = filterPacket(msg);
-      if (filtered) {
-        reply(filtered);
-        return;
-      }
-    }
-    reply(msg); // echo (the view is copied straight from one ring into the other)
-  };
-
-  const filterPacket = (msg: Uint8Array): Uint8Array | null => {
-    if (msg.length < 26 || msg[0] !== 0x42 || msg[1] !== 0x50 || msg[2] !== 0x47 || msg[3] !== 0x01) return null;
-    let p;
-    try {
-      p = decodeOne(msg).packet;
-    } catch {
-      return null;
-    }
-    if (p.tag !== 'IM') return null;
-    let meta: { width?: number; height?: number; filter?: string; frame?: number };
-    try {
-      meta = JSON.parse(p.metadata) as typeof meta;
-    } catch {
-      return null;
-    }
-    const w = meta.width ?? 0;
-    const h = meta.height ?? 0;
-    const filter = (meta.filter ?? 'grayscale') as FilterName;
-    if (w * h * 4 !== p.binary.length || !['grayscale', 'invert', 'blur'].includes(filter)) return null;
-    if (filterOut.length !== p.binary.length) filterOut = new Uint8Array(p.binary.length);
-    applyFilter(filter, p.binary, filterOut, w, h);
-    stats.filtered++;
-    const out = { tag: 'IM', targetId: p.targetId, groupId: p.groupId, endOfGroup: p.endOfGroup, metadata: p.metadata, binary: filterOut };
-    const buf = new Uint8Array(encodedSize(out));
-    encodeInto(buf, out);
-    return buf;
-  };
-
-  for (;;) {
-    const n = ep.poll(onMessage, 1024);
-    if (n === EOF) return;
-    ep.flush();
-    const t = performance.now();
-    if (source && pixels && t >= nextFrame) {
-      renderFrame(pixels, img.width, img.height, frame);
-      const packet = {
-        tag: 'IM',
-        targetId: 0,
-        groupId: frame >>> 0,
-        metadata: JSON.stringify({ width: img.width, height: img.height, channels: 4, format: 'rgba8', frame, timestamp: Date.now() }),
-        binary: pixels,
-      };
-      const size = encodedSize(packet);
-      if (frameBuf.length !== size) frameBuf = new Uint8Array(size);
-      encodeInto(frameBuf, packet);
-      reply(frameBuf);
-      ep.flush();
-      frame++;
-      stats.framesSent++;
-      nextFrame += period;
-      if (t - nextFrame > 10 * period) nextFrame = t + period; // fell far behind: skip, don't burst
-    }
-    if (t - lastStats > 250) {
-      lastStats = t;
-      scope.postMessage({ type: 'stats', stats: { ...stats } });
-    }
-    if (n === 0) {
-      const wait = source ? Math.max(0, Math.min(100, nextFrame - performance.now())) : 100;
-      if (wait > 0) ep.waitForData(wait);
-    }
-  }
-}
