@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
+import { peerRing } from './peer-cases.mjs';
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -419,7 +420,7 @@ async function timerCost({ iters, reps }) {
 export const cases = {
   chanJ2N, chanN2J, chanRttSpin, chanRttDoorbell, chanIdle,
   tsfnFlood, mutexQueue, pmFlood, pmRtt, tsfnRtt,
-  sabSet, handover, memcpy, rawSpin, timerCost,
+  sabSet, handover, memcpy, rawSpin, timerCost, peerRing,
 };
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -65,6 +65,10 @@ const plan = [
   ['limit bare JS->native hand-over 1 MiB', 'handover', { size: MiB, slots: 8, n: 400 * K, reps: R }, (r) => ({ 'limit.handover.js_to_native.1MiB.bytes_per_s': [med(r, 'bytes_per_s'), 'B/s'] })],
   ['limit memcpy 1 MiB', 'memcpy', { size: MiB, iters: 1000 * K, reps: R }, (r) => ({ 'limit.memcpy.1MiB.bytes_per_s': [med(r, 'bytes_per_s'), 'B/s'] })],
   ['limit raw spin round trip', 'rawSpin', { iters: 20_000 * K, reps: R }, (r) => ({ 'limit.raw_spin.rtt.p50_ns': [med(r, 'p50_ns'), 'ns'] })],
+  ['peer ringbuf.js worker->main 64 B', 'peerRing', { kind: 'ringbufjs', size: 64, n: 1_000_000 * K, reps: R }, (r) => ({ 'peer.ringbufjs.worker_to_main.64B.msgs_per_s': [med(r, 'msgs_per_s'), 'msg/s'] })],
+  ['peer ringbuf.js worker->main 4 KiB', 'peerRing', { kind: 'ringbufjs', size: 4096, n: 100_000 * K, reps: R }, (r) => ({ 'peer.ringbufjs.worker_to_main.4KiB.msgs_per_s': [med(r, 'msgs_per_s'), 'msg/s'] })],
+  ['peer TS protocol both ends worker->main 64 B', 'peerRing', { kind: 'ts_protocol', size: 64, n: 1_000_000 * K, reps: R }, (r) => ({ 'peer.ts_protocol.worker_to_main.64B.msgs_per_s': [med(r, 'msgs_per_s'), 'msg/s'] })],
+  ['peer TS protocol both ends worker->main 4 KiB', 'peerRing', { kind: 'ts_protocol', size: 4096, n: 100_000 * K, reps: R }, (r) => ({ 'peer.ts_protocol.worker_to_main.4KiB.msgs_per_s': [med(r, 'msgs_per_s'), 'msg/s'] })],
   ['timer cost (hrtime pair)', 'timerCost', { iters: 100_000, reps: 1 }, (r) => ({ 'limit.timer.p50_ns': [med(r, 'p50_ns'), 'ns'] })],
 ];
 
@@ -85,6 +89,11 @@ const ratios = [
   ['native->JS 1 MiB vs memcpy', 'channel.native_to_js.1MiB.bytes_per_s', 'limit.memcpy.1MiB.bytes_per_s', null, '(info)'],
   ['spin RTT p50 vs raw spin p50', 'channel.rtt.spin.p50_ns', 'limit.raw_spin.rtt.p50_ns', (x) => x <= 3, '<= 3x'],
   ['doorbell RTT p50 vs TSFN RTT p50', 'channel.rtt.doorbell.p50_ns', 'baseline.tsfn.rtt.p50_ns', (x) => x <= 1.1, '<= 1.1x'],
+  ['native->JS 64 B vs ringbuf.js worker->main 64 B', 'channel.native_to_js.64B.msgs_per_s', 'peer.ringbufjs.worker_to_main.64B.msgs_per_s', (x) => x >= 1, '>= 1x'],
+  ['native->JS 4 KiB vs ringbuf.js worker->main 4 KiB', 'channel.native_to_js.4KiB.msgs_per_s', 'peer.ringbufjs.worker_to_main.4KiB.msgs_per_s', (x) => x >= 1, '>= 1x'],
+  ['JS->native 64 B vs ringbuf.js worker->main 64 B', 'channel.js_to_native.64B.msgs_per_s', 'peer.ringbufjs.worker_to_main.64B.msgs_per_s', (x) => x >= 1, '>= 1x'],
+  ['TS protocol both ends vs ringbuf.js, 64 B', 'peer.ts_protocol.worker_to_main.64B.msgs_per_s', 'peer.ringbufjs.worker_to_main.64B.msgs_per_s', null, '(info)'],
+  ['TS protocol both ends vs ringbuf.js, 4 KiB', 'peer.ts_protocol.worker_to_main.4KiB.msgs_per_s', 'peer.ringbufjs.worker_to_main.4KiB.msgs_per_s', null, '(info)'],
   ['doorbell RTT p50 vs postMessage RTT p50', 'channel.rtt.doorbell.p50_ns', 'baseline.postmessage.rtt.p50_ns', null, '(info)'],
 ];
 
