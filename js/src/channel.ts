@@ -6,46 +6,24 @@
 // Cost model (docs/benchmarks.md): a send is a copy into the ring plus, once per event
 // loop turn, one index store and one load of the peer's parked word; a receive is a view
 // into the ring handed to the callback; the peer is woken only when it sleeps.
-import { ChannelClosedError, ChannelError, ProtocolError, TimeoutError } from './errors';
+//
+// Split: options.ts (validation), send-queue.ts (the JS send queue), reachability.ts
+// (event-loop liveness and GC pinning), scheduler.ts (task and backstop timers). This
+// file is the public API, the drain loop and how the channel ends.
+import { ChannelClosedError, ChannelError, ProtocolError, TimeoutError, asChannelError } from './errors';
 import { TypedEmitter } from './emitter';
+import { checkCapacity, checkNumber, describe, validateOptions, type ChannelOptions, type WakeMode } from './options';
 import { EOF, Endpoint } from './protocol/endpoint';
-import { MAX_CAPACITY, MIN_CAPACITY, STATE_CLOSED, STATE_FAILED, initRegion, regionSize, type Region } from './protocol/layout';
-import { now, scheduleTask } from './scheduler';
-import type { PeerTransport } from './transport';
+import { STATE_ATTACHED, STATE_CLOSED, STATE_FAILED, STATE_NAMES, W_R_STATE, failureReasonName, initRegion, regionSize, type Region } from './protocol/layout';
+import { Reachability } from './reachability';
+import { BackstopTimer, now, scheduleTask } from './scheduler';
+import { SendQueue } from './send-queue';
+import type { PeerStats, PeerTransport } from './transport';
 
-export type WakeMode = 'doorbell' | 'poll' | 'spin';
+export type { ChannelOptions, WakeMode } from './options';
+export type { PeerStats } from './transport';
 export type SendData = ArrayBufferView | ArrayBuffer | SharedArrayBuffer | string;
 export type MessageCallback = (message: Uint8Array) => void;
-
-export interface ChannelOptions {
-  /** How this side learns that messages arrived: 'doorbell' (default; no CPU when idle),
-   *  'poll' (a timer every pollIntervalMs), 'spin' (drain continuously; the native
-   *  thread spins too: for latency-critical dedicated threads). */
-  wakeMode?: WakeMode;
-  /** Timer period of wake mode 'poll', ms (1 .. 60000). Default 4. */
-  pollIntervalMs?: number;
-  /** Longest time one drain may run before yielding to the event loop, ms (0.1 .. 1000). Default 4. */
-  drainBudgetMs?: number;
-  /** Bytes the JS send queue may hold; past it send() returns false. Default 16 MiB. */
-  highWaterMark?: number;
-  /** Largest incoming message accepted, bytes. Default 2^32 - 1. */
-  maxMessage?: number;
-  /** Native handler (addon transport): 'echo' (default), 'sink', 'source', or 'plugin'
-   *  (a native plugin slot, see `plugin`; without `plugin` it starts empty). */
-  handler?: 'echo' | 'sink' | 'source' | 'plugin';
-  /** Path of a native plugin to run as the peer (docs/plugins.md; pluginPath('echo') gives
-   *  the built examples). Implies handler 'plugin'. */
-  plugin?: string;
-  /** The plugin's configuration, passed to its create() as JSON. Default {}. */
-  config?: unknown;
-  /** For handler 'source': messages to stream and their size. */
-  sourceCount?: number;
-  sourceSize?: number;
-  /** Keep the process alive while the channel is open (Node). Default false. */
-  keepAlive?: boolean;
-  /** The peer. Default: the in-process native addon (Node / Electron). */
-  transport?: PeerTransport;
-}
 
 export interface ReceiveOptions {
   /** Deliver owned copies instead of views into the ring. Default false. */
@@ -68,11 +46,13 @@ export interface ChannelStats {
   /** Times JS woke the parked peer / the peer's doorbell reached JS. */
   doorbellsToPeer: number;
   doorbellsFromPeer: number;
+  /** Park timeouts that found work a doorbell should have announced (a lost wake-up). */
+  parkTimeoutWakes: number;
   drainPasses: number;
   longestDrainMs: number;
   protocolErrors: number;
-  /** Counters of the peer side, if the transport reports them. */
-  peer: Record<string, number | string | boolean>;
+  /** Counters of the peer side, if the transport reports them ({} once closed). */
+  peer: PeerStats;
 }
 
 export interface Reservation {
@@ -86,38 +66,17 @@ export interface Reservation {
 interface Events {
   message: [Uint8Array];
   drain: [];
-  error: [Error];
+  error: [ChannelError];
   close: [];
 }
 
-interface QueuedMessage {
-  bytes: Uint8Array;
-  started: boolean;
-  resolve: (() => void) | null;
-  reject: ((e: Error) => void) | null;
-}
-
 /**
- * Channels whose JS send queue is not empty, held strongly until it drains or they close.
- * The peer's doorbell refers to a channel only weakly (weakDoorbell: a channel nobody
- * uses may be finalized), and what waits on a queued message (a sendAsync promise, an
- * onQueueEmpty callback, a 'drain' listener) is reachable only from the channel itself:
- * `await ch.sendAsync(big)` or `await new Promise((r) => ch.onQueueEmpty(r))` leaves the
- * channel, the queue and the awaiting code reachable from nothing but that weak doorbell.
- * A GC while we are parked waiting for space would then collect them all, the peer's wake
- * would find no channel, and the queued messages would never be written nor the waiters
- * settled. Data accepted by send() is a promise to deliver it: the queue pins its channel.
+ * How long a parked JS side sleeps before it re-checks the ring and the peer's state on
+ * its own, ms: the bound on what a lost doorbell (a parked word cleared by a hostile or
+ * buggy peer) or a peer that stopped without ringing can cost. The native side's default
+ * park timeout is the same.
  */
-const channelsWithQueue = new Set<object>();
-/** Open channels whose transport is not finalizable (PeerTransport.finalizable): held
- *  until cleanup(). A receiving channel is otherwise reachable only from its weak doorbell
- *  too (`await new Promise((r) => ch.startReceiving(r))`), and nothing would stop the peer. */
-const channelsPinnedOpen = new Set<object>();
-/** Channels that are receiving and keep the process alive (keepAlive / ref()): held until
- *  they stop receiving, unref() or close. Like a ref'd Node handle (a listening server),
- *  such a channel is doing work the process was asked to stay alive for; collecting it
- *  would leave the process running with nothing delivering its messages. */
-const channelsListening = new Set<object>();
+export const PARK_TIMEOUT_MS = 100;
 
 let defaultTransportFactory: ((o: ChannelOptions) => PeerTransport) | null = null;
 /** Set by the package entry point (index.ts) to the native addon transport. */
@@ -127,30 +86,6 @@ export function setDefaultTransportFactory(f: (o: ChannelOptions) => PeerTranspo
 
 const encoder = new TextEncoder();
 
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (v === undefined) return 'undefined';
-  if (typeof v === 'string') return v.length <= 40 ? `the string ${JSON.stringify(v)}` : `a string of length ${v.length}`;
-  if (typeof v === 'object') return `an object (${Object.prototype.toString.call(v).slice(8, -1)})`;
-  return `${typeof v} ${String(v)}`;
-}
-
-function checkCapacity(name: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < MIN_CAPACITY || v > MAX_CAPACITY || (v & (v - 1)) !== 0) {
-    throw new RangeError(
-      `${name} must be a power of two from ${MIN_CAPACITY} (4 KiB) to ${MAX_CAPACITY} (1 GiB) bytes, not ${typeof v === 'number' ? v : describe(v)}`,
-    );
-  }
-  return v;
-}
-
-function checkNumber(name: string, v: unknown, min: number, max: number, integer: boolean): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
-    throw new RangeError(`${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, not ${typeof v === 'number' ? v : describe(v)}`);
-  }
-  return v;
-}
-
 /** Bytes of a send argument, without copying where possible. */
 function toBytes(data: unknown): Uint8Array {
   if (data instanceof Uint8Array) return data;
@@ -159,6 +94,10 @@ function toBytes(data: unknown): Uint8Array {
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
   if (typeof SharedArrayBuffer !== 'undefined' && data instanceof SharedArrayBuffer) return new Uint8Array(data);
   throw new TypeError(`message must be a Uint8Array, another ArrayBufferView, an ArrayBuffer or a string, not ${describe(data)}`);
+}
+
+function checkMessageSize(bytes: Uint8Array): void {
+  if (bytes.length > 2 ** 32 - 1) throw new RangeError(`message of ${bytes.length} bytes exceeds the limit of 2^32 - 1 bytes`);
 }
 
 export class SharedMemoryChannel extends TypedEmitter<Events> {
@@ -172,25 +111,27 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
   private readonly highWaterMark: number;
   private readonly pollIntervalMs: number;
   private readonly maxPayload: number;
+  private readonly queue: SendQueue;
+  private readonly reach: Reachability;
+  private readonly backstop: BackstopTimer;
 
   private closed = false;
+  /** Why the channel ended: null while open and after cleanup(). */
+  private reason: ChannelError | null = null;
   private receiver: MessageCallback | null = null;
   /** A 'message' listener exists (kept by the emitter hooks: no lookup per message). */
   private emitsMessages = false;
-  /** Whether this channel keeps the Node event loop alive (keepAlive option, ref()). Also
-   *  set over transports without ref() (a page's worker): it still pins a receiving
-   *  channel (channelsListening), which is what a caller asking to be kept alive means. */
-  private refed = false;
   private copyMessages = false;
   private pollTimer: ReturnType<typeof setInterval> | null = null;
   private draining = false;
+  /** Inside endpoint.poll (a receive callback is on the stack). */
+  private polling = false;
+  /** Inside sendDirect: a failure is thrown to its caller, not emitted as 'error'. */
+  private failureGoesToCaller = false;
   private drainScheduled = false;
   private publishScheduled = false;
   private needDrainEvent = false;
   private reservationOpen = false;
-  private queue: QueuedMessage[] = [];
-  private queueHead = 0;
-  private queueBytes = 0;
   private queueEmptyCallbacks: Array<() => void> = [];
 
   private stat = {
@@ -200,6 +141,7 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
     bytesReceived: 0,
     doorbellsToPeer: 0,
     doorbellsFromPeer: 0,
+    parkTimeoutWakes: 0,
     drainPasses: 0,
     longestDrainMs: 0,
     protocolErrors: 0,
@@ -208,7 +150,11 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
   private readonly deliver: (m: Uint8Array) => void;
   private readonly publishTask = (): void => {
     this.publishScheduled = false;
-    if (!this.closed) this.publishNow();
+    if (this.closed) return;
+    this.publishNow();
+    // A channel that only sends learns here that its peer is gone (a receiving one learns
+    // it from poll): one load of the peer's state word per event-loop turn with sends.
+    if (!this.closed && !this.receiving) this.guarded(() => this.checkPeer());
   };
   private readonly drainTask = (): void => {
     this.drainScheduled = false;
@@ -219,59 +165,56 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
     super();
     checkCapacity('r2nSize (JS -> native ring bytes)', r2nSize);
     checkCapacity('n2rSize (native -> JS ring bytes)', n2rSize);
-    if (typeof options !== 'object' || options === null) throw new TypeError(`options must be an object, not ${describe(options)}`);
-    const mode = options.wakeMode ?? 'doorbell';
-    if (mode !== 'doorbell' && mode !== 'poll' && mode !== 'spin') {
-      throw new RangeError(`wakeMode must be 'doorbell', 'poll' or 'spin', not ${describe(mode)}`);
-    }
-    this.wakeMode = mode;
-    this.pollIntervalMs = checkNumber('pollIntervalMs', options.pollIntervalMs ?? 4, 1, 60000, false);
-    this.drainBudgetMs = checkNumber('drainBudgetMs', options.drainBudgetMs ?? 4, 0.1, 1000, false);
-    this.highWaterMark = checkNumber('highWaterMark', options.highWaterMark ?? 16 * 1024 * 1024, 0, 2 ** 53, true);
-    const maxMessage = checkNumber('maxMessage', options.maxMessage ?? 2 ** 32 - 1, 0, 2 ** 32 - 1, true);
+    const o = validateOptions(options);
+    this.wakeMode = o.wakeMode;
+    this.pollIntervalMs = o.pollIntervalMs;
+    this.drainBudgetMs = o.drainBudgetMs;
+    this.highWaterMark = o.highWaterMark;
 
     this.buffer = new SharedArrayBuffer(regionSize(r2nSize, n2rSize));
     this.region = initRegion(this.buffer, r2nSize, n2rSize);
-    const transport =
-      options.transport ??
-      (defaultTransportFactory
-        ? defaultTransportFactory({ ...options, wakeMode: mode })
-        : null);
+    const transport = o.transport ?? (defaultTransportFactory ? defaultTransportFactory({ ...options, wakeMode: o.wakeMode }) : null);
     if (!transport) throw new Error('no transport: pass options.transport (the native addon is available only in Node/Electron)');
     this.transport = transport;
     this.endpoint = new Endpoint(this.region, 'R', {
-      maxMessage,
+      maxMessage: o.maxMessage,
       wake: (word) => {
         this.stat.doorbellsToPeer++;
         this.transport.wake(word);
       },
-      onFailure: (err) => this.failAsync(err),
+      onFailure: (err) => this.fail(err),
     });
     this.maxPayload = this.endpoint.writer.maxPayload;
+    this.queue = new SendQueue(
+      this.endpoint,
+      this.maxPayload,
+      (n) => this.countSent(n),
+      () => this.publishNow(),
+    );
 
-    const deliverView = (m: Uint8Array): void => {
+    this.deliver = (m: Uint8Array): void => {
       this.stat.messagesReceived++;
       this.stat.bytesReceived += m.length;
       const msg = this.copyMessages ? m.slice() : m;
-      if (this.receiver !== null) this.receiver(msg);
-      if (this.emitsMessages) this.emit('message', msg);
+      try {
+        if (this.receiver !== null) this.receiver(msg);
+        if (this.emitsMessages) this.emit('message', msg);
+      } catch (e) {
+        if (e instanceof ChannelError && e.code === 'callback_failed') throw e;
+        throw new ChannelError('callback_failed', `a receive callback (or 'message' listener) threw, so the channel was closed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      }
     };
-    this.deliver = deliverView;
 
-    // The doorbell reaches us through the transport; it must not keep this object alive
-    // (the native side holds it until cleanup or finalization). Made outside this
-    // constructor: a closure created here would share the constructor's context, which
-    // holds `this` (captured by the arrow functions above), and pin the channel forever.
-    transport.start({
-      buffer: this.buffer,
-      doorbell: weakDoorbell(new WeakRef(this)),
-    });
-    if (transport.finalizable !== true) channelsPinnedOpen.add(this);
-    if (options.keepAlive) {
-      transport.ref?.();
-      this.refed = true;
-    }
-    if (mode === 'poll') this.startPollTimer();
+    // The doorbell and the backstop reach us through the transport and a timer; they must
+    // not keep this object alive (a channel nobody uses may be finalized). Made outside
+    // this constructor: a closure created here would share the constructor's context,
+    // which holds `this` (captured by the arrow functions above), and pin the channel.
+    const weak = new WeakRef(this);
+    this.backstop = new BackstopTimer(weakCall(weak, 'onParkTimeout'), PARK_TIMEOUT_MS);
+    transport.start({ buffer: this.buffer, doorbell: weakCall(weak, 'onDoorbell') });
+    this.reach = new Reachability(this, transport, o.keepAlive ? 'ref' : 'auto');
+    this.updateActivity();
+    if (this.wakeMode === 'poll') this.startPollTimer();
   }
 
   // ---- sending ----------------------------------------------------------------------
@@ -279,33 +222,52 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
   /**
    * Sends one message (Uint8Array, any ArrayBufferView, ArrayBuffer or string as UTF-8).
    * Written into the ring at once when there is room; otherwise copied into the JS queue
-   * and written as the peer frees space. Returns false, without queuing, when the queue
-   * already holds highWaterMark bytes: wait for 'drain' (or onQueueEmpty) and retry.
+   * and written as the peer frees space. Returns false, queuing nothing, when the queue
+   * already holds highWaterMark bytes (wait for 'drain' and retry) or the channel has
+   * ended (isClosed; why is in closeReason and was reported once, as 'error' or 'close').
+   * Never throws for the peer's state; throws for bad arguments, an open reservation, and
+   * after cleanup().
    */
   send(data: SendData): boolean {
-    this.assertOpen('send');
+    if (this.closed) return this.refuseAfterEnd('send', false);
+    this.assertNoReservation('send');
     const bytes = toBytes(data);
-    if (bytes.length > 2 ** 32 - 1) throw new RangeError(`message of ${bytes.length} bytes exceeds the limit of 2^32 - 1 bytes`);
-    if (this.writeNow(bytes)) return true;
-    if (this.queueBytes >= this.highWaterMark) {
-      this.needDrainEvent = true;
+    checkMessageSize(bytes);
+    try {
+      if (this.writeNow(bytes)) return true;
+      if (this.queue.bytes >= this.highWaterMark) {
+        this.needDrainEvent = true;
+        return false;
+      }
+      this.enqueue(bytes.slice(), null, null);
+      return !this.closed;
+    } catch (e) {
+      this.fail(e);
       return false;
     }
-    this.enqueue(bytes.slice(), null, null);
-    return true;
   }
 
-  /** Resolves once the message is in the ring; rejects if the channel closes first. */
+  /** Resolves once the message is in the ring; rejects if the channel ends first (with
+   *  its closeReason, or ChannelClosedError `closed` after cleanup()). */
   sendAsync(data: SendData): Promise<void> {
+    let bytes: Uint8Array;
     try {
-      this.assertOpen('sendAsync');
-      const bytes = toBytes(data);
-      if (this.writeNow(bytes)) return Promise.resolve();
-      const copy = bytes.slice();
-      return new Promise<void>((resolve, reject) => this.enqueue(copy, resolve, reject));
+      if (this.closed) return Promise.reject(this.closedError('sendAsync'));
+      this.assertNoReservation('sendAsync');
+      bytes = toBytes(data);
+      checkMessageSize(bytes);
     } catch (e) {
       return Promise.reject(e as Error);
     }
+    return new Promise<void>((resolve, reject) => {
+      try {
+        if (this.writeNow(bytes)) resolve();
+        else this.enqueue(bytes.slice(), resolve, reject);
+      } catch (e) {
+        this.fail(e);
+        reject(this.closedError('sendAsync')); // a no-op if fail() rejected it as queued
+      }
+    });
   }
 
   /**
@@ -314,55 +276,75 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
    * that was fragmented part-way is cancelled: the peer drops what it got). Queued
    * messages go first, to keep the order. Blocks the thread: the peer must be draining
    * (a native echo whose replies nobody reads stops draining when its ring fills).
+   * If the peer closes or fails (or breaks the protocol) meanwhile, the channel ends and
+   * the error is thrown here: that is its one report (no 'error' event).
    */
   sendDirect(data: SendData, timeoutMs: number): void {
-    this.assertOpen('sendDirect');
+    if (this.closed) throw this.closedError('sendDirect');
+    this.assertNoReservation('sendDirect');
     const bytes = toBytes(data);
+    checkMessageSize(bytes);
     checkNumber('timeoutMs', timeoutMs, 0, 2 ** 31, false);
     const deadline = now() + timeoutMs;
     const w = this.endpoint.writer;
-    // Earlier queued messages first (order is part of the contract).
-    while (this.queueLength() > 0) {
-      this.pumpQueue(Infinity);
-      if (this.queueLength() === 0) break;
-      this.waitForSpace(deadline, (peerGone) => {
-        throw peerGone ?? new TimeoutError(`sendDirect: the ring stayed full for ${timeoutMs} ms while earlier queued messages were pending; nothing of this message was sent`);
-      });
-    }
-    if (bytes.length <= this.maxPayload) {
-      while (!this.endpoint.trySend(bytes)) {
+    this.failureGoesToCaller = true;
+    try {
+      // Earlier queued messages first (order is part of the contract).
+      while (this.queue.length > 0) {
+        this.pumpQueue(Infinity);
+        if (this.queue.length === 0) break;
         this.waitForSpace(deadline, (peerGone) => {
-          throw peerGone ?? new TimeoutError(`sendDirect: no room for ${bytes.length} bytes within ${timeoutMs} ms; nothing was sent`);
+          throw peerGone ?? new TimeoutError(`sendDirect: the ring stayed full for ${timeoutMs} ms while earlier queued messages were pending; nothing of this message was sent`);
         });
       }
-    } else {
-      w.beginLarge(bytes);
-      while (!w.continueLarge()) {
-        this.waitForSpace(deadline, (peerGone) => {
-          w.cancelLarge();
-          this.publishNow();
-          throw peerGone ?? new TimeoutError(`sendDirect: ${bytes.length}-byte message did not fit within ${timeoutMs} ms; it was cancelled and the peer discards the part it received`);
-        });
+      if (bytes.length <= this.maxPayload) {
+        while (!this.endpoint.trySend(bytes)) {
+          this.waitForSpace(deadline, (peerGone) => {
+            throw peerGone ?? new TimeoutError(`sendDirect: no room for ${bytes.length} bytes within ${timeoutMs} ms; nothing was sent`);
+          });
+        }
+      } else {
+        w.beginLarge(bytes);
+        while (!w.continueLarge()) {
+          this.waitForSpace(deadline, (peerGone) => {
+            w.cancelLarge();
+            this.publishNow();
+            throw peerGone ?? new TimeoutError(`sendDirect: ${bytes.length}-byte message did not fit within ${timeoutMs} ms; it was cancelled and the peer discards the part it received`);
+          });
+        }
       }
+      this.countSent(bytes.length);
+      this.endpoint.flush();
+    } catch (e) {
+      if (e instanceof TimeoutError) throw e;
+      this.fail(e);
+      throw this.reason ?? asChannelError(e);
+    } finally {
+      this.failureGoesToCaller = false;
     }
-    this.countSent(bytes.length);
-    this.publishNow();
   }
 
   /**
    * Zero-copy send: a writable view of `n` bytes inside the ring (n <= the largest single
-   * record, r2nSize / 4 - 8), sent by commit(). Returns null when there is no room now (or
-   * earlier messages are queued). Only one reservation may be open at a time.
+   * record, r2nSize / 4 - 8), sent by commit(). Returns null when there is no room now,
+   * earlier messages are queued, or the channel has ended. Only one reservation may be
+   * open at a time.
    */
   reserve(n: number): Reservation | null {
-    this.assertOpen('reserve');
+    if (this.closed) return this.refuseAfterEnd('reserve', null);
     if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > this.maxPayload) {
       throw new RangeError(`reserve(n): n must be an integer from 0 to ${this.maxPayload} (the largest single record of this ring), not ${typeof n === 'number' ? n : describe(n)}`);
     }
-    if (this.reservationOpen) throw new ChannelError('reservation_open', 'reserve(): a reservation is already open; commit() or abort() it first');
-    if (this.queueLength() > 0) return null;
+    this.assertNoReservation('reserve');
+    if (this.queue.length > 0) return null;
     const w = this.endpoint.writer;
-    const view = w.reserve(n);
+    let view: Uint8Array | null;
+    try {
+      view = w.reserve(n);
+    } catch (e) {
+      this.fail(e);
+      return null;
+    }
     if (view === null) return null;
     this.reservationOpen = true;
     let done = false;
@@ -373,9 +355,10 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
         if (typeof used !== 'number' || !Number.isInteger(used) || used < 0 || used > n) {
           throw new RangeError(`commit(used): used must be an integer from 0 to ${n} (the reserved size), not ${String(used)}`);
         }
-        this.assertOpen('commit');
         done = true;
         this.reservationOpen = false;
+        // Ended meanwhile: the bytes go nowhere, like a send() that returned false.
+        if (this.closed) return void this.refuseAfterEnd('commit', undefined);
         w.commit(used);
         this.countSent(used);
         this.schedulePublish();
@@ -384,7 +367,7 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
         if (done) return;
         done = true;
         this.reservationOpen = false;
-        w.abort();
+        if (!this.closed) w.abort();
       },
     };
   }
@@ -393,7 +376,7 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
   onQueueEmpty(cb: () => void): void {
     if (typeof cb !== 'function') throw new TypeError(`onQueueEmpty(cb): cb must be a function, not ${describe(cb)}`);
     this.assertOpen('onQueueEmpty');
-    if (this.queueLength() === 0) scheduleTask(cb);
+    if (this.queue.length === 0) scheduleTask(cb);
     else this.queueEmptyCallbacks.push(cb);
   }
 
@@ -402,48 +385,49 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
   /**
    * Delivers every incoming message to `cb`. The Uint8Array is a view INTO THE RING,
    * valid only until `cb` returns (the bytes are then handed back to the peer): copy it
-   * (`message.slice()`) to keep it, or pass `{ copy: true }`.
+   * (`message.slice()`) to keep it, or pass `{ copy: true }`. A receiving channel keeps
+   * the Node event loop alive until stopReceiving(), unref() or cleanup().
    */
   startReceiving(cb: MessageCallback, options: ReceiveOptions = {}): void {
     this.assertOpen('startReceiving');
     if (typeof cb !== 'function') throw new TypeError(`startReceiving(cb): cb must be a function, not ${describe(cb)}`);
     this.receiver = cb;
     this.copyMessages = options.copy === true;
-    this.updateListening();
+    this.updateActivity();
     this.scheduleDrain();
   }
 
   stopReceiving(): void {
     this.receiver = null;
-    this.updateListening();
+    this.updateActivity();
     // Not parked as consumer any more: the peer stops ringing for data.
-    if (!this.closed) this.endpoint.unparkConsumer();
+    if (!this.closed && !this.receiving) this.endpoint.unparkConsumer();
   }
 
-  /** Drains incoming messages now, synchronously, up to `maxMessages` (spin loops, tests). */
+  /**
+   * Drains incoming messages now, synchronously, up to `maxMessages` (spin loops, tests).
+   * Returns how many were delivered; 0 once the channel has ended (a failure found here
+   * is reported once, as 'error').
+   */
   poll(maxMessages = Infinity): number {
-    this.assertOpen('poll');
-    const n = this.endpoint.poll(this.deliver, maxMessages);
-    if (n === EOF) {
-      this.cleanup(); // the peer closed and everything it sent was delivered
-      return 0;
+    if (this.closed) return this.refuseAfterEnd('poll', 0);
+    if (maxMessages !== Infinity && (typeof maxMessages !== 'number' || !Number.isInteger(maxMessages) || maxMessages < 0)) {
+      throw new RangeError(`poll(maxMessages): maxMessages must be a non-negative integer or Infinity, not ${typeof maxMessages === 'number' ? maxMessages : describe(maxMessages)}`);
     }
-    return n;
+    if (this.polling) {
+      throw new ChannelError('poll_reentered', "poll() was called from inside this channel's receive callback (or 'message' listener); messages are already being delivered: return from the callback instead");
+    }
+    return this.pollRing(maxMessages);
   }
 
   private get receiving(): boolean {
     return this.receiver !== null || this.emitsMessages;
   }
 
-  private updateListening(): void {
-    if (!this.closed && this.refed && this.receiving) channelsListening.add(this);
-    else channelsListening.delete(this);
-  }
-
   protected override listenersChanged(event: keyof Events): void {
     if (event !== 'message') return;
     this.emitsMessages = this.listenerCount('message') > 0;
-    this.updateListening();
+    this.updateActivity();
     if (this.emitsMessages && !this.closed) this.scheduleDrain();
   }
 
@@ -461,7 +445,7 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
     if (typeof path !== 'string' || path === '') throw new TypeError(`loadPlugin(path, config): path must be a non-empty string, not ${describe(path)}`);
     const json = JSON.stringify(config ?? {});
     if (typeof json !== 'string') throw new TypeError(`loadPlugin(path, config): config must be JSON-serializable, not ${describe(config)}`);
-    if (!this.transport.loadPlugin) throw new ChannelError('unsupported', 'loadPlugin(): this channel\'s peer does not run native plugins');
+    if (!this.transport.loadPlugin) throw new ChannelError('unsupported', "loadPlugin(): this channel's peer does not run native plugins");
     this.publishNow(); // what was sent before the swap reaches the old plugin (or is dropped)
     this.transport.loadPlugin(path, json);
   }
@@ -469,12 +453,13 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
   /** Unloads the peer's plugin (messages are then dropped); true if one was loaded. */
   unloadPlugin(): boolean {
     this.assertOpen('unloadPlugin');
-    if (!this.transport.unloadPlugin) throw new ChannelError('unsupported', 'unloadPlugin(): this channel\'s peer does not run native plugins');
+    if (!this.transport.unloadPlugin) throw new ChannelError('unsupported', "unloadPlugin(): this channel's peer does not run native plugins");
     return this.transport.unloadPlugin();
   }
 
   // ---- monitoring -------------------------------------------------------------------
 
+  /** A snapshot of the counters. Works after the channel ended too (peer is then {}). */
   getStats(): ChannelStats {
     const ctrl = this.region.ctrl;
     const fill = (wi: number, ri: number, cap: number): number => Math.min((Atomics.load(ctrl, wi) - Atomics.load(ctrl, ri)) >>> 0, cap);
@@ -482,30 +467,31 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
     const inn = this.endpoint.inWords;
     return {
       ...this.stat,
-      queueLength: this.queueLength(),
-      queueBytes: this.queueBytes,
+      queueLength: this.queue.length,
+      queueBytes: this.queue.bytes,
       r2nFill: fill(out.writeIndex, out.readIndex, this.region.r2nCapacity),
       n2rFill: fill(inn.writeIndex, inn.readIndex, this.region.n2rCapacity),
       r2nCapacity: this.region.r2nCapacity,
       n2rCapacity: this.region.n2rCapacity,
-      peer: this.closed ? {} : (this.transport.stats?.() ?? {}),
+      // The addon reports the PeerStats fields (native/addon/addon.cpp, Stats()).
+      peer: this.closed ? {} : ((this.transport.stats?.() ?? {}) as PeerStats),
     };
   }
 
   /**
-   * Keep the process alive while open (Node), or not (default). A ref'd channel that is
-   * receiving also stays reachable without a reference of yours, like a ref'd Node handle.
+   * Keep the Node event loop alive for as long as the channel is open, even while it
+   * neither receives nor has sends pending (what keepAlive: true does).
    */
   ref(): this {
-    this.transport.ref?.();
-    this.refed = true;
-    this.updateListening();
+    this.reach.mode = 'ref';
+    this.updateActivity();
     return this;
   }
+
+  /** Never keep the Node event loop alive because of this channel (like handle.unref()). */
   unref(): this {
-    this.transport.unref?.();
-    this.refed = false;
-    this.updateListening();
+    this.reach.mode = 'unref';
+    this.updateActivity();
     return this;
   }
 
@@ -516,57 +502,158 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
   }
 
   /**
+   * Why the channel ended: null while open and after cleanup(); otherwise the error it
+   * ended with: a ChannelClosedError `peer_closed` (the peer closed; reported as 'close',
+   * or as 'error' when it stranded queued messages or this side's state word had been
+   * overwritten) or `peer_failed`, a ProtocolError, a ChannelError `callback_failed`.
+   */
+  get closeReason(): ChannelError | null {
+    return this.reason;
+  }
+
+  /**
    * Closes the channel: publishes what was written, tells the peer, stops the native
    * thread, releases the doorbell and the buffer. Pending sendAsync promises reject.
-   * Calling it again does nothing; every other method afterwards throws.
+   * Calling it again does nothing; most methods afterwards throw.
    */
   cleanup(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.receiver = null;
-    if (this.pollTimer !== null) clearInterval(this.pollTimer);
-    this.pollTimer = null;
-    try {
-      this.endpoint.close();
-    } catch {
-      // a failed endpoint stays failed; the peer sees that state
-    }
-    this.transport.close();
-    const err = new ChannelClosedError('closed', 'the channel was closed before the message was written');
-    for (let i = this.queueHead; i < this.queue.length; i++) this.queue[i]?.reject?.(err);
-    this.queue = [];
-    this.queueHead = 0;
-    this.queueBytes = 0;
-    this.queueEmptyCallbacks = [];
-    channelsWithQueue.delete(this);
-    channelsPinnedOpen.delete(this);
-    channelsListening.delete(this);
-    this.emit('close');
+    this.end(null);
   }
 
   [Symbol.dispose](): void {
     this.cleanup();
   }
 
-  // ---- internals --------------------------------------------------------------------
+  // ---- internals: how the channel ends -----------------------------------------------
+
+  /** Ends the channel: `reason` null for cleanup(). Emits 'close' (once). */
+  private end(reason: ChannelError | null): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.reason = reason;
+    this.receiver = null;
+    if (this.pollTimer !== null) clearInterval(this.pollTimer);
+    this.pollTimer = null;
+    this.backstop.cancel();
+    try {
+      this.endpoint.close();
+    } catch {
+      // a failed endpoint stays failed; the peer sees that state
+    }
+    this.transport.close();
+    this.queue.clear(reason ?? new ChannelClosedError('closed', 'the channel was closed before the message was written'));
+    this.queueEmptyCallbacks = [];
+    this.updateActivity();
+    this.emit('close');
+  }
+
+  /**
+   * Ends the channel because of `e` and reports it once: as an 'error' event (emitted
+   * after 'close', asynchronously, so no native call is on the stack; thrown as an
+   * uncaught exception when nobody listens, like Node's emitters), or to the caller of
+   * sendDirect. Later calls do nothing: the first failure is the one reported.
+   */
+  private fail(e: unknown): void {
+    if (this.closed) return;
+    const err = asChannelError(e);
+    if (err instanceof ProtocolError) this.stat.protocolErrors++;
+    if (!this.failureGoesToCaller) {
+      scheduleTask(() => {
+        if (!this.emit('error', err)) throw err;
+      });
+    }
+    this.end(err);
+  }
+
+  /** Runs `fn`, turning anything it throws into the channel's failure. */
+  private guarded(fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  /**
+   * The peer closed (poll reached its end, or its state word says closed). A clean end
+   * of stream is reported as 'close'; it is a failure ('error') when it strands messages
+   * this side accepted, or when the peer closed because this side's state word was
+   * overwritten (the native side leaves when it reads this side as closed or failed).
+   */
+  private peerClosed(): void {
+    const tamper = this.ownStateTampered();
+    const queued = this.queue.length;
+    const out = this.endpoint.outWords;
+    const ctrl = this.region.ctrl;
+    // Published and never released: the peer will not read it now. Clamped: both words
+    // are shared memory, and only whether anything is left matters here.
+    const unread = Math.min((Atomics.load(ctrl, out.writeIndex) - Atomics.load(ctrl, out.readIndex)) >>> 0, this.region.r2nCapacity);
+    if (tamper === null && queued === 0 && unread === 0) {
+      this.end(new ChannelClosedError('peer_closed', 'the peer closed the channel (everything it sent was delivered)'));
+      return;
+    }
+    const parts = ['the peer closed the channel'];
+    if (tamper !== null) parts.push(tamper);
+    if (unread > 0) parts.push(`${unread} bytes this side had written were never read`);
+    if (queued > 0) parts.push(`${queued} queued message(s) were not sent`);
+    this.fail(new ChannelClosedError('peer_closed', parts.join('; ')));
+  }
+
+  /** The peer failed: its reason, plus ours if it failed because of a forged state word. */
+  private peerFailed(reason: number): void {
+    const tamper = this.ownStateTampered();
+    this.fail(new ChannelClosedError('peer_failed', `peer failed (${failureReasonName(reason)})${tamper === null ? '' : `; ${tamper}`}`, reason));
+  }
+
+  /**
+   * Null if this side's state word still holds what this side stored (attached, while
+   * open); otherwise a sentence saying what overwrote it. Read only when the peer ended:
+   * the peer acts on that word, so it explains why.
+   */
+  private ownStateTampered(): string | null {
+    const v = Atomics.load(this.region.ctrl, W_R_STATE) >>> 0;
+    if (v === STATE_ATTACHED) return null;
+    const name = STATE_NAMES[v & 0xff] ?? 'invalid';
+    return `it read this side's state word as 0x${v.toString(16)} (${name}), which this side never wrote: the shared memory was overwritten`;
+  }
+
+  /** After the channel ended: cleanup() makes every call an error; a failure or the
+   *  peer's end makes the send family return `value` (the end was reported once). */
+  private refuseAfterEnd<T>(what: string, value: T): T {
+    if (this.reason === null) throw this.closedError(what);
+    return value;
+  }
+
+  private closedError(what: string): ChannelClosedError {
+    if (this.reason === null) return new ChannelClosedError('closed', `${what}(): the channel is closed (cleanup() was called)`);
+    return new ChannelClosedError('closed', `${what}(): the channel is closed: ${this.reason.message}`, 0, { cause: this.reason });
+  }
 
   private assertOpen(what: string): void {
-    if (this.closed) throw new ChannelClosedError('closed', `${what}(): the channel is closed (cleanup() was called or it failed)`);
+    if (this.closed) throw this.closedError(what);
   }
 
-  private queueLength(): number {
-    return this.queue.length - this.queueHead;
+  private assertNoReservation(what: string): void {
+    if (this.reservationOpen) {
+      throw new ChannelError('reservation_open', `${what}(): a reservation is open; commit() or abort() it first (messages keep their order, and the reservation holds the next place in the ring)`);
+    }
   }
+
+  // ---- internals: sending ------------------------------------------------------------
 
   private countSent(n: number): void {
     this.stat.messagesSent++;
     this.stat.bytesSent += n;
   }
 
+  private updateActivity(): void {
+    this.reach.update({ closed: this.closed, receiving: this.receiving, queued: this.queue.length > 0 });
+  }
+
   /** The fast path of send/sendAsync: the whole message into the ring now (nothing queued
    *  ahead of it), published at the end of this turn with the others. */
   private writeNow(bytes: Uint8Array): boolean {
-    if (this.queueLength() > 0 || !this.tryWriteWhole(bytes)) return false;
+    if (this.queue.length > 0 || !this.tryWriteWhole(bytes)) return false;
     this.countSent(bytes.length);
     this.schedulePublish();
     return true;
@@ -589,53 +676,20 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
     return false;
   }
 
+  /** Queues a message and writes what fits. Throws what the endpoint throws. */
   private enqueue(bytes: Uint8Array, resolve: (() => void) | null, reject: ((e: Error) => void) | null): void {
-    this.queue.push({ bytes, started: false, resolve, reject });
-    this.queueBytes += bytes.length;
-    channelsWithQueue.add(this); // until pumpQueue empties the queue or cleanup()
+    this.queue.push(bytes, resolve, reject);
+    if (this.queue.length === 1) this.updateActivity(); // pending sends: pinned, and ref'd (auto)
     this.pumpQueue(this.drainBudgetMs);
-    if (this.queueLength() > 0) this.parkProducerOrRetry();
+    if (this.queue.length > 0) this.parkProducerOrRetry();
   }
 
-  /** Writes queued messages while there is room. */
+  /** Writes queued messages while there is room. Throws what the endpoint throws. */
   private pumpQueue(budgetMs: number): void {
-    const w = this.endpoint.writer;
-    const t0 = budgetMs === Infinity ? 0 : now();
-    let wrote = false;
-    while (this.queueHead < this.queue.length) {
-      const q = this.queue[this.queueHead]!;
-      let done: boolean;
-      if (!q.started && q.bytes.length <= this.maxPayload) {
-        done = this.endpoint.trySend(q.bytes);
-      } else {
-        if (!q.started) {
-          w.beginLarge(q.bytes);
-          q.started = true;
-        }
-        done = w.continueLarge();
-      }
-      if (!done) {
-        if (wrote || q.started) this.publishNow();
-        break;
-      }
-      wrote = true;
-      this.queue[this.queueHead] = undefined as unknown as QueuedMessage; // let GC have it
-      this.queueHead++;
-      this.queueBytes -= q.bytes.length;
-      this.countSent(q.bytes.length);
-      q.resolve?.();
-      if (budgetMs !== Infinity && now() - t0 > budgetMs) break;
-    }
-    if (wrote) this.publishNow();
-    if (this.queueHead === this.queue.length) {
-      this.queue = [];
-      this.queueHead = 0;
-      channelsWithQueue.delete(this);
-      if (wrote) this.queueDrained();
-    } else if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
-      this.queue = this.queue.slice(this.queueHead);
-      this.queueHead = 0;
-    }
+    const wrote = this.queue.pump(budgetMs);
+    if (this.queue.length > 0) return;
+    this.updateActivity();
+    if (wrote) this.queueDrained();
   }
 
   private queueDrained(): void {
@@ -655,7 +709,9 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
       return;
     }
     this.publishNow();
+    if (this.closed) return;
     if (this.parkProducer()) this.scheduleDrain(); // space appeared meanwhile
+    else this.backstop.arm();
   }
 
   /** Announces that we wait for space (the peer rings when it frees some) and lets the
@@ -687,7 +743,7 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
    * which is what a blocking send is for.
    */
   private waitForSpace(deadline: number, giveUp: (peerGone: ChannelClosedError | null) => never): void {
-    this.publishNow();
+    this.endpoint.flush();
     const w = this.endpoint.writer;
     const before = w.freeBytesCached;
     const spinUntil = now() + SPACE_SPIN_MS;
@@ -714,18 +770,29 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
   }
 
   private publishNow(): void {
-    try {
-      this.endpoint.flush(); // rings the peer through `wake` if it is parked
-    } catch (e) {
-      this.failAsync(e as Error);
-    }
+    if (this.closed) return;
+    this.guarded(() => this.endpoint.flush()); // rings the peer through `wake` if it is parked
   }
 
-  /** Called by the transport's doorbell (see weakDoorbell). */
+  // ---- internals: receiving and the drain loop -----------------------------------------
+
+  /** Called by the transport's doorbell (see weakCall). */
   private onDoorbell(): void {
     if (this.closed) return;
     this.stat.doorbellsFromPeer++;
     this.drain();
+  }
+
+  /**
+   * The park timeout (PARK_TIMEOUT_MS) ran out while parked: re-check the ring and the
+   * peer as a doorbell would have. A doorbell can be lost only if the peer (or whatever
+   * wrote the shared memory) cleared our parked word; this bounds the cost to one timeout.
+   */
+  private onParkTimeout(): void {
+    if (this.closed || this.draining) return;
+    const before = this.stat.messagesReceived + this.stat.messagesSent;
+    this.drain();
+    if (this.stat.messagesReceived + this.stat.messagesSent !== before || this.closed) this.stat.parkTimeoutWakes++;
   }
 
   private scheduleDrain(): void {
@@ -740,10 +807,31 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
     t.unref?.();
   }
 
+  /** Delivers up to `max` messages; handles the peer's end and failures (returns 0). */
+  private pollRing(max: number): number {
+    let n: number;
+    this.polling = true;
+    try {
+      n = this.endpoint.poll(this.deliver, max);
+    } catch (e) {
+      if (e instanceof ChannelClosedError && e.code === 'peer_failed') this.peerFailed(e.peerReason);
+      else this.fail(e);
+      return 0;
+    } finally {
+      this.polling = false;
+    }
+    if (n === EOF) {
+      this.peerClosed(); // everything it sent was delivered
+      return 0;
+    }
+    return n;
+  }
+
   /**
    * One drain pass: writes queued messages, delivers incoming ones, within the drain
    * budget. If work remains it yields (scheduleTask) instead of parking; if everything is
-   * done it parks (doorbell mode), so the peer rings when there is more.
+   * done it parks (doorbell mode), so the peer rings when there is more, with the park
+   * timeout as the backstop.
    */
   private drain(): void {
     if (this.closed || this.draining) return;
@@ -753,30 +841,25 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
     let more = false;
     try {
       for (;;) {
-        if (this.queueLength() > 0) this.pumpQueue(this.drainBudgetMs);
+        if (this.queue.length > 0) this.pumpQueue(this.drainBudgetMs);
         if (this.closed) return;
         let n = 0;
-        if (this.receiving) {
-          // Small batches: the budget is checked between them, so a drain overruns it by at
-          // most one batch (a 4096-message batch measured 10-45 ms under a flood).
-          n = this.endpoint.poll(this.deliver, 512);
-          if (n === EOF) {
-            this.cleanup(); // the peer closed and everything it sent was delivered
-            return;
-          }
-        } else {
-          this.checkPeer();
-        }
+        if (this.receiving) n = this.pollRing(512);
+        else this.checkPeer();
         if (this.closed) return;
         if (n === 0) {
           // Nothing delivered: park (doorbell) or stop until the next tick (poll / spin).
           if (this.wakeMode !== 'doorbell') {
-            more = this.wakeMode === 'spin' && (this.receiving || this.queueLength() > 0);
+            more = this.wakeMode === 'spin' && (this.receiving || this.queue.length > 0);
             break;
           }
           // Parking re-checks the ring: true means work arrived meanwhile, go round again.
-          const woke = (this.queueLength() > 0 && this.parkProducer()) || (this.receiving && this.parkConsumer());
-          if (!woke) break;
+          const waiting = this.queue.length > 0 || this.receiving;
+          const woke = (this.queue.length > 0 && this.parkProducer()) || (this.receiving && this.parkConsumer());
+          if (!woke) {
+            if (waiting) this.backstop.arm();
+            break;
+          }
         }
         if (now() - t0 >= this.drainBudgetMs) {
           more = true;
@@ -784,7 +867,7 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
         }
       }
     } catch (e) {
-      this.failAsync(e as Error);
+      this.fail(e);
     } finally {
       this.draining = false;
       const elapsed = now() - t0;
@@ -793,31 +876,18 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
     if (more) this.scheduleDrain();
   }
 
+  /** Without a receiver nothing polls: learn of the peer's end from its state word. */
   private checkPeer(): void {
-    const ps = this.endpoint.peerState();
-    if (ps.state === STATE_CLOSED || ps.state === STATE_FAILED) {
-      // Let poll() drain and report: it distinguishes closed from failed.
-      this.endpoint.poll(this.deliver, 0);
-    }
-  }
-
-  /** Reports an error as an 'error' event, then closes the channel. */
-  private failAsync(err: Error): void {
-    if (this.closed) return;
-    if (err instanceof ProtocolError) this.stat.protocolErrors++;
-    // Like Node's emitters: an 'error' nobody listens to is thrown (asynchronously, so
-    // the channel is already cleaned up and no native call is on the stack).
-    scheduleTask(() => {
-      if (!this.emit('error', err)) throw err;
-    });
-    this.cleanup();
+    const ps = this.endpoint.peerState(); // an invalid word fails the endpoint (S1): thrown
+    if (ps.state === STATE_FAILED) this.peerFailed(ps.reason);
+    else if (ps.state === STATE_CLOSED) this.peerClosed();
   }
 }
 
-/** A doorbell callback that refers to the channel only weakly. */
-function weakDoorbell(weak: WeakRef<SharedMemoryChannel>): () => void {
+/** A callback that calls a private method of the channel through a weak reference. */
+function weakCall(weak: WeakRef<SharedMemoryChannel>, method: 'onDoorbell' | 'onParkTimeout'): () => void {
   // Bracket access reaches the private method (TypeScript's sanctioned escape hatch).
-  return () => weak.deref()?.['onDoorbell']();
+  return () => weak.deref()?.[method]();
 }
 
 const sleepCell = typeof SharedArrayBuffer !== 'undefined' ? new Int32Array(new SharedArrayBuffer(4)) : null;

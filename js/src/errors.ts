@@ -6,11 +6,26 @@
 /** Base class: every deliberate channel failure carries a machine-readable `code`. */
 export class ChannelError extends Error {
   readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
+  /** `cause`: the error behind this one (e.g. what a receive callback threw). */
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = new.target.name;
     this.code = code;
   }
+}
+
+/**
+ * Codes of the plain ChannelErrors (subclasses have their own): `reservation_open`,
+ * `reservation_done`, `poll_reentered`, `unsupported`, `callback_failed` (a receive
+ * callback or 'message' listener threw; `cause` is what it threw), `internal_error`.
+ */
+export type ChannelErrorCode = 'reservation_open' | 'reservation_done' | 'poll_reentered' | 'unsupported' | 'callback_failed' | 'internal_error';
+
+/** Anything thrown, as a ChannelError (an unexpected throw becomes `internal_error`). */
+export function asChannelError(e: unknown): ChannelError {
+  if (e instanceof ChannelError) return e;
+  const text = e instanceof Error ? e.message : String(e);
+  return new ChannelError('internal_error', `internal error: ${text}`, { cause: e });
 }
 
 /**
@@ -35,8 +50,8 @@ export class ProtocolError extends ChannelError {
  */
 export class ChannelClosedError extends ChannelError {
   readonly peerReason: number;
-  constructor(code: 'closed' | 'peer_closed' | 'peer_failed', message: string, peerReason = 0) {
-    super(code, message);
+  constructor(code: 'closed' | 'peer_closed' | 'peer_failed', message: string, peerReason = 0, options?: { cause?: unknown }) {
+    super(code, message, options);
     this.peerReason = peerReason;
   }
 }

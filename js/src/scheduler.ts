@@ -40,3 +40,39 @@ export const now: () => number =
   typeof performance !== 'undefined' && typeof performance.now === 'function'
     ? () => performance.now()
     : () => Date.now();
+
+/**
+ * A one-shot timer that never keeps the process alive (unref'd in Node) and costs no
+ * allocation to re-arm (Node's Timeout.refresh()). arm() while armed does nothing.
+ */
+export class BackstopTimer {
+  private handle: ReturnType<typeof setTimeout> | null = null;
+  private armed = false;
+  private readonly fire = (): void => {
+    this.armed = false;
+    this.fn();
+  };
+
+  constructor(
+    private readonly fn: () => void,
+    private readonly ms: number,
+  ) {}
+
+  arm(): void {
+    if (this.armed) return;
+    this.armed = true;
+    const h = this.handle as unknown as { refresh?: () => unknown; unref?: () => unknown } | null;
+    if (h !== null && typeof h.refresh === 'function') {
+      h.refresh(); // re-activates a Node timer that already fired
+      return;
+    }
+    this.handle = setTimeout(this.fire, this.ms);
+    (this.handle as unknown as { unref?: () => unknown }).unref?.();
+  }
+
+  cancel(): void {
+    if (this.handle !== null) clearTimeout(this.handle);
+    this.handle = null;
+    this.armed = false;
+  }
+}

@@ -34,11 +34,51 @@ export interface PeerTransport {
   /** Keep the host event loop alive while the channel is open (Node), or not. */
   ref?(): void;
   unref?(): void;
-  /** Peer-side counters for getStats().native. */
-  stats?(): Record<string, number | string | boolean>;
+  /** Peer-side counters for getStats().peer (the fields of PeerStats it knows). */
+  stats?(): PeerStats | Record<string, number | string | boolean>;
   /** Native plugins (AddonTransport with handler 'plugin'): replace the peer's plugin;
    *  throws an Error naming the path if it cannot be loaded. */
   loadPlugin?(path: string, configJson: string): void;
   /** Unloads the peer's plugin; true if one was loaded. */
   unloadPlugin?(): boolean;
+}
+
+/**
+ * The peer's counters in getStats().peer. Every field is optional: a transport reports
+ * what it knows (the native addon: all but the plugin fields, which need handler
+ * 'plugin'), and a closed channel reports none.
+ */
+export interface PeerStats {
+  messagesSent?: number;
+  bytesSent?: number;
+  messagesReceived?: number;
+  bytesReceived?: number;
+  /** Times the peer rang this side's doorbell / thread-safe-function calls it made. */
+  doorbellsRung?: number;
+  doorbellCalls?: number;
+  /** Times the peer's thread went to sleep / was woken by this side. */
+  parks?: number;
+  wakesFromJs?: number;
+  /** Handler 'sink' (and 'source', for what JS sends it). */
+  sinkMessages?: number;
+  sinkBytes?: number;
+  sinkChecksum?: number;
+  /** Whether the peer's receive loop runs, and why it ended ('ok' while running). */
+  running?: boolean;
+  exitStatus?: string;
+  /** The peer's own failure reason ('none' unless it failed). */
+  failure?: string;
+  pluginLoaded?: boolean;
+  pluginPath?: string;
+  pluginName?: string;
+  pluginVersion?: string;
+  pluginFailed?: boolean;
+  pluginFailure?: string;
+  pluginDelivered?: number;
+  pluginDropped?: number;
+  pluginTicks?: number;
+  pluginSent?: number;
+  pluginSendErrors?: number;
+  pluginLoads?: number;
+  pluginUnloads?: number;
 }

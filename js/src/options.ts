@@ -1,0 +1,134 @@
+// The options of a SharedMemoryChannel and their validation: every bad value is refused
+// at construction with a message naming the option, the value and what is allowed.
+import { MAX_CAPACITY, MIN_CAPACITY } from './protocol/layout';
+import type { PeerTransport } from './transport';
+
+export type WakeMode = 'doorbell' | 'poll' | 'spin';
+
+export interface ChannelOptions {
+  /** How this side learns that messages arrived: 'doorbell' (default; no CPU when idle),
+   *  'poll' (a timer every pollIntervalMs), 'spin' (drain continuously; the native
+   *  thread spins too: for latency-critical dedicated threads). */
+  wakeMode?: WakeMode;
+  /** Timer period of wake mode 'poll', ms (1 .. 60000). Default 4. */
+  pollIntervalMs?: number;
+  /** Longest time one drain may run before yielding to the event loop, ms (0.1 .. 1000). Default 4. */
+  drainBudgetMs?: number;
+  /** Bytes the JS send queue may hold; past it send() returns false. Default 16 MiB. */
+  highWaterMark?: number;
+  /** Largest incoming message accepted, bytes. Default 2^32 - 1. */
+  maxMessage?: number;
+  /** Native handler (addon transport): 'echo' (default), 'sink', 'source', or 'plugin'
+   *  (a native plugin slot, see `plugin`; without `plugin` it starts empty). */
+  handler?: 'echo' | 'sink' | 'source' | 'plugin';
+  /** Path of a native plugin to run as the peer (docs/plugins.md; pluginPath('echo') gives
+   *  the built examples). Implies handler 'plugin'. */
+  plugin?: string;
+  /** The plugin's configuration, passed to its create() as JSON. Default {}. */
+  config?: unknown;
+  /** For handler 'source': messages to stream and their size. */
+  sourceCount?: number;
+  sourceSize?: number;
+  /** Keep the process alive for the whole time the channel is open, even while it neither
+   *  receives nor has sends pending (Node). Default false: a channel keeps the process
+   *  alive while it receives or has sends pending, like a Node handle (docs/api.md). */
+  keepAlive?: boolean;
+  /** The peer. Default: the in-process native addon (Node / Electron). */
+  transport?: PeerTransport;
+}
+
+const KNOWN_OPTIONS: ReadonlyArray<keyof ChannelOptions> = [
+  'wakeMode',
+  'pollIntervalMs',
+  'drainBudgetMs',
+  'highWaterMark',
+  'maxMessage',
+  'handler',
+  'plugin',
+  'config',
+  'sourceCount',
+  'sourceSize',
+  'keepAlive',
+  'transport',
+];
+
+export function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (v === undefined) return 'undefined';
+  if (typeof v === 'string') return v.length <= 40 ? `the string ${JSON.stringify(v)}` : `a string of length ${v.length}`;
+  if (typeof v === 'object') return `an object (${Object.prototype.toString.call(v).slice(8, -1)})`;
+  return `${typeof v} ${String(v)}`;
+}
+
+export function checkCapacity(name: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < MIN_CAPACITY || v > MAX_CAPACITY || (v & (v - 1)) !== 0) {
+    throw new RangeError(
+      `${name} must be a power of two from ${MIN_CAPACITY} (4 KiB) to ${MAX_CAPACITY} (1 GiB) bytes, not ${typeof v === 'number' ? v : describe(v)}`,
+    );
+  }
+  return v;
+}
+
+export function checkNumber(name: string, v: unknown, min: number, max: number, integer: boolean): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
+    throw new RangeError(`${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, not ${typeof v === 'number' ? v : describe(v)}`);
+  }
+  return v;
+}
+
+const TRANSPORT_METHODS = ['start', 'wake', 'close'] as const;
+
+/** A transport must at least start, wake and close its peer (transport.ts). */
+function checkTransport(t: unknown): PeerTransport {
+  const shape = 'an object with start(options), wake(word) and close() methods (optionally parked, ref, unref, stats, loadPlugin, unloadPlugin; see PeerTransport)';
+  if (typeof t !== 'object' || t === null) throw new TypeError(`options.transport must be ${shape}, not ${describe(t)}`);
+  const missing = TRANSPORT_METHODS.filter((m) => typeof (t as Record<string, unknown>)[m] !== 'function');
+  if (missing.length > 0) {
+    throw new TypeError(`options.transport must be ${shape}; this one has no ${missing.map((m) => `${m}()`).join(', ')}`);
+  }
+  return t as PeerTransport;
+}
+
+export interface ValidOptions {
+  wakeMode: WakeMode;
+  pollIntervalMs: number;
+  drainBudgetMs: number;
+  highWaterMark: number;
+  maxMessage: number;
+  keepAlive: boolean;
+  transport: PeerTransport | undefined;
+}
+
+/** Checks every option the JS side knows (the addon checks handler / source options). */
+export function validateOptions(options: unknown): ValidOptions {
+  if (typeof options !== 'object' || options === null) throw new TypeError(`options must be an object, not ${describe(options)}`);
+  const o = options as ChannelOptions;
+  for (const key of Object.keys(o)) {
+    if (!(KNOWN_OPTIONS as readonly string[]).includes(key)) {
+      throw new TypeError(`unknown option '${key}'; the options are ${KNOWN_OPTIONS.join(', ')}`);
+    }
+  }
+  const mode = o.wakeMode ?? 'doorbell';
+  if (mode !== 'doorbell' && mode !== 'poll' && mode !== 'spin') {
+    throw new RangeError(`wakeMode must be 'doorbell', 'poll' or 'spin', not ${describe(mode)}`);
+  }
+  if (o.keepAlive !== undefined && typeof o.keepAlive !== 'boolean') throw new TypeError(`options.keepAlive must be a boolean, not ${describe(o.keepAlive)}`);
+  if (o.config !== undefined) {
+    let json: unknown;
+    try {
+      json = JSON.stringify(o.config);
+    } catch (e) {
+      throw new TypeError(`options.config must be JSON-serializable (the plugin gets it as JSON): ${(e as Error).message}`);
+    }
+    if (typeof json !== 'string') throw new TypeError(`options.config must be JSON-serializable (the plugin gets it as JSON), not ${describe(o.config)}`);
+  }
+  return {
+    wakeMode: mode,
+    pollIntervalMs: checkNumber('pollIntervalMs', o.pollIntervalMs ?? 4, 1, 60000, false),
+    drainBudgetMs: checkNumber('drainBudgetMs', o.drainBudgetMs ?? 4, 0.1, 1000, false),
+    highWaterMark: checkNumber('highWaterMark', o.highWaterMark ?? 16 * 1024 * 1024, 0, 2 ** 53, true),
+    maxMessage: checkNumber('maxMessage', o.maxMessage ?? 2 ** 32 - 1, 0, 2 ** 32 - 1, true),
+    keepAlive: o.keepAlive === true,
+    transport: o.transport === undefined ? undefined : checkTransport(o.transport),
+  };
+}
