@@ -6,7 +6,7 @@
 // the page (the isolated-world e2e routes the peer -> page doorbell through the content
 // script this way, as the addon's ThreadSafeFunction goes through the preload). Without
 // it the worker notifies the page's words directly (the browser dashboard).
-// Messages out: 'attached' | 'error' | 'stats' | 'doorbell'.
+// Messages out: 'attached' | 'error' | 'stats' | 'doorbell' | 'exited' (the loop ended).
 import { attachRegion, Endpoint } from 'shared-memory-channel/protocol';
 import { ChannelClosedError } from 'shared-memory-channel/browser';
 import type { PeerConfig } from './peer-protocol';
@@ -51,5 +51,6 @@ scope.onmessage = (ev: MessageEvent) => {
     // already failed
   }
   report();
+  scope.postMessage({ type: 'exited' });
   scope.close();
 };
