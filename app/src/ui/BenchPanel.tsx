@@ -1,9 +1,22 @@
 // Benchmark: channel throughput and round trip measured in this page.
 import { useMemo, useState } from 'react';
-import { runBenchmarks, type BenchRow } from './bench';
+import { POSTMESSAGE_COPY, POSTMESSAGE_TRANSFER, ratioToPostMessage, runBenchmarks, type BenchRow } from './bench';
 import { BarChart } from './Chart';
 import type { Hub } from './hub';
 import { fmt, formatBytes } from './hex';
+
+const SERIES = {
+  sink: { short: 'channel' },
+  echo: { short: 'channel echo' },
+  copy: { short: 'pM copy' },
+  transfer: { short: 'pM transfer' },
+} as const;
+
+function seriesOf(test: string): keyof typeof SERIES {
+  if (test === POSTMESSAGE_COPY) return 'copy';
+  if (test === POSTMESSAGE_TRANSFER) return 'transfer';
+  return test.startsWith('JS → peer →') ? 'echo' : 'sink';
+}
 
 export function BenchPanel({ hub }: { hub: Hub }) {
   const [rows, setRows] = useState<BenchRow[]>([]);
@@ -27,9 +40,10 @@ export function BenchPanel({ hub }: { hub: Hub }) {
     }
   };
 
-  const thr = rows.filter((r) => r.p50Us === undefined);
-  const labels = useMemo(() => thr.map((r) => `${r.test.startsWith('JS → peer →') ? 'echo' : 'sink'} ${formatBytes(r.size)}`), [rows]);
-  const values = useMemo(() => thr.map((r) => r.mbPerSec), [rows]);
+  // Side by side per size: the channel (sink, echo), then the browser's alternatives.
+  const thr = useMemo(() => rows.filter((r) => r.p50Us === undefined).sort((a, b) => a.size - b.size), [rows]);
+  const labels = useMemo(() => thr.map((r) => `${formatBytes(r.size)}\n${SERIES[seriesOf(r.test)].short}`), [thr]);
+  const values = useMemo(() => thr.map((r) => r.mbPerSec), [thr]);
 
   return (
     <div className="panel">
@@ -58,6 +72,7 @@ export function BenchPanel({ hub }: { hub: Hub }) {
             <th>MB/s</th>
             <th>p50 µs</th>
             <th>p99 µs</th>
+            <th>vs postMessage</th>
           </tr>
         </thead>
         <tbody>
@@ -71,14 +86,17 @@ export function BenchPanel({ hub }: { hub: Hub }) {
               <td>{fmt(r.mbPerSec, 1)}</td>
               <td>{r.p50Us !== undefined ? r.p50Us.toFixed(1) : ''}</td>
               <td>{r.p99Us !== undefined ? r.p99Us.toFixed(1) : ''}</td>
+              <td data-testid="bench-ratio">{((x) => (x === undefined ? '' : `${fmt(x, 1)}x`))(ratioToPostMessage(rows, r))}</td>
             </tr>
           ))}
         </tbody>
       </table>
-      {status === 'done' && <BarChart id="bench" title="Throughput (log scale)" labels={labels} values={values} unit="MB/s" />}
+      {status === 'done' && <BarChart id="bench" title="Throughput (log scale): the channel beside postMessage" labels={labels} values={values} unit="MB/s" />}
       <p className="muted">
         Each test runs on a channel of its own (16 MiB rings) with the chosen wake mode; sink = JS → peer until the peer
         has consumed everything; echo = JS → peer → JS until every echo arrived; round trip = one 64-byte message in flight.
+        postMessage rows: the same sizes posted to a worker, copied by structured clone or in a fresh transferred
+        ArrayBuffer per message; "vs postMessage" is the channel's messages/s over the copy's.
       </p>
     </div>
   );

@@ -52,6 +52,7 @@ export function TimeChart(props: { hub: Hub; id: string; title: string; unit: st
   return <div className="chart" data-testid={`chart-${id}`} ref={el} />;
 }
 
+/** One bar per label; a label may hold '\n' (two lines under the bar). */
 export function BarChart(props: { id: string; title: string; labels: string[]; values: number[]; unit: string }) {
   const el = useRef<HTMLDivElement>(null);
   const { id, title, labels, values, unit } = props;
@@ -61,12 +62,12 @@ export function BarChart(props: { id: string; title: string; labels: string[]; v
     const u = new uPlot(
       {
         title,
-        width: 760,
-        height: 240,
+        width: Math.max(760, 70 * labels.length + 80),
+        height: 260,
         legend: { show: false },
         scales: { x: { time: false, range: [-0.5, labels.length - 0.5] }, y: { distr: 3 } },
         axes: [
-          { values: (_u, splits) => splits.map((v) => (Number.isInteger(v) ? (labels[v] ?? '') : '')), splits: () => labels.map((_, i) => i), size: 40 },
+          { values: (_u, splits) => splits.map((v) => (Number.isInteger(v) ? (labels[v] ?? '') : '')), splits: () => labels.map((_, i) => i), size: 50 },
           { label: unit, size: 60 },
         ],
         series: [{}, { label: unit, fill: '#4a90d9aa', stroke: '#2a6fb8', width: 1, paths: uPlot.paths.bars!({ size: [0.6, 80] }) }],
