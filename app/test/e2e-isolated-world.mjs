@@ -45,11 +45,24 @@ export function isolatedWorldHooks(t) {
   const { check, log } = t;
   return {
     async afterConnect(page) {
-      const env = await page.evaluate(() => ({
-        bridge: typeof window.smcNative,
+      // An inline script is what the CSP must stop (it logs one console error, expected).
+      t.expectPageError(/inline script violates the following Content Security Policy directive 'script-src 'self''/);
+      const env = await page.evaluate(async () => {
+        const violations = [];
+        document.addEventListener('securitypolicyviolation', (e) => violations.push(e.violatedDirective));
+        const s = document.createElement('script');
+        s.textContent = 'window.__smcInlineRan = true';
+        document.head.appendChild(s);
+        s.remove();
+        // The violation event is queued as a task.
+        await new Promise((r) => setTimeout(r, 0));
+        return {
+          inline: window.__smcInlineRan === true ? 'ran' : `blocked (${violations.join(', ') || 'no violation event'})`,
+          bridge: typeof window.smcNative,
         methods: window.smcNative ? Object.keys(window.smcNative).sort().join(',') : '',
         peerKind: window.__smc.stats().peerKind,
-      }));
+        };
+      });
       if (
         !check(
           'the extension loaded: its isolated world exposed window.smcNative to the page',
@@ -59,6 +72,7 @@ export function isolatedWorldHooks(t) {
       ) {
         return false;
       }
+      check("the page runs under the Electron app's Content-Security-Policy (app/electron/config.ts)", env.inline.startsWith('blocked (script-src'), `an inline script: ${env.inline}`);
       check('the dashboard attached through the bridge (Electron route), not a Web Worker of its own', env.peerKind === 'electron', `peer kind ${env.peerKind}`);
 
       // Shared, not copied: the isolated world reads the page's ring index as the page

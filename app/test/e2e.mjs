@@ -15,14 +15,14 @@
 // extension that does not load is a FAIL). Screenshots go to artifacts/screenshots/
 // (gitignored), the isolated-world run's prefixed 'iso-'.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { buildDashboard } from '../build.mjs';
 import { extensionLaunchOptions, isolatedWorldHooks } from './e2e-isolated-world.mjs';
 import { runDashboard, screenshot } from './e2e-scenario.mjs';
-import { buildExtension } from './isolated-world/build.mjs';
+import { buildExtension, loadElectronConfig, WORKER_PATH, workerFile } from './isolated-world/build.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const appDir = path.join(root, 'app');
@@ -82,27 +82,50 @@ async function startServer() {
 
 // ---- the runs ------------------------------------------------------------------------------
 /** One browser, one page, the scenario; `label` prefixes checks and screenshots. */
-async function runOnce(chromium, server, { label, prefix, launch, bench, hooks }) {
+async function runOnce(chromium, server, { label, prefix, launch, bench, hooks, headers }) {
   log(`---- ${label} run`);
   const userDataDir = mkdtempSync(path.join(os.tmpdir(), 'smc-e2e-chromium-'));
   const pageErrors = [];
   let context = null;
   const tag = (name) => (prefix ? `[${label}] ${name}` : name);
+  const expected = [];
   const t = {
     log,
+    /** The page is about to log one console error matching `re` on purpose. */
+    expectPageError: (re) => expected.push(re),
     check: (name, ok, detail) => check(tag(name), ok, detail),
     shot: (name) => screenshot(context.pages()[0], shots, `${prefix}${name}`, log),
   };
   try {
     // A fresh, empty user-data-dir (playwright passes it as --user-data-dir).
     context = await chromium.launchPersistentContext(userDataDir, launch);
+    if (headers) {
+      // Every response gets these headers on top of the server's (as Electron's app://
+      // handler sets them), so the page runs under the app's CSP; the isolated world's peer
+      // worker is served from the page's origin, where that CSP allows workers.
+      const worker = readFileSync(workerFile);
+      await context.route(`${server.url}**`, async (route) => {
+        if (new URL(route.request().url()).pathname === WORKER_PATH) {
+          await route.fulfill({ status: 200, body: worker, headers: { ...headers, 'Content-Type': 'text/javascript' } });
+          return;
+        }
+        const response = await route.fetch();
+        await route.fulfill({ response, headers: { ...response.headers(), ...headers } });
+      });
+    }
     const page = context.pages()[0] ?? (await context.newPage());
     page.on('pageerror', (e) => pageErrors.push(e.message));
     page.on('console', (m) => {
       if (m.type() === 'error') pageErrors.push(m.text());
     });
     await runDashboard(page, server.url, t, { bench, ...(hooks ? hooks(t) : {}) });
-    t.check('no uncaught page errors', pageErrors.length === 0, pageErrors.slice(0, 3).join(' | '));
+    const unexpected = pageErrors.filter((e) => {
+      const i = expected.findIndex((re) => re.test(e));
+      if (i < 0) return true;
+      expected.splice(i, 1);
+      return false;
+    });
+    t.check('no uncaught page errors', unexpected.length === 0, unexpected.slice(0, 3).join(' | '));
   } finally {
     await context?.close().catch(() => {});
     rmSync(userDataDir, { recursive: true, force: true });
@@ -143,8 +166,10 @@ async function main() {
     }
     if (only === null || only === 'isolated-world') {
       let extDir = null;
+      let headers = null;
       try {
         extDir = await buildExtension();
+        headers = (await loadElectronConfig()).appResponseHeaders();
         check('build the isolated-world extension (app/test/isolated-world/build.mjs)', true, path.relative(root, extDir));
       } catch (e) {
         check('build the isolated-world extension (app/test/isolated-world/build.mjs)', false, e.stack ?? String(e));
@@ -156,6 +181,7 @@ async function main() {
           bench: false,
           launch: extensionLaunchOptions(extDir, CHROMIUM_BINARY),
           hooks: isolatedWorldHooks,
+          headers,
         });
       }
     }

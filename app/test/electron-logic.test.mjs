@@ -29,10 +29,25 @@ test('responses are cross-origin isolated', () => {
   assert.equal(config.isolationHeaders['Cross-Origin-Embedder-Policy'], 'require-corp');
 });
 
-test('window defaults are secure; node-integration mode is explicit', () => {
-  const secure = config.windowOptions('isolated', '/p/preload.js').webPreferences;
-  assert.deepEqual(secure, { preload: '/p/preload.js', contextIsolation: true, nodeIntegration: false, sandbox: false });
-  const legacy = config.windowOptions('node-integration', '/p/preload.js').webPreferences;
-  assert.equal(legacy.contextIsolation, false);
-  assert.equal(legacy.nodeIntegration, true);
+test('every app:// response carries a CSP that allows only the app\'s own files', () => {
+  const h = config.appResponseHeaders();
+  assert.equal(h['Cross-Origin-Opener-Policy'], 'same-origin');
+  assert.equal(h['Cross-Origin-Embedder-Policy'], 'require-corp');
+  const csp = Object.fromEntries(h['Content-Security-Policy'].split(';').map((d) => d.trim().split(/\s+/)).map(([k, ...v]) => [k, v]));
+  assert.deepEqual(csp['default-src'], ["'none'"]);
+  assert.deepEqual(csp['script-src'], ["'self'"]);
+  assert.deepEqual(csp['object-src'], ["'none'"]);
+  assert.deepEqual(csp['frame-ancestors'], ["'none'"]);
+  assert.deepEqual(csp['base-uri'], ["'none'"]);
+  assert.ok(!h['Content-Security-Policy'].includes('unsafe'), 'no unsafe-inline or unsafe-eval anywhere');
+});
+
+test('navigation is allowed only within the app', () => {
+  assert.equal(config.mayNavigate('app://dashboard/index.html'), true);
+  assert.equal(config.mayNavigate('app://dashboard/other#x'), true);
+  for (const url of ['https://example.com/', 'http://127.0.0.1:8420/', 'file:///etc/passwd', 'app://evil/index.html', 'javascript:alert(1)', 'not a url']) {
+    assert.equal(config.mayNavigate(url), false, url);
+  }
+  // The protocol handler serves only the app's origin, too.
+  assert.equal(config.resolveAppUrl('/opt/app/dist', 'app://other/index.html'), null);
 });

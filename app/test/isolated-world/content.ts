@@ -7,9 +7,10 @@ import { installBridge } from '../../electron/bridge';
 import { exposeViaEvents } from './expose-events';
 import { workerPeerHost, type StartedPeer } from './worker-peer-host';
 
-declare const __SMC_PEER_WORKER_SOURCE__: string;
+declare const __SMC_PEER_WORKER_PATH__: string;
 
-const workerUrl = URL.createObjectURL(new Blob([__SMC_PEER_WORKER_SOURCE__], { type: 'text/javascript' }));
+// On the page's origin: the page's CSP allows workers from 'self' only (the e2e serves it).
+const workerUrl = new URL(__SMC_PEER_WORKER_PATH__, location.origin).href;
 const started: StartedPeer[] = [];
 const bridge = installBridge({
   expose: (name, api) => exposeViaEvents(window, name, api),
