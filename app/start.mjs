@@ -1,27 +1,16 @@
 #!/usr/bin/env node
-// `npm start`: the Electron app when the Electron binary is installed; otherwise the same
-// dashboard in a plain browser (served with COOP/COEP, a Web Worker as the native side).
+// `npm start`: the Electron app when an Electron binary is there (ELECTRON_PATH or the
+// optional electron package); otherwise the same dashboard in a plain browser (served with
+// COOP/COEP, a Web Worker as the native side). `npm run electron:dev` (--electron): the
+// Electron app or an error saying why not.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { buildDashboard } from './build.mjs';
-import { createRequire } from 'node:module';
+import { findElectron } from './electron/binary.mjs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.join(here, '..');
-const require = createRequire(import.meta.url);
-
-function electronBinary() {
-  try {
-    // The electron package exports the binary's path; it throws or points nowhere when
-    // the binary download was skipped (as on machines without internet).
-    const p = require('electron');
-    return typeof p === 'string' && existsSync(p) ? p : null;
-  } catch {
-    return null;
-  }
-}
 
 /** PORT from the environment: 8420 when unset; a bad value ends the process with one line. */
 function portFromEnv() {
@@ -37,9 +26,9 @@ function portFromEnv() {
 
 const wantElectron = process.argv.includes('--electron');
 const port = wantElectron ? 0 : portFromEnv();
-const electron = electronBinary();
+const { path: electron, reason: noElectron } = findElectron();
 if (wantElectron && !electron) {
-  console.error('electron:dev: the Electron binary is not installed (the electron package is optional; its download needs the internet). `npm start` serves the dashboard for a browser instead.');
+  console.error(`electron:dev: no Electron binary: ${noElectron} (set ELECTRON_PATH, or install electron where it can download). \`npm start\` serves the dashboard for a browser instead.`);
   process.exit(1);
 }
 if (!buildDashboard()) process.exit(1);
@@ -49,8 +38,8 @@ if (electron) {
   const child = spawn(electron, [path.join(here, 'electron/dist/app/electron/main.js')], { stdio: 'inherit' });
   child.on('exit', (code) => process.exit(code ?? 0));
 } else {
-  console.log('Electron is not available: its binary is not installed (the electron package is optional and');
-  console.log('its download is skipped where there is no internet). Serving the same dashboard for a browser instead.');
+  console.log(`Electron is not available: ${noElectron} (the electron package is optional and its download`);
+  console.log('needs the internet; ELECTRON_PATH names a binary elsewhere). Serving the same dashboard for a browser instead.');
   const { startServer } = await import('./server.mjs');
   try {
     const { url } = await startServer({ port });

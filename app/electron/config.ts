@@ -3,8 +3,6 @@
 // the isolated-world e2e so the dashboard is checked under the same headers in Chromium.
 import * as path from 'node:path';
 
-export type RendererMode = 'isolated' | 'node-integration';
-
 /** The app's only origin. */
 export const APP_ORIGIN = 'app://dashboard';
 

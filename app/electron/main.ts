@@ -6,7 +6,8 @@
 // only in unpackaged (development) runs. The preload is unsandboxed because it loads the
 // native addon (docs/electron.md says what limits that).
 // SMC_RENDERER_MODE=node-integration selects the prototype's simpler mode (the addon
-// loaded directly by the page: docs/electron.md explains the trade-off).
+// loaded directly by the page: docs/electron.md explains the trade-off) in unpackaged
+// runs only: a packaged app cannot be switched into it from the environment.
 import { app, BrowserWindow, net, protocol, session, type WebContents } from 'electron';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -44,7 +45,8 @@ function secureWindow(): BrowserWindow {
   });
 }
 
-/** The prototype's mode: the page itself loads the addon. Opt-in, trusted content only. */
+/** The prototype's mode: the page itself loads the addon. Opt-in in development runs,
+ *  for trusted content only. */
 function nodeIntegrationWindow(): BrowserWindow {
   return new BrowserWindow({
     width: 1280,
@@ -86,7 +88,8 @@ async function createWindow(): Promise<void> {
   // The dashboard needs no permission (camera, notifications, ...): refuse them all.
   session.defaultSession.setPermissionRequestHandler((_contents, _permission, callback) => callback(false));
   session.defaultSession.setPermissionCheckHandler(() => false);
-  const win = process.env.SMC_RENDERER_MODE === 'node-integration' ? nodeIntegrationWindow() : secureWindow();
+  const nodeMode = !app.isPackaged && process.env.SMC_RENDERER_MODE === 'node-integration';
+  const win = nodeMode ? nodeIntegrationWindow() : secureWindow();
   await win.loadURL(`${APP_ORIGIN}/index.html`);
 }
 
