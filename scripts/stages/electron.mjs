@@ -19,7 +19,7 @@ export default function electron() {
     }) !== 0) return false;
   }
   if (run(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'app/electron/tsconfig.json']) !== 0) return false;
-  if (run(process.execPath, ['--test', 'app/test/electron-logic.test.mjs', 'app/test/electron-bridge.test.mjs']) !== 0) return false;
+  if (run(process.execPath, ['--test', 'app/test/electron-logic.test.mjs', 'app/test/electron-bridge.test.mjs', 'app/test/ts-peer-pixels.test.mjs']) !== 0) return false;
   if (run(process.execPath, ['app/test/electronegativity.mjs']) !== 0) return false;
   return run(process.execPath, ['app/test/electron-app.mjs']) === 0;
 }

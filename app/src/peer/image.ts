@@ -21,7 +21,10 @@ export function renderFrame(dst: Uint8Array, width: number, height: number, n: n
 
 export type FilterName = 'grayscale' | 'invert' | 'blur';
 
-/** Applies a filter from `src` to `dst` (same size, RGBA; alpha is kept). */
+/** Applies a filter from `src` to `dst` (same size, RGBA), with the native image-filter
+ *  plugin's definitions: grayscale Y = (77 R + 150 G + 29 B + 128) >> 8, alpha kept;
+ *  invert 255 - v, alpha kept; blur the 3x3 mean over every channel (alpha too) of the
+ *  window clipped to the image, rounded to nearest. */
 export function applyFilter(filter: FilterName, src: Uint8Array, dst: Uint8Array, width: number, height: number): void {
   const n = width * height * 4;
   if (filter === 'invert') {
@@ -33,29 +36,25 @@ export function applyFilter(filter: FilterName, src: Uint8Array, dst: Uint8Array
     }
   } else if (filter === 'grayscale') {
     for (let i = 0; i < n; i += 4) {
-      // Rec. 601 luma in integer arithmetic: (77 R + 150 G + 29 B) >> 8.
-      const l = (77 * src[i]! + 150 * src[i + 1]! + 29 * src[i + 2]!) >> 8;
+      const l = (77 * src[i]! + 150 * src[i + 1]! + 29 * src[i + 2]! + 128) >> 8;
       dst[i] = l;
       dst[i + 1] = l;
       dst[i + 2] = l;
       dst[i + 3] = src[i + 3]!;
     }
   } else {
-    // 3x3 box blur, edges clamped, integer mean (sum / 9 truncated).
     for (let y = 0; y < height; y++) {
+      const y0 = Math.max(0, y - 1);
+      const y1 = Math.min(height - 1, y + 1);
       for (let x = 0; x < width; x++) {
-        for (let c = 0; c < 3; c++) {
+        const x0 = Math.max(0, x - 1);
+        const x1 = Math.min(width - 1, x + 1);
+        const count = (y1 - y0 + 1) * (x1 - x0 + 1);
+        for (let c = 0; c < 4; c++) {
           let sum = 0;
-          for (let dy = -1; dy <= 1; dy++) {
-            const yy = Math.min(height - 1, Math.max(0, y + dy));
-            for (let dx = -1; dx <= 1; dx++) {
-              const xx = Math.min(width - 1, Math.max(0, x + dx));
-              sum += src[(yy * width + xx) * 4 + c]!;
-            }
-          }
-          dst[(y * width + x) * 4 + c] = (sum / 9) | 0;
+          for (let yy = y0; yy <= y1; yy++) for (let xx = x0; xx <= x1; xx++) sum += src[(yy * width + xx) * 4 + c]!;
+          dst[(y * width + x) * 4 + c] = Math.floor((sum + (count >> 1)) / count);
         }
-        dst[(y * width + x) * 4 + 3] = src[(y * width + x) * 4 + 3]!;
       }
     }
   }
