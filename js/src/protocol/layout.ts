@@ -20,16 +20,75 @@ export const LINE_SIZE = 128;
 /** Default and largest accepted message size (section 3.2). */
 export const MAX_MESSAGE_LIMIT = 0xffffffff;
 
+// Where every shared word of the control area lives. One table, derived the way
+// native/include/smc/layout.hpp derives it (line 0 fields in order; a side's state and
+// generation share its slot 1 + side; a ring's four words take slots 3 + 4 * direction
+// onwards), so the two languages cannot drift apart one literal at a time. The names are
+// the ones docs/protocol.md and test-vectors/ring.json use; both test suites check their
+// table against the layout described in that file.
+
+/** Byte offset of a control slot (slot 0 is the immutable header). */
+function slotOffset(slot: number): number {
+  return LINE_SIZE * slot;
+}
+/** Slot of a side's state word (side 0 = R, 1 = N); its generation is the next word. */
+function stateSlot(side: number): number {
+  return 1 + side;
+}
+/** First of the four slots of a ring (direction 0 = R2N, 1 = N2R). */
+function ringSlot(direction: number): number {
+  return 3 + 4 * direction;
+}
+
+const HEADER_FIELD_NAMES = [
+  'magic',
+  'version',
+  'header_size',
+  'flags',
+  'r2n_offset',
+  'r2n_capacity',
+  'n2r_offset',
+  'n2r_capacity',
+  'total_size',
+] as const;
+const RING_WORD_NAMES = ['write_index', 'read_index', 'consumer_parked', 'producer_parked'] as const;
+
+/** One shared u32 word of the control area. */
+export interface SharedWordLayout {
+  readonly name: string;
+  /** Byte offset from the start of the region. */
+  readonly offset: number;
+  readonly size: 4;
+}
+
+/** Every shared word of the control area, in offset order. */
+export const SHARED_WORD_LAYOUT: readonly SharedWordLayout[] = Object.freeze([
+  ...HEADER_FIELD_NAMES.map((name, i) => ({ name, offset: slotOffset(0) + 4 * i, size: 4 as const })),
+  ...(['r', 'n'] as const).flatMap((side, s) => [
+    { name: `${side}_state`, offset: slotOffset(stateSlot(s)), size: 4 as const },
+    { name: `${side}_generation`, offset: slotOffset(stateSlot(s)) + 4, size: 4 as const },
+  ]),
+  ...(['r2n', 'n2r'] as const).flatMap((ring, d) =>
+    RING_WORD_NAMES.map((word, k) => ({ name: `${ring}_${word}`, offset: slotOffset(ringSlot(d) + k), size: 4 as const })),
+  ),
+]);
+
+function offsetOf(name: string): number {
+  const entry = SHARED_WORD_LAYOUT.find((w) => w.name === name);
+  if (entry === undefined) throw new Error(`layout table has no word ${name}`);
+  return entry.offset;
+}
+
 // Line 0: immutable header, byte offsets.
-export const OFF_MAGIC = 0;
-export const OFF_VERSION = 4;
-export const OFF_HEADER_SIZE = 8;
-export const OFF_FLAGS = 12;
-export const OFF_R2N_OFFSET = 16;
-export const OFF_R2N_CAPACITY = 20;
-export const OFF_N2R_OFFSET = 24;
-export const OFF_N2R_CAPACITY = 28;
-export const OFF_TOTAL_SIZE = 32;
+export const OFF_MAGIC = offsetOf('magic'); // 0
+export const OFF_VERSION = offsetOf('version'); // 4
+export const OFF_HEADER_SIZE = offsetOf('header_size'); // 8
+export const OFF_FLAGS = offsetOf('flags'); // 12
+export const OFF_R2N_OFFSET = offsetOf('r2n_offset'); // 16
+export const OFF_R2N_CAPACITY = offsetOf('r2n_capacity'); // 20
+export const OFF_N2R_OFFSET = offsetOf('n2r_offset'); // 24
+export const OFF_N2R_CAPACITY = offsetOf('n2r_capacity'); // 28
+export const OFF_TOTAL_SIZE = offsetOf('total_size'); // 32
 
 // Line 0 as Int32Array indices.
 export const W_MAGIC = OFF_MAGIC >> 2; // 0
@@ -43,19 +102,19 @@ export const W_N2R_CAPACITY = OFF_N2R_CAPACITY >> 2; // 7
 export const W_TOTAL_SIZE = OFF_TOTAL_SIZE >> 2; // 8
 
 // Lines 1-10, byte offsets (section 2).
-export const OFF_R_STATE = 128;
-export const OFF_R_GENERATION = 132;
-export const OFF_N_STATE = 256;
-export const OFF_N_GENERATION = 260;
-export const OFF_R2N_WRITE_INDEX = 384;
-export const OFF_R2N_READ_INDEX = 512;
-export const OFF_R2N_CONSUMER_PARKED = 640;
-export const OFF_R2N_PRODUCER_PARKED = 768;
-export const OFF_N2R_WRITE_INDEX = 896;
-export const OFF_N2R_READ_INDEX = 1024;
-export const OFF_N2R_CONSUMER_PARKED = 1152;
-export const OFF_N2R_PRODUCER_PARKED = 1280;
-export const OFF_RESERVED = 1408; // lines 11-15, 640 bytes, zero
+export const OFF_R_STATE = offsetOf('r_state'); // 128
+export const OFF_R_GENERATION = offsetOf('r_generation'); // 132
+export const OFF_N_STATE = offsetOf('n_state'); // 256
+export const OFF_N_GENERATION = offsetOf('n_generation'); // 260
+export const OFF_R2N_WRITE_INDEX = offsetOf('r2n_write_index'); // 384
+export const OFF_R2N_READ_INDEX = offsetOf('r2n_read_index'); // 512
+export const OFF_R2N_CONSUMER_PARKED = offsetOf('r2n_consumer_parked'); // 640
+export const OFF_R2N_PRODUCER_PARKED = offsetOf('r2n_producer_parked'); // 768
+export const OFF_N2R_WRITE_INDEX = offsetOf('n2r_write_index'); // 896
+export const OFF_N2R_READ_INDEX = offsetOf('n2r_read_index'); // 1024
+export const OFF_N2R_CONSUMER_PARKED = offsetOf('n2r_consumer_parked'); // 1152
+export const OFF_N2R_PRODUCER_PARKED = offsetOf('n2r_producer_parked'); // 1280
+export const OFF_RESERVED = OFF_N2R_PRODUCER_PARKED + LINE_SIZE; // 1408: lines 11-15, 640 bytes, zero
 
 // Lines 1-10 as Int32Array indices.
 export const W_R_STATE = OFF_R_STATE >> 2; // 32

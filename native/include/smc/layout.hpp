@@ -6,10 +6,12 @@
 // region is memory V8 allocated, so there are no std::atomic<T> objects in it to cast to.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string_view>
 
 #include "smc/errors.hpp"
 
@@ -73,6 +75,39 @@ inline constexpr uint32_t producer_parked_offset(Dir d) {
   return kSlot * (ring_slot(d) + 3);
 }
 static_assert(producer_parked_offset(Dir::n2r) + kSlot <= kHeaderSize);
+
+// Every shared word of the control area under its name in docs/protocol.md and
+// test-vectors/ring.json, in offset order. Derived from the offsets above, not restated:
+// the vectors test compares it with the file, and the TS suite compares js/src's table
+// with the same file, so the two languages agree through one description.
+struct SharedWordLayout {
+  std::string_view name;
+  uint32_t offset;
+  uint32_t size;
+};
+inline constexpr std::array<SharedWordLayout, 21> kSharedWordLayout{{
+    {"magic", hdr::magic, 4},
+    {"version", hdr::version, 4},
+    {"header_size", hdr::header_size, 4},
+    {"flags", hdr::flags, 4},
+    {"r2n_offset", hdr::r2n_offset, 4},
+    {"r2n_capacity", hdr::r2n_capacity, 4},
+    {"n2r_offset", hdr::n2r_offset, 4},
+    {"n2r_capacity", hdr::n2r_capacity, 4},
+    {"total_size", hdr::total_size, 4},
+    {"r_state", state_offset(Side::js), 4},
+    {"r_generation", generation_offset(Side::js), 4},
+    {"n_state", state_offset(Side::native), 4},
+    {"n_generation", generation_offset(Side::native), 4},
+    {"r2n_write_index", write_index_offset(Dir::r2n), 4},
+    {"r2n_read_index", read_index_offset(Dir::r2n), 4},
+    {"r2n_consumer_parked", consumer_parked_offset(Dir::r2n), 4},
+    {"r2n_producer_parked", producer_parked_offset(Dir::r2n), 4},
+    {"n2r_write_index", write_index_offset(Dir::n2r), 4},
+    {"n2r_read_index", read_index_offset(Dir::n2r), 4},
+    {"n2r_consumer_parked", consumer_parked_offset(Dir::n2r), 4},
+    {"n2r_producer_parked", producer_parked_offset(Dir::n2r), 4},
+}};
 
 enum class RecordKind : uint32_t {
   message = 1,
