@@ -705,9 +705,10 @@ export class RingReader extends RingEnd {
           const total = this.getU32(p); // read once
           const zero = this.getU32(p + 4);
           if (zero !== 0) this.fail(REASON_FRAGMENT_LENGTH, `FIRST zero word is ${zero}`);
-          if (total > this.maxMessage) this.fail(REASON_MESSAGE_TOO_LARGE, `total_length ${total} > maxMessage ${this.maxMessage}`);
           const chunk = len - 8;
           if (chunk > total) this.fail(REASON_FRAGMENT_LENGTH, `FIRST chunk ${chunk} > total_length ${total}`);
+          // C10 after every C9 check: the first failing check in table order names the reason (7.2).
+          if (total > this.maxMessage) this.fail(REASON_MESSAGE_TOO_LARGE, `total_length ${total} > maxMessage ${this.maxMessage}`);
           this.asm = EMPTY;
           this.asmTotal = total;
           this.asmLen = 0;
