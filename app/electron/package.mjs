@@ -15,7 +15,9 @@ export const builderConfig = {
   appId: 'dev.shared-memory-channel.dashboard',
   productName: 'SharedMemoryChannel Dashboard',
   directories: { output: 'build/electron-dist' },
-  files: ['app/dist/**', 'app/electron/dist/**', 'build/release/smc.node', 'build/release/plugins/**', 'package.json'],
+  // js/dist/cjs: the preload requires the library by its name, which resolves to this
+  // package itself (the root package.json's name and exports map).
+  files: ['app/dist/**', 'app/electron/dist/**', 'js/dist/cjs/**', 'build/release/smc.node', 'build/release/plugins/**', 'package.json'],
   asarUnpack: ['**/*.node', 'build/release/plugins/**'],
   extraMetadata: { main: 'app/electron/dist/app/electron/main.js' },
   linux: { target: ['dir'] },

@@ -7,8 +7,12 @@ import { addonPeerHost } from './addon-peer';
 import { installBridge } from './bridge';
 import { APP_PLUGINS, pluginCatalog } from './plugin-catalog';
 
+// In a packaged app the plugins are unpacked beside the asar archive (package.mjs): the
+// library finds them through Electron's asar-aware fs, but dlopen needs the real file.
+const unpacked = (name: string): string => pluginPath(name).replace(/app\.asar([\\/])/, 'app.asar.unpacked$1');
+
 installBridge({
   expose: (name, api) => contextBridge.exposeInMainWorld(name, api),
   window,
-  host: addonPeerHost(AddonTransport, pluginCatalog(APP_PLUGINS, pluginPath)),
+  host: addonPeerHost(AddonTransport, pluginCatalog(APP_PLUGINS, unpacked)),
 });

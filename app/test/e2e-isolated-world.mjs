@@ -128,6 +128,43 @@ export function isolatedWorldHooks(t) {
         enough && toPeer >= pings / 2 && fromPeer >= pings / 2 && s1.rtt.p50 < 5,
         `${pings} idle echo pings: ${toPeer} page -> peer wakes, ${fromPeer} peer -> page doorbells, ${lost} park timeouts that found work; round trip p50 ${s1.rtt.p50.toFixed(2)} ms, p99 ${s1.rtt.p99.toFixed(2)} ms`,
       );
+      // Bad requests from the page are refused in the isolated world, and the reason comes
+      // back to the page as an Error (through the shim, as through contextBridge).
+      const refusals = await page.evaluate(async () => {
+        const api = window.smcNative;
+        const outcome = (p) => p.then(() => 'accepted', (e) => `${e.name}: ${e.message}`);
+        const attach = (token, buffer, peer = { handler: 'echo' }) => {
+          if (buffer !== undefined) window.postMessage({ smcAttach: token, buffer }, location.origin);
+          return outcome(api.attach(token, JSON.stringify({ rings: { r2n: 4096, n2r: 4096 }, peer })));
+        };
+        const r = {};
+        r.unknownPlugin = await attach('smc-e2ea-1', new SharedArrayBuffer(10240), { plugin: '../../../tmp/evil' });
+        r.notShared = await attach('smc-e2eb-2', new ArrayBuffer(10240));
+        r.tooSmall = await attach('smc-e2ec-3', new SharedArrayBuffer(1024));
+        r.noRegion = await attach('smc-e2ed-4', new SharedArrayBuffer(10240));
+        r.secondAttach = await attach('smc-e2ed-4', new SharedArrayBuffer(10240));
+        try {
+          window.__smc.channel.loadPlugin('/usr/lib/x86_64-linux-gnu/libc.so.6', {});
+          r.loadPath = 'accepted';
+        } catch (e) {
+          r.loadPath = `${e.name}: ${e.message}`;
+        }
+        return r;
+      });
+      const expect = {
+        unknownPlugin: /unknown plugin "\.\.\/\.\.\/\.\.\/tmp\/evil" in request\.peer: this app's plugins are echo, image-filter, image-source/,
+        notShared: /the buffer for token smc-e2eb-2 is ArrayBuffer, not a SharedArrayBuffer/,
+        tooSmall: /RangeError: .*has 1024 bytes, too small for the announced rings/,
+        noRegion: /RangeError: .*region header of token smc-e2ed-4 says rings r2n 0 \/ n2r 0/,
+        secondAttach: /token smc-e2ed-4 was already used; tokens are single-use/,
+        loadPath: /unknown plugin "\/usr\/lib\/x86_64-linux-gnu\/libc\.so\.6" in loadPlugin/,
+      };
+      const wrong = Object.entries(expect).filter(([k, re]) => !re.test(refusals[k] ?? ''));
+      check(
+        'bad attach requests and unknown plugin names are refused, the reason back in the page',
+        wrong.length === 0,
+        wrong.length ? wrong.map(([k]) => `${k}: ${refusals[k]}`).join(' | ') : Object.keys(expect).map((k) => `${k}: "${refusals[k].slice(0, 90)}"`).join(" | "),
+      );
       return true;
     },
 
