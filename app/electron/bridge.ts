@@ -84,9 +84,19 @@ export function installBridge(deps: BridgeDeps): Bridge {
         handshake.consume(token);
         throw e;
       }
-      const buffer = await handshake.expect(token, request.rings);
+      // Registered before the wait, so a close() while the buffer is still on its way is
+      // seen (a second attach with a token in use is refused by the handshake below).
       const entry: Entry = { peer: null, closed: false };
-      channels.set(token, entry);
+      const mine = !channels.has(token);
+      if (mine) channels.set(token, entry);
+      let buffer: SharedArrayBuffer;
+      try {
+        buffer = await handshake.expect(token, request.rings);
+        if (entry.closed) throw new Error(`smcNative.attach: the channel with token ${token} was closed before its buffer arrived`);
+      } catch (e) {
+        if (mine) channels.delete(token);
+        throw e;
+      }
       const ctrl = new Int32Array(buffer);
       try {
         // The page parks on N2R write_index (waiting for data) or R2N read_index (for space).
@@ -117,6 +127,7 @@ export function installBridge(deps: BridgeDeps): Bridge {
       const e = typeof token === 'string' ? channels.get(token) : undefined;
       if (!e || e.closed) return;
       e.closed = true;
+      // A pending attach sees `closed` and cleans up itself.
       if (e.peer) {
         channels.delete(token);
         e.peer.close();

@@ -30,8 +30,8 @@ const dist = path.join(appDir, 'dist');
 const shots = path.join(root, 'artifacts/screenshots');
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 // Debian's /usr/bin/chromium is a shell wrapper; the extension run starts the binary itself
-// so that only our flags decide whether extensions load.
-const CHROMIUM_BINARY = process.env.CHROMIUM_PATH || (existsSync('/usr/lib/chromium/chromium') ? '/usr/lib/chromium/chromium' : CHROMIUM);
+// so that only our flags decide whether extensions load. (Asked after ensureChromium().)
+const chromiumBinary = () => process.env.CHROMIUM_PATH || (existsSync('/usr/lib/chromium/chromium') ? '/usr/lib/chromium/chromium' : CHROMIUM);
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? null;
 const t0 = Date.now();
 const results = [];
@@ -179,7 +179,7 @@ async function main() {
           label: 'isolated world',
           prefix: 'iso-',
           bench: false,
-          launch: extensionLaunchOptions(extDir, CHROMIUM_BINARY),
+          launch: extensionLaunchOptions(extDir, chromiumBinary()),
           hooks: isolatedWorldHooks,
           headers,
         });

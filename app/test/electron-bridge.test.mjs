@@ -165,6 +165,20 @@ test('a token is single-use: a second attach with it is refused', async () => {
   assert.equal(host.started.length, 2);
 });
 
+test('a channel closed while its buffer is on its way never starts a peer', async () => {
+  const host = recordingHost();
+  const { win, api, bridge } = setup({ host });
+  win.held = [];
+  win.postMessage({ smcAttach: 'smc-z1-1', buffer: region() }, ORIGIN);
+  const p = api.attach('smc-z1-1', request());
+  api.close('smc-z1-1');
+  win.release();
+  await assert.rejects(p, /token smc-z1-1 was closed before its buffer arrived/);
+  assert.equal(host.started.length, 0);
+  assert.equal(bridge.openChannels(), 0);
+  assert.throws(() => api.stats('smc-z1-1'), /no open channel has token "smc-z1-1"/);
+});
+
 test('a buffer from another origin is refused, naming both origins', async () => {
   const host = recordingHost();
   const { win, api } = setup({ host });
