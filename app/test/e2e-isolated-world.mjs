@@ -165,6 +165,34 @@ export function isolatedWorldHooks(t) {
         wrong.length === 0,
         wrong.length ? wrong.map(([k]) => `${k}: ${refusals[k]}`).join(' | ') : Object.keys(expect).map((k) => `${k}: "${refusals[k].slice(0, 90)}"`).join(" | "),
       );
+
+      // Plugins by name on the live channel: the page swaps its echo peer for image-source
+      // with a config, sees its frames, unloads it and loads echo back.
+      const swap = await page.evaluate(async () => {
+        const ch = window.__smc.channel;
+        const until = async (cond) => {
+          const t0 = performance.now();
+          while (!cond()) {
+            if (performance.now() - t0 > 5000) return false;
+            await new Promise((r) => setTimeout(r, 10));
+          }
+          return true;
+        };
+        const f0 = window.__smc.stats().image.frames;
+        ch.loadPlugin('image-source', { width: 64, height: 48, fps: 60 });
+        const framed = await until(() => window.__smc.stats().image.frames >= f0 + 5);
+        const img = window.__smc.stats().image;
+        const unloaded = ch.unloadPlugin();
+        ch.loadPlugin('echo', {});
+        const p0 = window.__smc.stats().pingsReceived;
+        const echoing = await until(() => window.__smc.stats().pingsReceived >= p0 + 3);
+        return { framed, frames: img.frames - f0, width: img.width, height: img.height, unloaded, echoing };
+      });
+      check(
+        'loadPlugin / unloadPlugin by name on a live channel, with the plugin\'s config',
+        swap.framed && swap.width === 64 && swap.height === 48 && swap.unloaded === true && swap.echoing,
+        `image-source loaded: ${swap.frames} frames of ${swap.width}x${swap.height}; unloadPlugin() ${swap.unloaded}; echo loaded back: pings ${swap.echoing ? 'answered' : 'not answered'}`,
+      );
       return true;
     },
 

@@ -8,7 +8,8 @@
 // frame (image-source does too, so the page can round-trip its frames).
 import { EOF, type Endpoint } from 'shared-memory-channel/protocol';
 import { decodeOne, encodeInto, encodedSize } from 'shared-memory-channel/bpg';
-import type { PeerConfig } from './peer-protocol';
+import type { ControlServer } from './peer-control';
+import { peerConfigFor, type PeerConfig } from './peer-protocol';
 import { applyFilter, renderFrame, type FilterName } from './image';
 
 export interface PeerCounters {
@@ -17,26 +18,46 @@ export interface PeerCounters {
   framesSent: number;
   filtered: number;
   errors: number;
+  /** The handler running ('' once unloaded: messages are then dropped). */
+  handler: string;
+  loads: number;
+  unloads: number;
+  dropped: number;
 }
 
-export const newCounters = (): PeerCounters => ({ messages: 0, bytes: 0, framesSent: 0, filtered: 0, errors: 0 });
+export const newCounters = (): PeerCounters => ({ messages: 0, bytes: 0, framesSent: 0, filtered: 0, errors: 0, handler: '', loads: 0, unloads: 0, dropped: 0 });
 
 /**
  * Serves the channel until the page closes it (returns) or it fails (throws; a page that
  * closes while we wait for room throws ChannelClosedError). `report` is called about every
- * 250 ms: a blocked worker cannot answer requests, so it reports on its own.
+ * 250 ms: a blocked worker cannot answer requests, so it reports on its own. With
+ * `control`, the host can swap the handler between batches (load a plugin by name, or
+ * unload: messages are then dropped and counted), as the addon's plugin slot does.
  */
-export function runPeer(ep: Endpoint, cfg: PeerConfig, stats: PeerCounters, report: () => void): void {
-  const img = cfg.image ?? { width: 640, height: 480, fps: 30 };
-  const source = cfg.handler === 'image-source';
-  const frameBytes = img.width * img.height * 4;
-  const pixels = source ? new Uint8Array(frameBytes) : null;
+export function runPeer(ep: Endpoint, initial: PeerConfig, stats: PeerCounters, report: () => void, control?: ControlServer): void {
+  let cfg: PeerConfig | null = null;
+  let img = { width: 640, height: 480, fps: 30 };
+  let source = false;
+  let pixels: Uint8Array | null = null;
   let frameBuf = new Uint8Array(0);
   let filterOut = new Uint8Array(0);
   let frame = 0;
-  const period = 1000 / Math.max(1, img.fps);
+  let period = 1000 / 30;
   let nextFrame = performance.now();
   let lastStats = 0;
+
+  const configure = (next: PeerConfig | null): void => {
+    cfg = next;
+    stats.handler = next?.handler ?? '';
+    img = next?.image ?? { width: 640, height: 480, fps: 30 };
+    source = next?.handler === 'image-source';
+    pixels = source ? new Uint8Array(img.width * img.height * 4) : null;
+    frame = 0;
+    period = 1000 / Math.max(1, img.fps);
+    nextFrame = performance.now();
+  };
+  configure(initial);
+  stats.loads = 1;
 
   const reply = (bytes: Uint8Array): void => {
     // Blocks (Atomics.wait) while the page has not drained N2R; a closed page throws.
@@ -74,6 +95,10 @@ export function runPeer(ep: Endpoint, cfg: PeerConfig, stats: PeerCounters, repo
   const onMessage = (msg: Uint8Array): void => {
     stats.messages++;
     stats.bytes += msg.length;
+    if (cfg === null) {
+      stats.dropped++;
+      return;
+    }
     if (cfg.handler === 'sink') return;
     if (cfg.handler === 'image-filter' || cfg.handler === 'image-source') {
       const filtered = filterPacket(msg);
@@ -85,10 +110,24 @@ export function runPeer(ep: Endpoint, cfg: PeerConfig, stats: PeerCounters, repo
     reply(msg); // echo (the view is copied straight from one ring into the other)
   };
 
+  const apply = control
+    ? () =>
+        control.poll((req) => {
+          if (req.op === 'unload') {
+            if (cfg !== null) stats.unloads++;
+            configure(null);
+            return;
+          }
+          configure(peerConfigFor({ plugin: req.name, config: req.config }));
+          stats.loads++;
+        })
+    : () => {};
+
   for (;;) {
     const n = ep.poll(onMessage, 1024);
     if (n === EOF) return;
     ep.flush();
+    apply();
     const t = performance.now();
     if (source && pixels && t >= nextFrame) {
       renderFrame(pixels, img.width, img.height, frame);

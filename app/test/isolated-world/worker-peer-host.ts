@@ -6,7 +6,9 @@
 // Atomics.notify from this world (the addon does a futex wake).
 import type { PeerHandle, PeerHost } from '../../electron/bridge';
 import type { PeerChoice } from '../../electron/peer-request';
+import { N2R_WORDS, R2N_WORDS } from 'shared-memory-channel/protocol';
 import type { PeerStats } from '../../src/peer/native-bridge-api';
+import { CONTROL_BYTES, ControlClient } from '../../src/peer/peer-control';
 import { peerConfigFor } from '../../src/peer/peer-protocol';
 
 /** The TS peer implements these plugins of the app (native/plugins) under the same names. */
@@ -27,6 +29,14 @@ export function workerPeerHost(workerUrl: string, started: StartedPeer[]): PeerH
       // doorbell[0]: 1 while a 'doorbell' message is on its way here (the worker coalesces).
       const bell = new Int32Array(new SharedArrayBuffer(4));
       const worker = new Worker(workerUrl, { name: 'smc-ts-peer' });
+      // loadPlugin / unloadPlugin: answered from the worker's loop, which sleeps on R2N
+      // write_index (no data) or N2R read_index (no room): wake it on both.
+      const controlBuffer = new SharedArrayBuffer(CONTROL_BYTES);
+      const control = new ControlClient(controlBuffer, () => {
+        Atomics.notify(ctrl, R2N_WORDS.writeIndex);
+        Atomics.notify(ctrl, N2R_WORDS.readIndex);
+      });
+      let loaded = true;
       const record: StartedPeer = { buffer, worker, running: true };
       let stats: PeerStats = {};
       let killTimer: ReturnType<typeof setTimeout> | undefined;
@@ -42,10 +52,16 @@ export function workerPeerHost(workerUrl: string, started: StartedPeer[]): PeerH
             }, 1000);
           },
           stats: () => stats,
-          loadPlugin: () => {
-            throw new Error('the TypeScript stand-in peer runs one handler per channel: attach a new channel with { plugin: name } instead of loadPlugin');
+          loadPlugin: (name, configJson) => {
+            control.request({ op: 'load', name, config: JSON.parse(configJson) as Record<string, unknown> });
+            loaded = true;
           },
-          unloadPlugin: () => false,
+          unloadPlugin: () => {
+            control.request({ op: 'unload' });
+            const was = loaded;
+            loaded = false;
+            return was;
+          },
         };
         worker.onmessage = (ev: MessageEvent) => {
           const m = ev.data as { type: string; error?: string; stats?: PeerStats };
@@ -65,7 +81,7 @@ export function workerPeerHost(workerUrl: string, started: StartedPeer[]): PeerH
           }
         };
         worker.onerror = (ev) => reject(new Error(`TypeScript peer worker failed to start: ${ev.message}`));
-        worker.postMessage({ type: 'attach', buffer, config, doorbell: bell });
+        worker.postMessage({ type: 'attach', buffer, config, doorbell: bell, control: controlBuffer });
       });
     },
   };
