@@ -75,8 +75,8 @@ export function installBridge(deps: BridgeDeps): Bridge {
 
   const api: SmcNativeApi = {
     async attach(token: string, requestJson: string): Promise<void> {
-      // Checked before waiting, so a bad request fails at once, not after the timeout;
-      // the token is still consumed by the handshake below.
+      // Checked before waiting, so a bad request fails at once, not after the timeout; a
+      // refused request still uses up its token (and drops its buffer if it came).
       let request;
       try {
         request = parseAttachRequest(requestJson, host.plugins);
