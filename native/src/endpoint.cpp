@@ -41,6 +41,10 @@ std::unique_ptr<Endpoint> Endpoint::attach(Region region, Side side, EndpointOpt
   ep->writer_ = RingWriter(out, ow, orr);
   ep->reader_ = RingReader(in, ir);
   region.generation(side).fetch_add(1, std::memory_order_relaxed);
+  // A previous incarnation of this side may have died parked; its parked words would keep
+  // the peer ringing for nobody (docs/protocol.md 2.2). The state-publish below orders them.
+  out.producer_parked.store(0, std::memory_order_relaxed);
+  in.consumer_parked.store(0, std::memory_order_relaxed);
   // SYNC: state-publish (partner: the peer's acquire load in Endpoint::peer_state).
   ep->own_state_.store(make_state_word(SideState::attached), std::memory_order_seq_cst);
   set(Errc::ok);
@@ -126,6 +130,9 @@ void Endpoint::publish_and_ring() {
 }
 
 void Endpoint::release_and_ring() {
+  // A failed endpoint writes nothing more to the region (7.3), not even the release of
+  // records it consumed before a fragment check (C8-C10) failed.
+  if (failure() != Reason::none) return;
   if (reader_.release()) ring_peer(in_.read_index.address());
 }
 
