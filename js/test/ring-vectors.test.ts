@@ -5,6 +5,7 @@
 // section 8 quotes the file; the last test checks the quoted bytes.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ChannelClosedError, ProtocolError } from '../src/errors';
@@ -87,6 +88,12 @@ function wordOffset(name: string): number {
   if (w === undefined) throw new Error(`no shared word named ${name}`);
   return w.offset;
 }
+
+test('ring.json is what scripts/gen-ring-vectors.mjs writes (no hand edits)', () => {
+  // The generator replays its hand-written cases with js/dist and fails on any outcome the
+  // case does not declare; --check compares its output with the committed file.
+  execFileSync(process.execPath, [join(root, 'scripts', 'gen-ring-vectors.mjs'), '--check'], { stdio: 'pipe' });
+});
 
 // ---- the layout -------------------------------------------------------------------------
 
