@@ -267,21 +267,34 @@ async function until(cond, what, ms = 10_000) {
 
 test('built-in echo through the real addon, both doorbells crossing the bridge', async () => {
   const { api, bridge } = setup();
-  const { ch, transport } = await openChannel(api, { handler: 'echo' });
+  const transport = new ElectronTransport(api, { handler: 'echo' });
+  // The region, to watch the page's own consumer_parked word.
+  let ctrl = null;
+  const start = transport.start.bind(transport);
+  transport.start = (o) => {
+    ctrl = new Int32Array(o.buffer);
+    start(o);
+  };
+  const ch = new SharedMemoryChannel(1 << 16, 1 << 22, { transport });
+  await transport.whenAttached();
+  const received = [];
+  ch.startReceiving((m) => void received.push(new TextDecoder().decode(m)));
   try {
     for (let i = 0; i < 3; i++) {
-      // The native thread parked: this send can only reach it through smcNative.wake.
+      // Both sides parked: the send can only reach the native thread through
+      // smcNative.wake, and its echo can only reach the page through a doorbell.
       const parks = transport.stats().parks;
       await until(() => transport.stats().parks > parks || (i === 0 && parks > 0), 'the native side to park');
-      const got = nextMessage(ch);
+      await until(() => Atomics.load(ctrl, protocol.N2R_WORDS.consumerParked) !== 0, 'the page side to park');
       ch.send(new TextEncoder().encode(`hello ${i}`));
-      assert.equal(new TextDecoder().decode(await got), `hello ${i}`);
+      await until(() => received.length === i + 1, `echo ${i}`);
+      assert.equal(received[i], `hello ${i}`);
     }
     const s = transport.stats();
     assert.equal(s.messagesReceived, 3);
     assert.equal(s.messagesSent, 3);
     assert.ok(s.wakesFromJs >= 3, `page -> native wakes through the bridge: ${s.wakesFromJs}`);
-    assert.ok(s.doorbellsRung >= 1, `native -> page doorbells through the bridge: ${s.doorbellsRung}`);
+    assert.ok(s.doorbellsRung >= 3, `native -> page doorbells through the bridge: ${s.doorbellsRung}`);
     assert.equal(bridge.openChannels(), 1);
   } finally {
     ch.cleanup();
