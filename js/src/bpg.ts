@@ -9,6 +9,8 @@ export const BPG_MAGIC = 0x42504701; // "BPG" 0x01
 export const BPG_PREFIX_SIZE = 22; // magic .. data length
 export const BPG_HEADER_SIZE = 26; // prefix + string length
 export const BPG_VERSION = 1;
+/** Byte offsets of the prefix fields (big-endian; docs/bpg.md), for in-place readers and patchers. */
+export const BPG_OFFSETS = { magic: 0, tag: 4, prop: 6, targetId: 10, groupId: 14, dataLength: 18, stringLength: 22 } as const;
 export const BPG_DEFAULT_MAX_PACKET_SIZE = 64 * 1024 * 1024;
 export const BPG_DEFAULT_GROUP_TIMEOUT_MS = 30_000;
 
@@ -141,14 +143,31 @@ interface Prefix {
 
 function parsePrefix(dv: DataView, at: number): Prefix {
   return {
-    magic: dv.getUint32(at),
-    tag0: dv.getUint8(at + 4),
-    tag1: dv.getUint8(at + 5),
-    prop: dv.getUint32(at + 6),
-    targetId: dv.getUint32(at + 10),
-    groupId: dv.getUint32(at + 14),
-    dataLength: dv.getUint32(at + 18),
+    magic: dv.getUint32(at + BPG_OFFSETS.magic),
+    tag0: dv.getUint8(at + BPG_OFFSETS.tag),
+    tag1: dv.getUint8(at + BPG_OFFSETS.tag + 1),
+    prop: dv.getUint32(at + BPG_OFFSETS.prop),
+    targetId: dv.getUint32(at + BPG_OFFSETS.targetId),
+    groupId: dv.getUint32(at + BPG_OFFSETS.groupId),
+    dataLength: dv.getUint32(at + BPG_OFFSETS.dataLength),
   };
+}
+
+/**
+ * The two tag bytes as one number (tag 'IM' -> 0x494d) when `bytes` starts with a BPG
+ * header, else -1. Reads 6 bytes, decodes nothing: for routing a flood of messages cheaply
+ * (decodeOne validates the whole packet).
+ */
+export function peekTag(bytes: Uint8Array): number {
+  if (bytes.length < BPG_HEADER_SIZE) return -1;
+  const magic = ((bytes[0]! << 24) | (bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!) >>> 0;
+  return magic === BPG_MAGIC ? (bytes[BPG_OFFSETS.tag]! << 8) | bytes[BPG_OFFSETS.tag + 1]! : -1;
+}
+
+/** The number peekTag() returns for a two-character tag such as 'IM'. */
+export function tagNumber(tag: string): number {
+  if (tag.length !== 2) throw new RangeError(`tagNumber(tag): a tag is two characters, not ${JSON.stringify(tag)}`);
+  return (tag.charCodeAt(0) << 8) | tag.charCodeAt(1);
 }
 
 function versionOf(prop: number): number {

@@ -19,6 +19,7 @@ import {
   encodeInto,
   encodedSize,
 } from '../src/bpg';
+import * as bpg from '../src/bpg';
 import { TimeoutError } from '../src/errors';
 import { mulberry32 } from './prng';
 
@@ -648,4 +649,23 @@ test('requester: synchronous replies, send failures, close, bad arguments', asyn
   );
   await assert.rejects(silent.request([{ tag: 'BAD', targetId: 1 }], { timeoutMs: 10 }), { code: 'invalid_tag' });
   assert.equal(silent.pendingRequests, 0);
+});
+
+test('BPG_OFFSETS name where encode() put each prefix field; peekTag reads the tag of a header only', () => {
+  const bytes = bpg.encode({ tag: 'IM', endOfGroup: true, targetId: 0x01020304, groupId: 0xa0b0c0d0, metadata: 'xy', binary: new Uint8Array(5) });
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  assert.equal(dv.getUint32(bpg.BPG_OFFSETS.magic), bpg.BPG_MAGIC);
+  assert.equal(String.fromCharCode(bytes[bpg.BPG_OFFSETS.tag]!, bytes[bpg.BPG_OFFSETS.tag + 1]!), 'IM');
+  assert.equal(dv.getUint32(bpg.BPG_OFFSETS.targetId), 0x01020304);
+  assert.equal(dv.getUint32(bpg.BPG_OFFSETS.groupId), 0xa0b0c0d0);
+  assert.equal(dv.getUint32(bpg.BPG_OFFSETS.dataLength), 4 + 2 + 5, "the string length field, metadata, binary");
+  assert.equal(dv.getUint32(bpg.BPG_OFFSETS.stringLength), 2);
+  assert.equal(bpg.BPG_OFFSETS.stringLength + 4, bpg.BPG_HEADER_SIZE);
+  assert.equal(bpg.peekTag(bytes), bpg.tagNumber('IM'));
+  assert.equal(bpg.tagNumber('IM'), 0x494d);
+  assert.equal(bpg.peekTag(bytes.subarray(0, bpg.BPG_HEADER_SIZE - 1)), -1, 'shorter than a header');
+  const notBpg = bytes.slice();
+  notBpg[3] = notBpg[3]! ^ 1;
+  assert.equal(bpg.peekTag(notBpg), -1, 'wrong magic');
+  assert.throws(() => bpg.tagNumber('IMG'), /a tag is two characters, not "IMG"/);
 });

@@ -2,7 +2,8 @@
 import { useEffect, useRef } from 'react';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import type { Hub, Sample } from './hub';
+import type { Hub } from './hub';
+import type { Sample } from './sample';
 
 /** 1500000 -> '1.5M', 2500 -> '2.5k': keeps axis labels narrow. */
 function compact(v: number): string {

@@ -2,7 +2,8 @@
 // round trip through the 'image-filter' peer (the page generates the frames).
 import { useEffect, useRef, useState } from 'react';
 import type { AppChannelConfig } from '../peer/create';
-import { imageOf, type FilterName, type Hub } from './hub';
+import { imageOf, type Hub } from './hub';
+import type { FilterName } from './image-sink';
 
 const MIN_N2R = 16 << 20;
 const MIN_R2N_FILTER = 16 << 20;

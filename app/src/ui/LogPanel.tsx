@@ -1,6 +1,6 @@
 // Log: the last 500 messages (ring), hex of the first and last bytes; rendered only when shown.
 import type { Hub } from './hub';
-import { entryText } from './hub';
+import { entryText } from './log-ring';
 import { toHex } from './hex';
 
 export function LogPanel({ hub, active }: { hub: Hub; active: boolean }) {

@@ -1,5 +1,6 @@
 // Live performance: getStats() sampled at 4 Hz, numbers and uPlot time series.
-import type { Hub, Sample } from './hub';
+import type { Hub } from './hub';
+import type { Sample } from './sample';
 import { TimeChart, type SeriesSpec } from './Chart';
 import { fmt } from './hex';
 

@@ -12,7 +12,8 @@
 // All loops send in slices of a few ms and yield, so the page stays responsive.
 import type { SharedMemoryChannel } from 'shared-memory-channel/browser';
 import { createAppChannel, defaultConfig, type AppChannelConfig } from '../peer/create';
-import { percentile, queueEmpty, sendPaced } from './hub';
+import { percentile } from './latency';
+import { queueEmpty, sendPaced } from './pacing';
 
 export interface BenchRow {
   test: string;
