@@ -47,6 +47,10 @@ const FORMAT = {
       'deliver every available message; when none was delivered, look at the peer state once: ' +
       'end peer_closed / peer_failed when the peer ended and everything it published was delivered',
     close: 'close the side (section 6)',
+    reader_poll:
+      'a bare ring reader of `ring` (made at its first step, from the shared read_index) reads up to ' +
+      '`max` MESSAGE records, then releases them with one store: for checks no endpoint path reaches',
+    reader_refill: "the bare reader reloads write_index while records are still cached (C3's only chance)",
   },
   outcomes:
     'result: ok (default) | timeout | peer_closed | peer_failed; fails: the section 7.2 reason this ' +
@@ -295,6 +299,22 @@ const hostile = [
   consumerCase('write_index_beyond_capacity', 'C2', 'index_out_of_range', 'write_index 4104 is more than a capacity ahead of read 0', [
     published(4104),
   ]),
+  {
+    name: 'write_index_regressed',
+    check: 'C3',
+    reason: 'index_regressed',
+    about:
+      'write_index moves back from 32 to 16 while the record at 16 is still cached; the C++ endpoint never ' +
+      'reloads with records cached (the TS one only when it parks), so a bare ring reader plays the consumer',
+    steps: [
+      init(),
+      pokeRing('r2n', 0, recordHex(K.MESSAGE, msg(8, 1)) + recordHex(K.MESSAGE, msg(8, 2))),
+      published(32),
+      { do: 'reader_poll', ring: 'r2n', max: 1, messages: [msg(8, 1)] },
+      published(16),
+      snap({ do: 'reader_refill', ring: 'r2n', fails: 'index_regressed' }),
+    ],
+  },
   consumerCase('record_kind_unknown', 'C4', 'record_kind_invalid', 'kind 7', [pokeRing('r2n', 0, header(0, 7)), published(8)]),
   consumerCase('record_kind_high_bits', 'C4', 'record_kind_invalid', 'kind word 0x101: bits 8-31 must be zero', [
     pokeRing('r2n', 0, header(0, 0x101)),
@@ -532,6 +552,7 @@ function replay(vector) {
   let sab = null;
   let region = null;
   const sides = {};
+  const readers = {};
   for (const [i, step] of vector.steps.entries()) {
     const where = `${vector.name} step ${i} (${step.do})`;
     const got = { result: 'ok', fails: undefined, messages: undefined, end: undefined };
@@ -587,6 +608,23 @@ function replay(vector) {
       case 'close':
         ep().close();
         break;
+      case 'reader_poll':
+      case 'reader_refill': {
+        if (readers[step.ring] === undefined) {
+          const [words, data, capacity] =
+            step.ring === 'r2n' ? [P.R2N_WORDS, region.r2nData, region.r2nCapacity] : [P.N2R_WORDS, region.n2rData, region.n2rCapacity];
+          readers[step.ring] = new P.RingReader(region.ctrl, words, data, capacity);
+        }
+        const reader = readers[step.ring];
+        if (step.do === 'reader_poll') {
+          const delivered = [];
+          got.messages = delivered;
+          settle(() => void reader.poll((m) => void delivered.push(Uint8Array.from(m)), step.max));
+        } else {
+          settle(() => void reader.refresh());
+        }
+        break;
+      }
       default:
         throw new Error(`${where}: unknown step`);
     }
@@ -598,7 +636,7 @@ function replay(vector) {
     expect('result', got.result, step.result ?? 'ok');
     expect('failure', got.fails, step.fails);
     expect('end of stream', got.end, step.end);
-    if (step.do === 'receive') {
+    if (step.do === 'receive' || step.do === 'reader_poll') {
       expect('messages', got.messages.map((m) => Buffer.from(m).toString('hex')), step.messages.map((m) => Buffer.from(messageBytes(m)).toString('hex')));
     }
     if (step.snapshot) {

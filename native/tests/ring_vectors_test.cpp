@@ -316,6 +316,22 @@ class Replay {
       receive(s, &out);
     } else if (what == "close") {
       attached(s).close();
+    } else if (what == "reader_poll") {
+      RingReader& reader = bare_reader(s);
+      for (uint64_t n = 0; n < s["max"].num(); ++n) {
+        const std::optional<Record> rec = reader.peek();
+        if (!rec) break;
+        if (rec->kind != RecordKind::message)
+          throw std::runtime_error("reader_poll reads MESSAGE records only");
+        out.messages.emplace_back(rec->payload.begin(), rec->payload.end());
+        reader.consume();
+      }
+      reader.release();
+      if (reader.failure() != Reason::none) out.fails = to_string(reader.failure());
+    } else if (what == "reader_refill") {
+      RingReader& reader = bare_reader(s);
+      reader.refill();
+      if (reader.failure() != Reason::none) out.fails = to_string(reader.failure());
     } else {
       throw std::runtime_error("unknown step " + what);
     }
@@ -329,6 +345,16 @@ class Replay {
  private:
   static Side side(const Json& s) { return s["side"].str() == "R" ? Side::js : Side::native; }
   std::unique_ptr<Endpoint>& endpoint(const Json& s) { return sides_[s["side"].str()]; }
+  // A ring reader of its own, from the shared read_index, for checks no endpoint path
+  // reaches (C3: Endpoint reloads write_index only when nothing is cached).
+  RingReader& bare_reader(const Json& s) {
+    const std::string& ring = s["ring"].str();
+    if (!readers_.contains(ring)) {
+      const RingWords words = region_.ring(ring == "r2n" ? Dir::r2n : Dir::n2r);
+      readers_.emplace(ring, RingReader(words, words.read_index.load(std::memory_order_relaxed)));
+    }
+    return readers_.at(ring);
+  }
   Endpoint& attached(const Json& s) {
     auto& ep = endpoint(s);
     if (!ep) throw std::runtime_error("side " + s["side"].str() + " is not attached");
@@ -365,6 +391,7 @@ class Replay {
   std::unique_ptr<CanaryArena> arena_;
   Region region_;
   std::map<std::string, std::unique_ptr<Endpoint>> sides_;
+  std::map<std::string, RingReader> readers_;
 };
 
 // Runs every step of `vector`, checking each outcome and snapshot. `on_snapshot` (optional)
@@ -381,7 +408,7 @@ void replay(const Json& vector,
     EXPECT_EQ(out.result, s.str_or("result", "ok"));
     EXPECT_EQ(out.fails, s.str_or("fails", "")) << "failure reason";
     EXPECT_EQ(out.end, s.str_or("end", "")) << "end of stream";
-    if (s["do"].str() == "receive") {
+    if (s["do"].str() == "receive" || s["do"].str() == "reader_poll") {
       std::vector<Bytes> wanted;
       for (const Json& m : s["messages"].array()) wanted.push_back(message_bytes(m));
       EXPECT_EQ(out.messages.size(), wanted.size()) << "messages delivered";
@@ -430,7 +457,9 @@ TEST_P(RingVectorHostile, FailsWithTheNamedReason) {
   const Json& last = v["steps"].array().back();
   ASSERT_EQ(last["fails"].str(), v["reason"].str()) << "the last step fails with the reason";
   replay(v);
-  // The failure is published: failed | reason << 8 in the failing side's state word.
+  // An endpoint publishes its failure: failed | reason << 8 in its state word (a bare ring
+  // reader has no state word; its snapshot shows that it wrote nothing).
+  if (last["do"].str() == "reader_refill") return;
   const std::string state_word = last["side"].str() == "R" ? "r_state" : "n_state";
   const uint64_t reason = vectors()["layout"]["reasons"][v["reason"].str()].num();
   EXPECT_EQ(last["region"]["words"][state_word].num(),
