@@ -42,6 +42,9 @@ const FORMAT = {
     poke: 'a hostile or test write: {word, value} stores a u32 control word by name; {ring, at, hex} writes ring bytes',
     attach: 'attach an endpoint for side R or N (max_message: its C10 limit, default 2^32 - 1)',
     send: 'send one message with an already passed deadline (no waiting); publish false leaves it unpublished',
+    reserve:
+      'zero-copy send: reserve room for the message, write all its bytes in place, then commit the ' +
+      'first `commit` of them (published unless publish is false), or abort when commit is absent',
     flush: 'publish everything written (one store of write_index)',
     receive:
       'deliver every available message; when none was delivered, look at the peer state once: ' +
@@ -207,6 +210,23 @@ const sequences = [
       receive('N', [msg(MAX_PAYLOAD, 0), msg(MAX_PAYLOAD, 0), msg(MAX_PAYLOAD, 0)]),
       snap(send('R', msg(5, 5))),
       snap(receive('N', [msg(5, 5)])),
+    ],
+  },
+  {
+    name: 'reserve_commit_and_abort',
+    about:
+      'zero-copy: a reservation committed with fewer bytes than reserved (the rest stays in the ring, ' +
+      'unreported), and one at the wrap aborted after its PAD went in: the PAD stays, a valid record',
+    steps: [
+      init(),
+      pokeWord('r2n_write_index', 3968),
+      pokeWord('r2n_read_index', 3968),
+      attach('R'),
+      attach('N'),
+      snap({ do: 'reserve', side: 'R', message: msg(20, 1), commit: 12 }),
+      snap({ do: 'reserve', side: 'R', message: msg(200, 2) }),
+      send('R', msg(5, 3)),
+      snap(receive('N', [msg(12, 1), msg(5, 3)])),
     ],
   },
   {
@@ -593,6 +613,23 @@ function replay(vector) {
           else if (step.publish !== false) ep().flush();
         });
         break;
+      case 'reserve':
+        settle(() => {
+          const bytes = messageBytes(step.message);
+          const at = ep().writer.reserveOffset(bytes.length);
+          if (at < 0) {
+            got.result = 'timeout';
+            return;
+          }
+          ep().writer.data.set(bytes, at);
+          if (step.commit === undefined) {
+            ep().writer.abort();
+          } else {
+            ep().writer.commit(step.commit);
+            if (step.publish !== false) ep().flush();
+          }
+        });
+        break;
       case 'flush':
         settle(() => ep().flush());
         break;
@@ -675,6 +712,8 @@ const doc = {
 function format(value, indent = '') {
   const flat = JSON.stringify(value);
   if (flat.length <= 100 || value === null || typeof value !== 'object') return flat;
+  // An [offset, hex] run stays on its line however long: one run, one line.
+  if (Array.isArray(value) && value.every((v) => v === null || typeof v !== 'object')) return flat;
   const inner = indent + '  ';
   if (Array.isArray(value)) return `[\n${value.map((v) => inner + format(v, inner)).join(',\n')}\n${indent}]`;
   const entries = Object.entries(value).map(([k, v]) => `${inner}${JSON.stringify(k)}: ${format(v, inner)}`);

@@ -23,7 +23,7 @@ interface RegionSnapshot {
   n2r: [number, string][];
 }
 interface Step {
-  do: 'init' | 'poke' | 'attach' | 'send' | 'flush' | 'receive' | 'close' | 'reader_poll' | 'reader_refill';
+  do: 'init' | 'poke' | 'attach' | 'send' | 'reserve' | 'flush' | 'receive' | 'close' | 'reader_poll' | 'reader_refill';
   side?: 'R' | 'N';
   r2n_capacity?: number;
   n2r_capacity?: number;
@@ -36,6 +36,7 @@ interface Step {
   max?: number;
   message?: MessageSpec;
   publish?: boolean;
+  commit?: number;
   messages?: MessageSpec[];
   result?: string;
   fails?: string;
@@ -223,6 +224,24 @@ function replay(v: Vector, check: (step: Step, index: number, outcome: Outcome, 
           // An already passed deadline: one wait of 0 ms, so a full ring times out at once.
           if (!ep().sendSync(messageBytes(step.message!), 0, 1)) outcome.result = 'timeout';
           else if (step.publish !== false) ep().flush();
+        });
+        break;
+      case 'reserve':
+        settle(() => {
+          const writer = ep().writer;
+          const bytes = messageBytes(step.message!);
+          const at = writer.reserveOffset(bytes.length);
+          if (at < 0) {
+            outcome.result = 'timeout';
+            return;
+          }
+          writer.data.set(bytes, at);
+          if (step.commit === undefined) {
+            writer.abort();
+          } else {
+            writer.commit(step.commit);
+            if (step.publish !== false) ep().flush();
+          }
         });
         break;
       case 'flush':

@@ -239,7 +239,9 @@ Bytes expected_image(const Json& snapshot, size_t size, uint32_t r2n_capacity) {
   for (const auto& [ring, base] : rings) {
     for (const Json& run : snapshot[ring].array()) {
       const Bytes bytes = hex_bytes(run.array()[1].str());
-      std::memcpy(image.data() + base + run.array()[0].num(), bytes.data(), bytes.size());
+      const uint64_t at = base + run.array()[0].num();
+      if (at + bytes.size() > size) throw std::runtime_error("snapshot run beyond the region");
+      std::memcpy(image.data() + at, bytes.data(), bytes.size());
     }
   }
   return image;
@@ -295,9 +297,11 @@ class Replay {
         if (!offset) throw std::runtime_error("poke of unknown word " + s["word"].str());
         wr32(arena_->region_bytes() + *offset, static_cast<uint32_t>(s["value"].num()));
       } else {
-        const Dir d = s["ring"].str() == "r2n" ? Dir::r2n : Dir::n2r;
+        const RingWords ring = region_.ring(s["ring"].str() == "r2n" ? Dir::r2n : Dir::n2r);
         const Bytes bytes = hex_bytes(s["hex"].str());
-        std::memcpy(region_.ring(d).data + s["at"].num(), bytes.data(), bytes.size());
+        const uint64_t at = s["at"].num();
+        if (at + bytes.size() > ring.capacity) throw std::runtime_error("poke beyond the ring");
+        std::memcpy(ring.data + at, bytes.data(), bytes.size());
       }
     } else if (what == "attach") {
       EndpointOptions options;
@@ -310,6 +314,22 @@ class Replay {
       const bool publish = !s.has("publish") || std::get<bool>(s["publish"].v);
       // An already passed deadline: a full ring times out at once instead of waiting.
       settle(attached(s).send(as_span(message), Deadline::now(), publish), s, &out);
+    } else if (what == "reserve") {
+      const Bytes message = message_bytes(s["message"]);
+      Endpoint::Reservation reservation;
+      const Errc e =
+          attached(s).reserve(static_cast<uint32_t>(message.size()), &reservation, Deadline::now());
+      if (e == Errc::ok) {
+        std::memcpy(reservation.data().data(), message.data(), message.size());
+        if (s.has("commit")) {
+          const bool publish = !s.has("publish") || std::get<bool>(s["publish"].v);
+          settle(reservation.commit(s["commit"].num(), publish), s, &out);
+        } else {
+          reservation.abort();
+        }
+      } else {
+        settle(e, s, &out);
+      }
     } else if (what == "flush") {
       settle(attached(s).flush(), s, &out);
     } else if (what == "receive") {
