@@ -132,6 +132,8 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
   private publishScheduled = false;
   private needDrainEvent = false;
   private reservationOpen = false;
+  /** When 'poll' / 'spin' (which never park) last put back their own index words. */
+  private lastRestore = 0;
   private queueEmptyCallbacks: Array<() => void> = [];
 
   private stat = {
@@ -153,8 +155,9 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
     if (this.closed) return;
     this.publishNow();
     // A channel that only sends learns here that its peer is gone (a receiving one learns
-    // it from poll): one load of the peer's state word per event-loop turn with sends.
-    if (!this.closed && !this.receiving) this.guarded(() => this.checkPeer());
+    // it from poll), and asks to be rung when that happens later (doorbell mode): one
+    // store and one load of shared words per event-loop turn with sends.
+    if (!this.closed && !this.receiving) this.guarded(() => this.checkPeerAndPark());
   };
   private readonly drainTask = (): void => {
     this.drainScheduled = false;
@@ -400,8 +403,9 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
   stopReceiving(): void {
     this.receiver = null;
     this.updateActivity();
-    // Not parked as consumer any more: the peer stops ringing for data.
-    if (!this.closed && !this.receiving) this.endpoint.unparkConsumer();
+    if (!this.receiving && this.queue.length === 0) this.backstop.cancel(); // nothing waits
+    // The consumer-parked word stays set: the peer still rings on a change of its state
+    // (and on data, which the drain then leaves in the ring), so its end is seen at once.
   }
 
   /**
@@ -437,8 +441,9 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
    * Loads the native plugin at `path` with `config` (passed to its create() as JSON),
    * replacing the plugin the peer runs (which is first stopped, waited for and unloaded).
    * Needs a peer that runs plugins (the addon transport with option `plugin` or handler
-   * 'plugin'). Throws an Error naming the path if loading fails; the peer then has no
-   * plugin and drops incoming messages (counted in getStats().peer.pluginDropped).
+   * 'plugin'). Throws ChannelError `plugin_load_failed` naming the path and the cause
+   * (`cause`: the addon's error) if loading fails; the peer then has no plugin and drops
+   * incoming messages (counted in getStats().peer.pluginDropped).
    */
   loadPlugin(path: string, config: unknown = {}): void {
     this.assertOpen('loadPlugin');
@@ -447,7 +452,13 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
     if (typeof json !== 'string') throw new TypeError(`loadPlugin(path, config): config must be JSON-serializable, not ${describe(config)}`);
     if (!this.transport.loadPlugin) throw new ChannelError('unsupported', "loadPlugin(): this channel's peer does not run native plugins");
     this.publishNow(); // what was sent before the swap reaches the old plugin (or is dropped)
-    this.transport.loadPlugin(path, json);
+    try {
+      this.transport.loadPlugin(path, json);
+    } catch (e) {
+      if (e instanceof ChannelError || e instanceof TypeError || e instanceof RangeError) throw e;
+      // The addon's message names the path and the cause; the code makes it a ChannelError.
+      throw new ChannelError('plugin_load_failed', e instanceof Error ? e.message : String(e), { cause: e });
+    }
   }
 
   /** Unloads the peer's plugin (messages are then dropped); true if one was loaded. */
@@ -602,7 +613,9 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
   /** The peer failed: its reason, plus ours if it failed because of a forged state word. */
   private peerFailed(reason: number): void {
     const tamper = this.ownStateTampered();
-    this.fail(new ChannelClosedError('peer_failed', `peer failed (${failureReasonName(reason)})${tamper === null ? '' : `; ${tamper}`}`, reason));
+    // A valid state word may say failed without a reason (0); name that too.
+    const name = reason === 0 ? 'no reason given' : failureReasonName(reason);
+    this.fail(new ChannelClosedError('peer_failed', `peer failed (${name})${tamper === null ? '' : `; ${tamper}`}`, reason));
   }
 
   /**
@@ -786,13 +799,20 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
   /**
    * The park timeout (PARK_TIMEOUT_MS) ran out while parked: re-check the ring and the
    * peer as a doorbell would have. A doorbell can be lost only if the peer (or whatever
-   * wrote the shared memory) cleared our parked word; this bounds the cost to one timeout.
+   * wrote the shared memory) cleared our parked word or rewound an index; this bounds the
+   * cost to one timeout.
    */
   private onParkTimeout(): void {
     if (this.closed || this.draining) return;
     const before = this.stat.messagesReceived + this.stat.messagesSent;
+    // Our own index words too: one moved back to a value the peer never saw leaves both
+    // sides waiting on each other (docs/protocol.md 7.4).
+    let restored = false;
+    this.guarded(() => {
+      restored = this.endpoint.restoreOwnIndices();
+    });
     this.drain();
-    if (this.stat.messagesReceived + this.stat.messagesSent !== before || this.closed) this.stat.parkTimeoutWakes++;
+    if (restored || this.stat.messagesReceived + this.stat.messagesSent !== before || this.closed) this.stat.parkTimeoutWakes++;
   }
 
   private scheduleDrain(): void {
@@ -851,12 +871,22 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
           // Nothing delivered: park (doorbell) or stop until the next tick (poll / spin).
           if (this.wakeMode !== 'doorbell') {
             more = this.wakeMode === 'spin' && (this.receiving || this.queue.length > 0);
+            // These modes never park: what the park timeout does, once per its period.
+            const t = now();
+            if (t - this.lastRestore >= PARK_TIMEOUT_MS) {
+              this.lastRestore = t;
+              if (this.endpoint.restoreOwnIndices()) this.stat.parkTimeoutWakes++;
+            }
             break;
           }
           // Parking re-checks the ring: true means work arrived meanwhile, go round again.
+          // Not receiving, we still park as consumer for the peer's state (its end rings).
           const waiting = this.queue.length > 0 || this.receiving;
-          const woke = (this.queue.length > 0 && this.parkProducer()) || (this.receiving && this.parkConsumer());
+          const woke =
+            (this.queue.length > 0 && this.parkProducer()) || (this.receiving ? this.parkConsumer() : this.endpoint.parkForPeerState());
           if (!woke) {
+            // The backstop only for work someone waits for: an idle channel that neither
+            // receives nor sends costs no timer (its peer's end still rings it).
             if (waiting) this.backstop.arm();
             break;
           }
@@ -881,6 +911,12 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
     const ps = this.endpoint.peerState(); // an invalid word fails the endpoint (S1): thrown
     if (ps.state === STATE_FAILED) this.peerFailed(ps.reason);
     else if (ps.state === STATE_CLOSED) this.peerClosed();
+  }
+
+  /** checkPeer, and (doorbell mode) ask the peer to ring when its state changes later. */
+  private checkPeerAndPark(): void {
+    if (this.wakeMode === 'doorbell') this.endpoint.parkForPeerState();
+    this.checkPeer();
   }
 }
 

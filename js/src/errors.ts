@@ -16,10 +16,11 @@ export class ChannelError extends Error {
 
 /**
  * Codes of the plain ChannelErrors (subclasses have their own): `reservation_open`,
- * `reservation_done`, `poll_reentered`, `unsupported`, `callback_failed` (a receive
- * callback or 'message' listener threw; `cause` is what it threw), `internal_error`.
+ * `reservation_done`, `poll_reentered`, `unsupported`, `plugin_load_failed`,
+ * `callback_failed` (a receive callback or 'message' listener threw; `cause` is what it
+ * threw), `internal_error`.
  */
-export type ChannelErrorCode = 'reservation_open' | 'reservation_done' | 'poll_reentered' | 'unsupported' | 'callback_failed' | 'internal_error';
+export type ChannelErrorCode = 'reservation_open' | 'reservation_done' | 'poll_reentered' | 'unsupported' | 'plugin_load_failed' | 'callback_failed' | 'internal_error';
 
 /** Anything thrown, as a ChannelError (an unexpected throw becomes `internal_error`). */
 export function asChannelError(e: unknown): ChannelError {

@@ -626,6 +626,10 @@ test("hostile JS side: corrupt R2N write_index -> the native side fails, JS gets
   ch.startReceiving((m) => echoes.push(m.slice()));
   ch.send(tagged(1, 10));
   await waitFor(() => echoes.length === 1, 2000, 'a first echo');
+  // Not receiving, nothing queued: JS has no park timeout running that would put its own
+  // write_index back (docs/protocol.md 7.4) before the native side sees the corruption;
+  // it still learns of the native failure at once (it stays parked for the peer's state).
+  ch.stopReceiving();
   const got = expectError(ch);
   ctrl[W_R2N_WRITE_INDEX] = 5; // the native consumer re-reads it within its park timeout
   const t0 = performance.now();

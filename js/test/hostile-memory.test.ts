@@ -12,9 +12,22 @@
 //      the native side) within BOUND_MS of the last write, or of the first echo that
 //      rule 1 cannot explain.
 //
+// One more outcome is possible, because protocol v1 cannot detect it (docs/protocol.md
+// 7.4): (a) a ring byte written into a record header not read yet can change the
+// record's size so that the consumer steps over records, or into stale ones of an
+// earlier lap, and lands on a record boundary again; (b) an index word moved within the
+// range its reader accepts (a read_index moved forward past unread records, but not past
+// what was published) lets the producer overwrite records before they are read. Either
+// way the consumer delivers what it should not (or skips messages) and goes on. When an
+// echo rule 1 cannot explain comes after a ring write or an index-word write, the test
+// stops checking the sequence and requires the channel to either fail as in 2 or still
+// round-trip a probe message byte-exact within BOUND_MS: it never stalls and recovers or
+// fails. An unexplained echo after any other write (states, parked words, generations,
+// the header) must be followed by a failure.
+//
 // Anything else (a stall, an echo out of order with no failure following, an exception
 // escaping) fails the test and prints the seed. SMC_HOSTILE_SEEDS sets how many seeds run
-// (default 300), SMC_HOSTILE_SEED runs just one.
+// (default 600), SMC_HOSTILE_SEED runs just one.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { ChannelClosedError, ChannelError, ProtocolError, SharedMemoryChannel, protocol } from '../src/index';
@@ -48,7 +61,10 @@ const CONTROL_WORDS = [
 interface Sent {
   bytes: Uint8Array;
   ringWritesAtSend: number;
+  indexWritesAtSend: number;
 }
+
+const INDEX_WORDS = new Set([P.W_R2N_WRITE_INDEX, P.W_R2N_READ_INDEX, P.W_N2R_WRITE_INDEX, P.W_N2R_READ_INDEX]);
 
 interface Outcome {
   kind: 'continued' | 'ended';
@@ -103,21 +119,34 @@ async function runSeed(seed: number, wakeMode: 'doorbell' | 'spin'): Promise<Out
   const sent: Sent[] = [];
   let received = 0;
   let ringWrites = 0;
+  let indexWrites = 0;
+  let wroteNativeState = false;
   const written = new Set<number>();
   let lastWriteAt = 0;
   let unexplained: string | null = null;
   let unexplainedAt = 0;
+  /** An unexplained echo after a ring write: framing desynchronized (see above). */
+  let desynced = false;
+  const probe = new Uint8Array(64).fill(0xa5);
+  new DataView(probe.buffer).setUint32(0, 0xfeedf00d, true);
+  let probeSent = false;
+  let probeBack = false;
   let tampered = 0;
   let lastProgress = performance.now();
 
   ch.startReceiving((m) => {
     lastProgress = performance.now();
+    if (desynced) {
+      if (m.length === probe.length && Buffer.compare(Buffer.from(m.buffer, m.byteOffset, m.length), Buffer.from(probe)) === 0) probeBack = true;
+      return;
+    }
     if (unexplained !== null) return;
     const want = sent[received];
     received++;
     if (want === undefined) {
       unexplained = `echo ${received - 1} arrived but only ${sent.length} messages were sent`;
       unexplainedAt = performance.now();
+      desynced = ringWrites > 0 || indexWrites > 0;
       return;
     }
     const exp = want.bytes;
@@ -138,8 +167,9 @@ async function runSeed(seed: number, wakeMode: 'doorbell' | 'spin'): Promise<Out
       tampered++;
       return;
     }
-    unexplained = `echo ${received - 1}: ${m.length} bytes, expected ${exp.length}, ${diff} bytes differ, ${writes} ring writes since it was sent`;
+    unexplained = `echo ${received - 1}: ${m.length} bytes, expected ${exp.length}, ${diff} bytes differ, ${writes} ring writes and ${indexWrites - want.indexWritesAtSend} index-word writes since it was sent`;
     unexplainedAt = performance.now();
+    desynced = writes > 0 || indexWrites > want.indexWritesAtSend;
   });
 
   // When to strike: 1-4 writes, each after a random number of messages sent.
@@ -154,6 +184,8 @@ async function runSeed(seed: number, wakeMode: 'doorbell' | 'spin'): Promise<Out
       else word = 11 * 32 + Math.floor(rand() * 5 * 32); // lines 11-15: reserved
       const v = hostileWord(rand, Atomics.load(ctrl, word));
       log.push(`word ${word} = 0x${(v >>> 0).toString(16)}`);
+      if (INDEX_WORDS.has(word)) indexWrites++;
+      if (word === P.W_N_STATE) wroteNativeState = true;
       Atomics.store(ctrl, word, v);
     } else {
       const off = P.HEADER_SIZE + Math.floor(rand() * 2 * RING);
@@ -170,6 +202,19 @@ async function runSeed(seed: number, wakeMode: 'doorbell' | 'spin'): Promise<Out
   let nextStrike = 0;
   try {
     for (;;) {
+      if (desynced) {
+        // The sequence is lost; the channel must still work (or fail, as in rule 2).
+        if (!probeSent && !ch.isClosed) {
+          probeSent = true;
+          ch.send(probe);
+        }
+        if (ch.isClosed || probeBack) break;
+        if (performance.now() - unexplainedAt > BOUND_MS) {
+          throw new Error(`${unexplained}; then the channel neither failed nor round-tripped a probe within ${BOUND_MS} ms`);
+        }
+        await (wakeMode === 'spin' ? new Promise((r) => setImmediate(r)) : sleep(1));
+        continue;
+      }
       while (!ch.isClosed && sent.length < MESSAGES && sent.length - received < WINDOW) {
         while (nextStrike < strikes.length && strikes[nextStrike]! <= sent.length) {
           strike();
@@ -178,7 +223,7 @@ async function runSeed(seed: number, wakeMode: 'doorbell' | 'spin'): Promise<Out
         const m = new Uint8Array(messageLength(rand));
         fillPattern(m, scratchSeed + sent.length);
         if (m.length >= 4) new DataView(m.buffer).setUint32(0, sent.length, true);
-        sent.push({ bytes: m, ringWritesAtSend: ringWrites });
+        sent.push({ bytes: m, ringWritesAtSend: ringWrites, indexWritesAtSend: indexWrites });
         if (!ch.send(m)) {
           sent.pop();
           break;
@@ -191,12 +236,23 @@ async function runSeed(seed: number, wakeMode: 'doorbell' | 'spin'): Promise<Out
         throw new Error(`${unexplained}, and no failure followed within ${BOUND_MS} ms`);
       }
       if (t - lastProgress > BOUND_MS && t - Math.max(lastWriteAt, lastProgress) > BOUND_MS) {
-        throw new Error(`silent stall: ${received}/${sent.length} echoes, no progress and no failure for ${(t - lastProgress).toFixed(0)} ms`);
+        const st = ch.getStats();
+        const words = CONTROL_WORDS.map((w) => `${w}:${Atomics.load(ctrl, w) >>> 0}`).join(' ');
+        throw new Error(
+          `silent stall: ${received}/${sent.length} echoes, no progress and no failure for ${(t - lastProgress).toFixed(0)} ms` +
+            ` (queue ${st.queueLength}, r2nFill ${st.r2nFill}, n2rFill ${st.n2rFill}, drains ${st.drainPasses}, doorbells in ${st.doorbellsFromPeer} out ${st.doorbellsToPeer},` +
+            ` peer ${JSON.stringify(st.peer)}; words ${words})`,
+        );
       }
       await (wakeMode === 'spin' ? new Promise((r) => setImmediate(r)) : sleep(1));
     }
 
     if (!ch.isClosed) {
+      if (desynced) {
+        assert.equal(probeBack, true);
+        assert.equal(errors.length, 0, 'no error while the channel stayed open');
+        return { kind: 'continued', detail: 'records corrupted in a way v1 cannot detect (7.4), then a probe round-tripped' };
+      }
       if (unexplained !== null) throw new Error(`${unexplained}, and the channel stayed open`);
       assert.equal(errors.length, 0, 'no error while the traffic continued');
       const peer = ch.getStats().peer;
@@ -212,15 +268,20 @@ async function runSeed(seed: number, wakeMode: 'doorbell' | 'spin'): Promise<Out
       `JS ended for a named protocol reason, not ${reason.code}: ${reason.message}`,
     );
     if (reason instanceof ChannelClosedError && reason.code === 'peer_failed') {
-      assert.ok(reason.peerReason >= 1 && reason.peerReason <= 13, `peer reason ${reason.peerReason}`);
+      // A forged `failed` word may carry no reason (0) or an unknown one: named all the same.
+      assert.match(reason.message, /^peer failed \((no reason given|[a-z_]+|unknown_reason_\d+)\)/);
     }
     assert.ok(errors.length <= 1, `reported at most once (${errors.length})`);
     if (errors.length === 1) assert.equal(errors[0], reason, "the 'error' is the close reason");
-    const since = endedAt - Math.max(lastWriteAt, unexplained !== null ? 0 : lastWriteAt);
+    const since = endedAt - lastWriteAt;
     assert.ok(since <= BOUND_MS, `ended ${since.toFixed(0)} ms after the last write (bound ${BOUND_MS} ms)`);
-    const n = Atomics.load(ctrl, P.W_N_STATE) >>> 0;
-    const nState = n & 0xff;
-    assert.ok(nState === P.STATE_CLOSED || (nState === P.STATE_FAILED && n >>> 8 >= 1 && n >>> 8 <= 13), `native state word 0x${n.toString(16)}`);
+    // The native side's own word says how it ended, unless the test overwrote that word
+    // (perhaps after the native side had stopped: then nobody writes it again).
+    if (!wroteNativeState) {
+      const n = Atomics.load(ctrl, P.W_N_STATE) >>> 0;
+      const nState = n & 0xff;
+      assert.ok(nState === P.STATE_CLOSED || (nState === P.STATE_FAILED && n >>> 8 >= 1 && n >>> 8 <= 13), `native state word 0x${n.toString(16)}`);
+    }
     return { kind: 'ended', detail: reason instanceof ProtocolError ? `protocol_error ${reason.reason}` : `${reason.code}` };
   } catch (e) {
     throw new Error(`seed ${seed} (${wakeMode}): ${(e as Error).message}\n  writes: ${log.join('; ')}\n  reproduce: SMC_HOSTILE_SEED=${seed} npm test -- --only=js`);
@@ -231,7 +292,7 @@ async function runSeed(seed: number, wakeMode: 'doorbell' | 'spin'): Promise<Out
 
 const EMPTY = new Uint8Array(0);
 const only = process.env.SMC_HOSTILE_SEED;
-const seeds = only !== undefined ? [Number(only)] : Array.from({ length: Number(process.env.SMC_HOSTILE_SEEDS ?? 300) }, (_, i) => 0x5eed0000 + i);
+const seeds = only !== undefined ? [Number(only)] : Array.from({ length: Number(process.env.SMC_HOSTILE_SEEDS ?? 600) }, (_, i) => 0x5eed0000 + i);
 
 test(`hostile memory: ${seeds.length} seeds of random shared words and ring bytes during echo traffic, wake modes park and spin`, { timeout: 300_000 }, async (t) => {
   const uncaught: unknown[] = [];
@@ -240,8 +301,8 @@ test(`hostile memory: ${seeds.length} seeds of random shared words and ring byte
   t.after(() => process.off('uncaughtException', onUncaught));
   const tally = new Map<string, number>();
   const t0 = performance.now();
-  for (const [i, seed] of seeds.entries()) {
-    const mode = i % 2 === 0 ? 'doorbell' : 'spin';
+  for (const seed of seeds) {
+    const mode = (seed & 1) === 0 ? 'doorbell' : 'spin'; // from the seed: SMC_HOSTILE_SEED reproduces it
     const o = await runSeed(seed, mode);
     const key = `${o.kind}: ${o.detail}`;
     tally.set(key, (tally.get(key) ?? 0) + 1);

@@ -5,7 +5,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { SharedMemoryChannel, pluginPath } from '../src/index';
+import { ChannelError, SharedMemoryChannel, pluginPath } from '../src/index';
 import { BpgRequester, decodeOne, type BpgGroup } from '../src/bpg';
 
 interface FrameInfo {
@@ -232,7 +232,7 @@ test('loadPlugin / unloadPlugin on a live channel', async () => {
     assert.deepEqual(got, ['hello']);
 
     const missing = '/nonexistent/libsmc_x.so';
-    assert.throws(() => ch.loadPlugin(missing, {}), (e: Error) => e.message.includes(missing));
+    assert.throws(() => ch.loadPlugin(missing, {}), (e: Error) => e instanceof ChannelError && e.code === 'plugin_load_failed' && e.message.includes(missing));
     assert.equal(ch.getStats().peer.pluginLoaded, false); // a failed load leaves the slot empty
 
     ch.loadPlugin(pluginPath('echo'), {});

@@ -750,3 +750,40 @@ test('corruption: random scribbling never escapes as anything but ProtocolError'
   }
   assert.ok(failures > 50, `hostile rounds detected: ${failures}`);
 });
+
+test('endpoint: restoreOwnIndices puts back an own index moved back to a value the peer never saw (7.4)', () => {
+  const fx = fixture();
+  const wakes: number[] = [];
+  const R = new Endpoint(fx.region, 'R', { wake: (w) => wakes.push(w) });
+  const N = new Endpoint(attachRegion(fx.sab, PRE), 'N');
+  const ctrl = fx.region.ctrl;
+  assert.equal(R.restoreOwnIndices(), false, 'nothing to restore');
+
+  // write_index: R published two messages; it is set back before N looked.
+  assert.equal(R.trySend(bytes(100, 1)), true);
+  assert.equal(R.trySend(bytes(30, 2)), true);
+  R.flush();
+  const published = Atomics.load(ctrl, W_R2N_WRITE_INDEX);
+  Atomics.store(ctrl, W_R2N_WRITE_INDEX, 0);
+  const got: Uint8Array[] = [];
+  assert.equal(N.poll((m) => got.push(m.slice())), 0, 'N sees an empty ring: no check can catch it');
+  assert.equal(N.parkConsumer(), false); // N goes to sleep on it
+  assert.equal(R.restoreOwnIndices(), true);
+  assert.equal(Atomics.load(ctrl, W_R2N_WRITE_INDEX), published);
+  assert.deepEqual(wakes, [W_R2N_WRITE_INDEX], 'the parked consumer is rung');
+  N.unparkConsumer();
+  assert.equal(N.poll((m) => got.push(m.slice())), 2);
+  assert.deepEqual(got, [bytes(100, 1), bytes(30, 2)]);
+
+  // read_index: N released; R's read_index (its own, for N2R) is set back after R consumed.
+  assert.equal(N.trySend(bytes(50, 3)), true);
+  N.flush();
+  assert.equal(R.poll(() => {}), 1);
+  const released = Atomics.load(ctrl, W_N2R_READ_INDEX);
+  Atomics.store(ctrl, W_N2R_READ_INDEX, 0);
+  assert.equal(R.restoreOwnIndices(), true);
+  assert.equal(Atomics.load(ctrl, W_N2R_READ_INDEX), released);
+  assert.equal(R.restoreOwnIndices(), false, 'idempotent');
+  assert.equal(R.state, 'attached');
+  assert.equal(N.state, 'attached');
+});

@@ -5,6 +5,8 @@
 #include <thread>
 #include <utility>
 
+#include "smc/platform/process.hpp"
+
 namespace smc {
 
 namespace {
@@ -12,6 +14,22 @@ namespace {
 // A start index taken from shared memory on attach must be sane like any other index.
 bool valid_start(uint32_t write, uint32_t read, uint32_t capacity) {
   return (write & 7u) == 0 && (read & 7u) == 0 && write - read <= capacity;
+}
+
+// EndpointOptions::process_shared: the peer's threads are in another process.
+void wake(bool shared, const uint32_t* word) {
+  if (shared) {
+    platform::wake_all_shared(word);
+  } else {
+    wake_all(word);
+  }
+}
+void park(bool shared, const uint32_t* word, uint32_t seen, std::chrono::nanoseconds timeout) {
+  if (shared) {
+    platform::park_on_shared(word, seen, timeout);
+  } else {
+    park_on(word, seen, timeout);
+  }
 }
 
 }  // namespace
@@ -40,6 +58,7 @@ std::unique_ptr<Endpoint> Endpoint::attach(Region region, Side side, EndpointOpt
   // published: the writer starts from the shared read index, not from an empty ring.
   ep->writer_ = RingWriter(out, ow, orr);
   ep->reader_ = RingReader(in, ir);
+  ep->published_shadow_.store(ow, std::memory_order_relaxed);  // before the thread exists
   region.generation(side).fetch_add(1, std::memory_order_relaxed);
   // A previous incarnation of this side may have died parked; its parked words would keep
   // the peer ringing for nobody (docs/protocol.md 2.2). The state-publish below orders them.
@@ -121,12 +140,55 @@ void Endpoint::ring_peer(const uint32_t* watched) {
   if (options_.doorbell) {
     options_.doorbell->ring(watched);
   } else {
-    wake_all(watched);
+    wake(options_.process_shared, watched);
   }
 }
 
 void Endpoint::publish_and_ring() {
+  if (writer_.has_unpublished()) {
+    // SYNC: publish-shadow (partner: the acquire load in restore_published). Stored before
+    // write_index, so a restorer that loaded the new write_index sees this value or a
+    // newer one, never an older one it could put back over it.
+    published_shadow_.store(writer_.write_position(), std::memory_order_release);
+  }
   if (writer_.publish()) ring_peer(out_.write_index.address());
+}
+
+// Our own index words are written by us alone, but anything may overwrite shared memory.
+// An index moved back to a value the peer never saw cannot be caught by the peer's checks
+// (C3/P3 need a newer value it saw), and it leaves both sides waiting on each other: the
+// producer for space it already has, the consumer for records it was already shown. So a
+// side that waited long enough to park puts its own words back after each park: such a
+// write costs one park timeout, like a lost doorbell (docs/protocol.md 7.4).
+void Endpoint::restore_published() {
+  if (failure() != Reason::none) return;
+  std::atomic_ref<uint32_t> word(*out_.write_index.address());
+  // write_index first, then the shadow: a publish between the two loads makes the shadow
+  // newer than `seen`, and the compare-exchange below fails (or publishes early what was
+  // committed, which is safe); never an older value over a newer one.
+  // SYNC: ring-publish (partner: RingWriter::publish's seq_cst store of write_index).
+  uint32_t seen = word.load(std::memory_order_seq_cst);
+  // SYNC: publish-shadow (partner: the release store in publish_and_ring).
+  const uint32_t published = published_shadow_.load(std::memory_order_acquire);
+  if (seen == published) return;
+  // SYNC: ring-publish (partner: RingReader::refill's acquire load of write_index): the
+  // records below `published` were committed before the shadow's release store.
+  if (word.compare_exchange_strong(seen, published, std::memory_order_seq_cst)) {
+    // SYNC: park-announce (partner: the consumer's seq_cst store of consumer_parked).
+    if (out_.consumer_parked.load(std::memory_order_seq_cst)) {
+      ring_peer(out_.write_index.address());
+    }
+  }
+}
+
+void Endpoint::restore_released() {
+  if (failure() != Reason::none) return;
+  const uint32_t released = reader_.released();
+  if (in_.read_index.load(std::memory_order_relaxed) == released) return;
+  // SYNC: ring-release (partner: RingWriter::refresh_read's acquire load of read_index).
+  in_.read_index.store(released, std::memory_order_seq_cst);
+  // SYNC: park-announce (partner: the producer's seq_cst store of producer_parked).
+  if (in_.producer_parked.load(std::memory_order_seq_cst)) ring_peer(in_.read_index.address());
 }
 
 void Endpoint::release_and_ring() {
@@ -159,8 +221,8 @@ void Endpoint::close() {
 // loop runs, so only futex sleepers are re-rung.
 void Endpoint::wake_sleepers() {
   // Our own threads may sleep on these words; they re-check closed()/failure() on waking.
-  wake_all(in_.write_index.address());
-  wake_all(out_.read_index.address());
+  wake(options_.process_shared, in_.write_index.address());
+  wake(options_.process_shared, out_.read_index.address());
   const auto give_up = Clock::now() + std::chrono::milliseconds(50);
   for (bool first = true;; first = false) {
     bool again = false;
@@ -178,8 +240,8 @@ void Endpoint::wake_sleepers() {
     // the state store above comes first, so a sleeper either sees the new state or is
     // counted here and re-rung).
     if (own_parked_.load(std::memory_order_seq_cst) != 0) {
-      wake_all(in_.write_index.address());
-      wake_all(out_.read_index.address());
+      wake(options_.process_shared, in_.write_index.address());
+      wake(options_.process_shared, out_.read_index.address());
       again = true;
     }
     if (!again || Clock::now() >= give_up) return;
@@ -357,15 +419,21 @@ Errc Endpoint::reserve_record(uint32_t n, RecordKind kind, Deadline deadline,
 // yield, then park on `watched` after announcing it through `parked`. Returns ok once
 // `ready()` holds, the first non-ok `state()` (close, failure, peer gone), or timeout.
 // `ready` reloads the peer's index; `state` is the slower check, run every 64 spins.
-template <class Ready, class State>
-Errc Endpoint::idle_wait(Ready&& ready, State&& state, SharedWord parked, SharedWord watched,
-                         Deadline deadline) {
+template <class Ready, class State, class AfterPark>
+Errc Endpoint::idle_wait(Ready&& ready, State&& state, AfterPark&& after_park, SharedWord parked,
+                         SharedWord watched, Deadline deadline) {
   const IdleOptions& idle = options_.idle;
+  // A side that never parks (spin mode) runs after_park once per park timeout instead.
+  auto restore_at = Clock::now() + idle.park_timeout;
   for (uint32_t i = 0; i < idle.spin_iterations || !idle.park; ++i) {
     if (ready()) return Errc::ok;
     if ((i & 63u) == 0) {
       if (Errc e = state(); e != Errc::ok) return e;
       if (deadline.passed()) return Errc::timeout;
+      if (!idle.park && (i & 4095u) == 0 && Clock::now() >= restore_at) {
+        after_park();
+        restore_at = Clock::now() + idle.park_timeout;
+      }
     }
     cpu_relax();
   }
@@ -392,18 +460,21 @@ Errc Endpoint::idle_wait(Ready&& ready, State&& state, SharedWord parked, Shared
       auto timeout = std::chrono::nanoseconds(idle.park_timeout);
       if (!deadline.is_never()) timeout = std::min(timeout, deadline.at - Clock::now());
       parks_.fetch_add(1, std::memory_order_relaxed);
-      park_on(watched.address(), seen, timeout);
+      park(options_.process_shared, watched.address(), seen, timeout);
     }
     parked.store(0, std::memory_order_relaxed);
     own_parked_.fetch_sub(1, std::memory_order_relaxed);
     if (e != Errc::would_block) return e;
+    after_park();
   }
 }
 
 // Waits until `bytes` of ring are free (or the writer failed, or the state changed).
 Errc Endpoint::wait_writable(uint32_t bytes, Deadline deadline) {
+  // The send lock is held: no publication runs concurrently with restore_published.
   return idle_wait([&] { return writer_.has_room(bytes) || writer_.failure() != Reason::none; },
-                   [&] { return send_state(); }, out_.producer_parked, out_.read_index, deadline);
+                   [&] { return send_state(); }, [&] { restore_published(); }, out_.producer_parked,
+                   out_.read_index, deadline);
 }
 
 // ---- zero-copy reservations --------------------------------------------------------------
@@ -574,7 +645,14 @@ Errc Endpoint::wait_readable(Deadline deadline) {
     if (p != Errc::ok && ready()) return Errc::ok;  // its last records, published before
     return p;
   };
-  const Errc e = idle_wait(ready, state, in_.consumer_parked, in_.write_index, deadline);
+  // The receiving thread restores both words: its own read_index, and write_index, which
+  // it may do without the send lock (restore_published), so an idle consumer also puts
+  // back the index of replies the peer was shown and then lost.
+  auto restore = [&] {
+    restore_released();
+    restore_published();
+  };
+  const Errc e = idle_wait(ready, state, restore, in_.consumer_parked, in_.write_index, deadline);
   if (e == Errc::ok && reader_.failure() != Reason::none) return fail_from_reader();
   return e;
 }

@@ -196,7 +196,8 @@ export class Endpoint {
   }
 
   private static peerFailedError(reason: number): ChannelClosedError {
-    return new ChannelClosedError('peer_failed', `peer failed (${failureReasonName(reason)})`, reason);
+    // A valid state word may say failed without a reason (0): name that too.
+    return new ChannelClosedError('peer_failed', `peer failed (${reason === 0 ? 'no reason given' : failureReasonName(reason)})`, reason);
   }
 
   /** Name of a state number, for messages. */
@@ -325,6 +326,20 @@ export class Endpoint {
     return this.park(false);
   }
 
+  /**
+   * For a side that does not consume now but wants to learn of the peer's end at once:
+   * sets consumer_parked (seq_cst), so the peer rings on its next publication and on any
+   * change of its state (2.2), then loads the peer's state. True when the peer has ended
+   * (closed or failed): check it instead of waiting. An invalid state word throws (S1).
+   */
+  parkForPeerState(): boolean {
+    this.throwIfUnusable();
+    // SYNC: park-announce (partner: the peer's load of our consumer_parked after its
+    // state-publish store, or after its write_index store). Store, then load (5.2).
+    Atomics.store(this.ctrl, this.inWords.consumerParked, 1);
+    return Endpoint.ended(this.loadPeerState());
+  }
+
   unparkConsumer(): void {
     Atomics.store(this.ctrl, this.inWords.consumerParked, 0);
   }
@@ -353,6 +368,22 @@ export class Endpoint {
       if (wake) Atomics.store(this.ctrl, parkedWord, 0);
     }
     return wake;
+  }
+
+  /**
+   * Puts this side's own index words (outgoing write_index, incoming read_index) back if
+   * something overwrote them, and rings the peer if it is parked on one (section 7.4).
+   * An index moved back to a value the peer never saw passes the peer's checks and leaves
+   * both sides waiting on each other (the producer for space, the consumer for data), so
+   * a side that has been parked for a park timeout calls this. True if a word was restored.
+   */
+  restoreOwnIndices(): boolean {
+    if (this._state !== 'attached') return false;
+    const wrote = this.writer.restorePublished();
+    if (wrote && Atomics.load(this.ctrl, this.outWords.consumerParked) !== 0) this.wakeFn(this.outWords.writeIndex);
+    const released = this.reader.restoreReleased();
+    if (released && this.reader.peerNeedsWake) this.wakeFn(this.inWords.readIndex);
+    return wrote || released;
   }
 
   // ---------------------------------------------------------------------------------

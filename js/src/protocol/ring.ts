@@ -260,6 +260,22 @@ export class RingWriter extends RingEnd {
     return this.write;
   }
 
+  /**
+   * Stores the last published write_index again if the shared word no longer holds it
+   * (something overwrote it: see Endpoint.restoreOwnIndices). True if it did; the
+   * consumer's doorbell (option `doorbell`) was then rung if it is parked.
+   */
+  restorePublished(): boolean {
+    if (this.failedError !== null) return false;
+    if (Atomics.load(this.ctrl, this.words.writeIndex) >>> 0 === this.published) return false;
+    // SYNC: ring-publish (partner: consumer's Atomics.load of write_index in
+    // RingReader.loadWrite): the records below `published` were written before.
+    Atomics.store(this.ctrl, this.words.writeIndex, this.published | 0);
+    // SYNC: park-announce (partner: consumer's Atomics.store(consumer_parked, 1)).
+    if (Atomics.load(this.ctrl, this.words.consumerParked) !== 0 && this.doorbell !== null) this.doorbell();
+    return true;
+  }
+
   /** Cached consumer index (the value Endpoint.parkProducer waits on). */
   get cachedReadIndex(): number {
     return this.cachedRead;
@@ -592,6 +608,18 @@ export class RingReader extends RingEnd {
   /** Private read index (for diagnostics and tests). */
   get readIndex(): number {
     return this.read;
+  }
+
+  /** The read_index counterpart of RingWriter.restorePublished. */
+  restoreReleased(): boolean {
+    if (this.failedError !== null) return false;
+    if (Atomics.load(this.ctrl, this.words.readIndex) >>> 0 === this.released) return false;
+    // SYNC: ring-release (partner: producer's Atomics.load of read_index in
+    // RingWriter.reloadRead): our reads of the bytes below `released` are done.
+    Atomics.store(this.ctrl, this.words.readIndex, this.released | 0);
+    this.peerNeedsWake = Atomics.load(this.ctrl, this.words.producerParked) !== 0;
+    if (this.peerNeedsWake && this.doorbell !== null) this.doorbell();
+    return true;
   }
 
   /** Cached producer index (the value Endpoint.parkConsumer waits on). */

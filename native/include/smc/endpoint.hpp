@@ -35,6 +35,9 @@ struct EndpointOptions {
   IdleOptions idle;
   uint32_t max_message = UINT32_MAX;  // largest message this side accepts (C10)
   Doorbell* doorbell = nullptr;       // not owned; nullptr: futex wake (native peer)
+  // The peer is a thread of another process mapping the same memory (an isolated plugin,
+  // smc/isolated_plugin.hpp): park and wake with process-shared futexes.
+  bool process_shared = false;
 };
 
 struct EndpointStats {
@@ -172,9 +175,12 @@ class Endpoint {
   Errc write_record(RecordKind kind, std::span<const std::byte> prefix,
                     std::span<const std::byte> body, Deadline deadline);
   Errc wait_writable(uint32_t bytes, Deadline deadline);
-  template <class Ready, class State>
-  Errc idle_wait(Ready&& ready, State&& state, SharedWord parked, SharedWord watched,
-                 Deadline deadline);
+  template <class Ready, class State, class AfterPark>
+  Errc idle_wait(Ready&& ready, State&& state, AfterPark&& after_park, SharedWord parked,
+                 SharedWord watched, Deadline deadline);
+  // Put back our own index words if something overwrote them (endpoint.cpp explains).
+  void restore_published();  // any thread
+  void restore_released();   // the receiving thread
   Errc send_counted(std::span<const std::byte> message, Deadline deadline);
   Errc pay_cancel(Deadline deadline);
   Errc reserve_record(uint32_t n, RecordKind kind, Deadline deadline, std::span<std::byte>* out);
@@ -219,6 +225,10 @@ class Endpoint {
   alignas(kSlot) std::mutex send_mu_;
   RingWriter writer_;
   bool cancel_owed_ = false;
+  // What write_index holds once the publication in progress is done: stored (under
+  // send_mu_) before write_index itself, so the receiving thread can restore an
+  // overwritten write_index without the send lock (restore_published).
+  std::atomic<uint32_t> published_shadow_{0};
   std::atomic<uint64_t> messages_sent_{0}, bytes_sent_{0};
 
   // Receiving (the receiving thread only).

@@ -95,6 +95,8 @@ class RingWriter {
   }
 
   bool has_unpublished() const { return write_ != published_; }
+  // What the next publish() stores (everything committed so far).
+  uint32_t write_position() const { return write_; }
 
   // Makes every committed record visible with one store, then tells whether the consumer
   // is parked and needs a doorbell.
@@ -200,6 +202,8 @@ class RingReader {
   bool has_data() const { return cached_write_ != read_; }
   // Bytes consumed but not yet released back to the producer.
   uint32_t unreleased() const { return read_ - released_; }
+  // The last value release() stored to read_index.
+  uint32_t released() const { return released_; }
 
   // The next non-PAD record, validated, or nullopt when nothing is published (or the
   // reader failed: check failure()). Does not advance; call consume() after using it.
