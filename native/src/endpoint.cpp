@@ -5,6 +5,8 @@
 #include <thread>
 #include <utility>
 
+#include "smc/platform/process.hpp"
+
 namespace smc {
 
 namespace {
@@ -12,6 +14,22 @@ namespace {
 // A start index taken from shared memory on attach must be sane like any other index.
 bool valid_start(uint32_t write, uint32_t read, uint32_t capacity) {
   return (write & 7u) == 0 && (read & 7u) == 0 && write - read <= capacity;
+}
+
+// EndpointOptions::process_shared: the peer's threads are in another process.
+void wake(bool shared, const uint32_t* word) {
+  if (shared) {
+    platform::wake_all_shared(word);
+  } else {
+    wake_all(word);
+  }
+}
+void park(bool shared, const uint32_t* word, uint32_t seen, std::chrono::nanoseconds timeout) {
+  if (shared) {
+    platform::park_on_shared(word, seen, timeout);
+  } else {
+    park_on(word, seen, timeout);
+  }
 }
 
 }  // namespace
@@ -122,7 +140,7 @@ void Endpoint::ring_peer(const uint32_t* watched) {
   if (options_.doorbell) {
     options_.doorbell->ring(watched);
   } else {
-    wake_all(watched);
+    wake(options_.process_shared, watched);
   }
 }
 
@@ -203,8 +221,8 @@ void Endpoint::close() {
 // loop runs, so only futex sleepers are re-rung.
 void Endpoint::wake_sleepers() {
   // Our own threads may sleep on these words; they re-check closed()/failure() on waking.
-  wake_all(in_.write_index.address());
-  wake_all(out_.read_index.address());
+  wake(options_.process_shared, in_.write_index.address());
+  wake(options_.process_shared, out_.read_index.address());
   const auto give_up = Clock::now() + std::chrono::milliseconds(50);
   for (bool first = true;; first = false) {
     bool again = false;
@@ -222,8 +240,8 @@ void Endpoint::wake_sleepers() {
     // the state store above comes first, so a sleeper either sees the new state or is
     // counted here and re-rung).
     if (own_parked_.load(std::memory_order_seq_cst) != 0) {
-      wake_all(in_.write_index.address());
-      wake_all(out_.read_index.address());
+      wake(options_.process_shared, in_.write_index.address());
+      wake(options_.process_shared, out_.read_index.address());
       again = true;
     }
     if (!again || Clock::now() >= give_up) return;
@@ -442,7 +460,7 @@ Errc Endpoint::idle_wait(Ready&& ready, State&& state, AfterPark&& after_park, S
       auto timeout = std::chrono::nanoseconds(idle.park_timeout);
       if (!deadline.is_never()) timeout = std::min(timeout, deadline.at - Clock::now());
       parks_.fetch_add(1, std::memory_order_relaxed);
-      park_on(watched.address(), seen, timeout);
+      park(options_.process_shared, watched.address(), seen, timeout);
     }
     parked.store(0, std::memory_order_relaxed);
     own_parked_.fetch_sub(1, std::memory_order_relaxed);

@@ -35,6 +35,9 @@ struct EndpointOptions {
   IdleOptions idle;
   uint32_t max_message = UINT32_MAX;  // largest message this side accepts (C10)
   Doorbell* doorbell = nullptr;       // not owned; nullptr: futex wake (native peer)
+  // The peer is a thread of another process mapping the same memory (an isolated plugin,
+  // smc/isolated_plugin.hpp): park and wake with process-shared futexes.
+  bool process_shared = false;
 };
 
 struct EndpointStats {

@@ -1,0 +1,122 @@
+/* Test-only plugin for isolated plugins (isolated_plugin_test.cpp, js/test/
+ * isolated-plugin.test.ts), built by native/tests/CMakeLists.txt as smc_test_misbehave.
+ * It echoes every message, except:
+ *   a message "segv"            writes through a null pointer (SIGSEGV)
+ *   a message "abort"           calls abort() (SIGABRT)
+ *   a message "exit"            calls exit(7)
+ *   a message "spin"            spins forever inside on_message
+ *   a message "garbage-index"   makes its ring's N2R write_index misaligned (index_misaligned)
+ *   a message "garbage-record"  publishes a record of an unknown kind (record_kind_invalid)
+ * Config (found with strstr; test-only): "crashInCreate":true  create() writes through a
+ * null pointer (a plugin that kills its loader). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "smc/plugin.h"
+
+typedef struct misbehave {
+  const smc_host* host;
+} misbehave;
+
+/* A volatile null: the compiler cannot see (or remove) the bad write. */
+static int* volatile null_pointer = NULL;
+
+static void segv(void) {
+  *null_pointer = 1;
+}
+
+static int is(const uint8_t* data, size_t len, const char* word) {
+  return len == strlen(word) && memcmp(data, word, len) == 0;
+}
+
+static uint32_t rd32(const unsigned char* p) {
+  uint32_t v;
+  memcpy(&v, p, 4);
+  return v;
+}
+
+/* The region this plugin's ring lives in: reserve a record, then walk back page by page
+ * to the header's magic ("SMC1", version 1, header size 2048). The plugin host maps the
+ * region page-aligned after its control block and config pages. */
+static unsigned char* find_region(const smc_host* h) {
+  int32_t status = 0;
+  unsigned char* p = (unsigned char*)h->reserve(h, 8, 1000, &status);
+  if (p == NULL) return NULL;
+  h->abort(h);
+  unsigned char* page = (unsigned char*)((uintptr_t)p & ~(uintptr_t)4095);
+  for (int i = 0; i < 1 << 20; ++i, page -= 4096) {
+    if (rd32(page) == 0x31434D53u && rd32(page + 4) == 1 && rd32(page + 8) == 2048) return page;
+  }
+  return NULL;
+}
+
+static void garbage(const smc_host* h, int record) {
+  unsigned char* base = find_region(h);
+  if (base == NULL) abort();
+  const uint32_t r2n_cap = rd32(base + 20);
+  const uint32_t n2r_cap = rd32(base + 28);
+  volatile uint32_t* write_index = (volatile uint32_t*)(base + 896); /* N2R write_index */
+  const uint32_t w = *write_index;
+  if (record) {
+    unsigned char* rec = base + 2048 + r2n_cap + (w & (n2r_cap - 1));
+    const uint32_t len = 8, kind = 0x77; /* no such kind */
+    memcpy(rec, &len, 4);
+    memcpy(rec + 4, &kind, 4);
+    memset(rec + 8, 0xAB, 8);
+    __atomic_store_n(write_index, w + 16, __ATOMIC_RELEASE);
+  } else {
+    __atomic_store_n(write_index, w + 4, __ATOMIC_RELEASE); /* not a multiple of 8 */
+  }
+}
+
+static void* create(const smc_host* host, const char* config, char* err, size_t err_len) {
+  if (config != NULL && strstr(config, "\"crashInCreate\":true") != NULL) segv();
+  misbehave* m = calloc(1, sizeof *m);
+  if (m == NULL) {
+    strncpy(err, "out of memory", err_len - 1);
+    err[err_len - 1] = '\0';
+    return NULL;
+  }
+  m->host = host;
+  return m;
+}
+
+static void on_message(void* instance, const uint8_t* data, size_t len) {
+  misbehave* m = instance;
+  if (is(data, len, "segv")) segv();
+  if (is(data, len, "abort")) abort();
+  if (is(data, len, "exit")) exit(7);
+  if (is(data, len, "spin")) {
+    volatile unsigned long spins = 0;
+    for (;;) spins = spins + 1;
+  }
+  if (is(data, len, "garbage-index")) {
+    garbage(m->host, 0);
+    return;
+  }
+  if (is(data, len, "garbage-record")) {
+    garbage(m->host, 1);
+    return;
+  }
+  m->host->send(m->host, data, len, SMC_WAIT_FOREVER);
+}
+
+static void destroy(void* instance) {
+  free(instance);
+}
+
+static const smc_plugin_descriptor descriptor = {
+    SMC_PLUGIN_ABI_VERSION,
+    sizeof(smc_plugin_descriptor),
+    "misbehave",
+    "1.0.0",
+    create,
+    on_message,
+    NULL,
+    0,
+    destroy,
+};
+
+SMC_PLUGIN_EXPORT const smc_plugin_descriptor* smc_plugin_entry(void) {
+  return &descriptor;
+}
