@@ -177,7 +177,9 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
     this.buffer = new SharedArrayBuffer(regionSize(r2nSize, n2rSize));
     this.region = initRegion(this.buffer, r2nSize, n2rSize);
     const transport = o.transport ?? (defaultTransportFactory ? defaultTransportFactory({ ...options, wakeMode: o.wakeMode }) : null);
-    if (!transport) throw new Error('no transport: pass options.transport (the native addon is available only in Node/Electron)');
+    if (!transport) {
+      throw new ChannelError('unsupported', 'no transport: pass options.transport (the default, the native addon, exists only in Node and Electron: import the package entry, not the browser one)');
+    }
     this.transport = transport;
     this.endpoint = new Endpoint(this.region, 'R', {
       maxMessage: o.maxMessage,
@@ -566,6 +568,12 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
    */
   private fail(e: unknown): void {
     if (this.closed) return;
+    // The peer's end as the endpoint reports it (a send into a full ring, sendDirect's
+    // wait): described the same way as when poll or checkPeer find it.
+    if (e instanceof ChannelClosedError && e.constructor === ChannelClosedError && !described.has(e)) {
+      if (e.code === 'peer_closed') return this.peerClosed();
+      if (e.code === 'peer_failed') return this.peerFailed(e.peerReason);
+    }
     const err = asChannelError(e);
     if (err instanceof ProtocolError) this.stat.protocolErrors++;
     if (!this.failureGoesToCaller) {
@@ -600,14 +608,14 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
     // are shared memory, and only whether anything is left matters here.
     const unread = Math.min((Atomics.load(ctrl, out.writeIndex) - Atomics.load(ctrl, out.readIndex)) >>> 0, this.region.r2nCapacity);
     if (tamper === null && queued === 0 && unread === 0) {
-      this.end(new ChannelClosedError('peer_closed', 'the peer closed the channel (everything it sent was delivered)'));
+      this.end(describedError(new ChannelClosedError('peer_closed', 'the peer closed the channel (everything it sent was delivered)')));
       return;
     }
     const parts = ['the peer closed the channel'];
     if (tamper !== null) parts.push(tamper);
     if (unread > 0) parts.push(`${unread} bytes this side had written were never read`);
     if (queued > 0) parts.push(`${queued} queued message(s) were not sent`);
-    this.fail(new ChannelClosedError('peer_closed', parts.join('; ')));
+    this.fail(describedError(new ChannelClosedError('peer_closed', parts.join('; '))));
   }
 
   /** The peer failed: its reason, plus ours if it failed because of a forged state word. */
@@ -615,7 +623,7 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
     const tamper = this.ownStateTampered();
     // A valid state word may say failed without a reason (0); name that too.
     const name = reason === 0 ? 'no reason given' : failureReasonName(reason);
-    this.fail(new ChannelClosedError('peer_failed', `peer failed (${name})${tamper === null ? '' : `; ${tamper}`}`, reason));
+    this.fail(describedError(new ChannelClosedError('peer_failed', `peer failed (${name})${tamper === null ? '' : `; ${tamper}`}`, reason)));
   }
 
   /**
@@ -834,8 +842,7 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
     try {
       n = this.endpoint.poll(this.deliver, max);
     } catch (e) {
-      if (e instanceof ChannelClosedError && e.code === 'peer_failed') this.peerFailed(e.peerReason);
-      else this.fail(e);
+      this.fail(e); // a peer_failed from the endpoint is described by peerFailed
       return 0;
     } finally {
       this.polling = false;
@@ -918,6 +925,14 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
     if (this.wakeMode === 'doorbell') this.endpoint.parkForPeerState();
     this.checkPeer();
   }
+}
+
+/** Errors of the peer's end that peerClosed/peerFailed already described (fail() routes
+ *  the endpoint's bare ones through them). */
+const described = new WeakSet<ChannelError>();
+function describedError<E extends ChannelError>(e: E): E {
+  described.add(e);
+  return e;
 }
 
 /** A callback that calls a private method of the channel through a weak reference. */

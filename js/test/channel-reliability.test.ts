@@ -90,6 +90,30 @@ for (const [what, forged] of [
   });
 }
 
+test('JS state word forged to closed while the ring is full: the send that finds the native side gone says why, once', async (t) => {
+  const ch = open(t, 4096, 4096);
+  const seen = watch(ch);
+  await stallEcho(ch); // the echo blocks on its full N2R ring; R2N fills behind it
+  while (ch.getStats().queueLength === 0) assert.equal(ch.send(tagged(7, 1000)), true);
+  const ctrl = new Int32Array(ch.buffer);
+  Atomics.store(ctrl, W_R_STATE, STATE_CLOSED);
+  await waitFor(() => Atomics.load(ctrl, W_N_STATE) === STATE_CLOSED, 3000, 'the native side to leave and publish closed');
+  // Either the native side's ring already ended the channel, or this send finds the peer
+  // gone behind the full ring: false, and no throw, both ways.
+  let result: boolean | undefined;
+  assert.doesNotThrow(() => {
+    result = ch.send(tagged(8, 1000));
+  });
+  assert.equal(result, false);
+  assert.equal(ch.isClosed, true);
+  await waitFor(() => seen.errors.length === 1, 1000, "'error'");
+  await sleep(20);
+  assert.equal(seen.errors.length, 1);
+  assert.ok(seen.errors[0] instanceof ChannelClosedError && seen.errors[0].code === 'peer_closed');
+  assert.match(seen.errors[0].message, /state word as 0x2 \(closed\), which this side never wrote/);
+  assert.match(seen.errors[0].message, /queued message\(s\) were not sent|bytes this side had written were never read/);
+});
+
 test('native state word forged to failed while JS only sends: JS ends with peer_failed at its next publish', async (t) => {
   const ch = open(t, 4096, 4096, { handler: 'sink' });
   const seen = watch(ch);
