@@ -20,11 +20,9 @@
 //   accumulators) in place, and checks the sequence number each message carries.
 // Latency: round trips of one 8-byte message each way; the echo side replies from inside
 //   its receive callback. Spin: IdleOptions{park=false} on both sides. Doorbell: both
-//   sides park at once (no spin, no yield), so each direction is a futex wake.
+//   sides park at once (no spin, no yield), so each direction is a wake of the platform
+//   layer's primitive (futex on Linux; smc::wait_primitive() names it).
 //   Each round trip is timed alone with the TSC (calibrated against steady_clock).
-#include <pthread.h>
-#include <sched.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -34,6 +32,7 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <new>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -41,6 +40,7 @@
 
 #include "smc/endpoint.hpp"
 #include "smc/layout.hpp"
+#include "smc/platform/thread.hpp"
 #include "smc/prefetch.hpp"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -115,10 +115,7 @@ std::atomic<uint64_t> g_sink{0};
 
 void pin_to(int cpu) {
   if (!g_opt.pin || std::thread::hardware_concurrency() < 2) return;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+  smc::platform::pin_current_thread(static_cast<unsigned>(cpu));
 }
 
 // Runs a and b on two threads pinned to CPUs 0 and 1; both start together.
@@ -172,12 +169,12 @@ uint64_t sum_bytes(const std::byte* p, size_t n) {
 
 // ---- a channel in a heap buffer --------------------------------------------------------
 
-struct FreeDeleter {
-  void operator()(std::byte* p) const { std::free(p); }
+struct AlignedDeleter {
+  void operator()(std::byte* p) const { ::operator delete (p, std::align_val_t{4096}); }
 };
 
 struct Channel {
-  std::unique_ptr<std::byte, FreeDeleter> memory;
+  std::unique_ptr<std::byte, AlignedDeleter> memory;
   smc::Region region;
   std::unique_ptr<smc::Endpoint> js;      // side R: sends r2n
   std::unique_ptr<smc::Endpoint> native;  // side N: sends n2r
@@ -188,7 +185,8 @@ std::unique_ptr<Channel> make_channel(uint32_t capacity, smc::IdleOptions idle) 
   const smc::RegionConfig cfg{capacity, capacity};
   const uint64_t size = smc::Region::size_for(cfg);
   const size_t alloc = (static_cast<size_t>(size) + 4095) & ~size_t{4095};
-  ch->memory.reset(static_cast<std::byte*>(std::aligned_alloc(4096, alloc)));
+  // operator new, not std::aligned_alloc: the Windows C runtime has no aligned_alloc.
+  ch->memory.reset(static_cast<std::byte*>(::operator new (alloc, std::align_val_t{4096})));
   if (!ch->memory) die("allocating the region", smc::Errc::invalid_argument);
   std::memset(ch->memory.get(), 0, alloc);  // fault every page in before timing
   const std::span<std::byte> mem(ch->memory.get(), alloc);
@@ -601,7 +599,8 @@ int main(int argc, char** argv) {
   park.yield_iterations = 0;
   const Latency rp =
       repeat_latency(reps, [&] { return channel_rtt_once(park, 100, park_samples); });
-  emit("core.rtt.doorbell.p50_ns", rp.p50_ns, "ns", "both sides park (futex) every time");
+  emit("core.rtt.doorbell.p50_ns", rp.p50_ns, "ns",
+       std::string("both sides park (") + smc::wait_primitive() + ") every time");
   emit("core.rtt.doorbell.p99_ns", rp.p99_ns, "ns");
 
   // Ratios. Targets: 64 B >= 20 M msg/s; 1 MiB >= 0.5x memcpy; spin p50 <= 3x raw.

@@ -20,8 +20,17 @@ void store_be32(uint8_t* p, uint32_t v) {
   p[3] = static_cast<uint8_t>(v);
 }
 
-// printf-style so the compiler checks every message's arguments.
-__attribute__((format(printf, 1, 2))) std::string format(const char* fmt, ...) {
+// printf-style so the compiler checks every message's arguments. MinGW's plain `printf`
+// archetype is Microsoft's, without %zu; its builds use MinGW's C99 stdio
+// (__USE_MINGW_ANSI_STDIO, CMakeLists.txt), checked as gnu_printf.
+#if defined(__MINGW32__)
+#define SMC_PRINTF_LIKE __attribute__((format(gnu_printf, 1, 2)))
+#elif defined(__GNUC__)
+#define SMC_PRINTF_LIKE __attribute__((format(printf, 1, 2)))
+#else
+#define SMC_PRINTF_LIKE
+#endif
+SMC_PRINTF_LIKE std::string format(const char* fmt, ...) {
   char buf[256];
   va_list args;
   va_start(args, fmt);

@@ -5,87 +5,55 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <system_error>
 
-#if defined(_WIN32)
-#define WIN32_LEAN_AND_MEAN
-#include <windows.h>
-#else
-#include <dlfcn.h>
-#include <sys/stat.h>
-#endif
+#include "smc/platform/dynlib.hpp"
+#include "smc/platform/thread.hpp"
 
 namespace smc {
 
 namespace {
 
-// ---- shared libraries --------------------------------------------------------------------
+using platform::close_library;
+using platform::find_symbol;
+using platform::LibraryHandle;
+using platform::open_library;
 
-#if defined(_WIN32)
-using LibHandle = HMODULE;
-std::string last_os_error() {
-  char buf[512] = {0};
-  FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, nullptr,
-                 GetLastError(), 0, buf, sizeof buf, nullptr);
-  return buf;
-}
-LibHandle open_library(const std::string& path, std::string* why) {
-  HMODULE h = LoadLibraryA(path.c_str());
-  if (!h) *why = last_os_error();
-  return h;
-}
-void* find_symbol(LibHandle h, const char* name) {
-  return reinterpret_cast<void*>(GetProcAddress(h, name));
-}
-void close_library(LibHandle h) {
-  FreeLibrary(h);
-}
-#else
-using LibHandle = void*;
-LibHandle open_library(const std::string& path, std::string* why) {
-  // RTLD_LOCAL: two plugins may define the same symbols without interfering.
-  void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (!h) {
-    const char* e = dlerror();
-    *why = e ? e : "unknown dlopen error";
+// Why `path` cannot be a plugin, judged before the OS loader sees it (its errors are
+// generic, and opening a FIFO would block the calling JS thread forever); empty if it may
+// be one. Only a regular file is ever opened, and only its first bytes are read.
+std::string refuse_file(const std::string& path) {
+  using platform::FileKind;
+  const platform::FileProbe p = platform::probe_file(path);
+  switch (p.kind) {
+    case FileKind::missing:
+      return "file not found";
+    case FileKind::directory:
+      return "is a directory, not a shared library";
+    case FileKind::unreadable:
+      return "cannot read the file: " + p.os_error;
+    case FileKind::fifo:
+    case FileKind::socket:
+    case FileKind::char_device:
+    case FileKind::block_device:
+    case FileKind::other:
+      return std::string("is ") + platform::describe(p.kind) +
+             ", not a regular file (a plugin must be a shared library file; not opened)";
+    case FileKind::regular:
+      break;
   }
-  return h;
-}
-void* find_symbol(LibHandle h, const char* name) {
-  dlerror();
-  return dlsym(h, name);
-}
-void close_library(LibHandle h) {
-  dlclose(h);
-}
-#endif
-
-// What kind of file `path` is, for a precise error before the OS loader's generic one.
-enum class FileKind { missing, directory, unreadable, not_library, library };
-
-FileKind classify(const std::string& path) {
-#if !defined(_WIN32)
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0) return FileKind::missing;
-  if (S_ISDIR(st.st_mode)) return FileKind::directory;
-#endif
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return FileKind::missing;
-  unsigned char m[4] = {0, 0, 0, 0};
-  f.read(reinterpret_cast<char*>(m), 4);
-  if (f.gcount() < 2) return FileKind::not_library;
-  const uint32_t be =
-      (uint32_t{m[0]} << 24) | (uint32_t{m[1]} << 16) | (uint32_t{m[2]} << 8) | m[3];
-  if (f.gcount() == 4) {
-    if (be == 0x7F454C46u) return FileKind::library;  // ELF
+  const unsigned char* m = p.head;
+  if (p.head_size >= 4) {
+    const uint32_t be =
+        (uint32_t{m[0]} << 24) | (uint32_t{m[1]} << 16) | (uint32_t{m[2]} << 8) | m[3];
+    if (be == 0x7F454C46u) return {};  // ELF
     if (be == 0xFEEDFACEu || be == 0xFEEDFACFu || be == 0xCEFAEDFEu || be == 0xCFFAEDFEu ||
         be == 0xCAFEBABEu) {
-      return FileKind::library;  // Mach-O (thin, 32/64-bit, either byte order; fat)
+      return {};  // Mach-O (thin, 32/64-bit, either byte order; fat)
     }
   }
-  if (m[0] == 'M' && m[1] == 'Z') return FileKind::library;  // PE
-  return FileKind::not_library;
+  if (p.head_size >= 2 && m[0] == 'M' && m[1] == 'Z') return {};  // PE
+  return "not a shared library (no ELF, Mach-O or PE header)";
 }
 
 // ---- errors ------------------------------------------------------------------------------
@@ -138,7 +106,7 @@ constexpr auto kFragmentedSlice = std::chrono::milliseconds(250);
 struct PluginSlot::Loaded {
   PluginSlot* slot = nullptr;
   smc_host host{};
-  LibHandle lib{};
+  LibraryHandle lib{};
   const smc_plugin_descriptor* desc = nullptr;
   void* instance = nullptr;
   std::string path, name, version, config;
@@ -161,8 +129,15 @@ struct PluginHostAccess {
     const Loaded* owner = nullptr;
   };
   static ThreadReservation& tls() {
-    thread_local ThreadReservation r;
-    return r;
+    // A pointer, not a ThreadReservation: a thread_local with a destructor is unsafe under
+    // MinGW (smc/platform/thread.hpp). The exit hook aborts a reservation the thread left
+    // open (its send lock), on that thread.
+    thread_local ThreadReservation* r = nullptr;
+    if (r == nullptr) {
+      r = new ThreadReservation;
+      platform::at_thread_exit([](void* p) { delete static_cast<ThreadReservation*>(p); }, r);
+    }
+    return *r;
   }
   // The plugin whose on_message / on_tick this thread is running (replies from there are
   // published per batch, not per message).
@@ -395,30 +370,18 @@ bool PluginSlot::load_locked(const std::string& path, const std::string& config_
     err = who + ": cannot load: the channel is closed";
     return false;
   }
-  switch (classify(path)) {
-    case FileKind::missing:
-      err = who + ": file not found";
-      return false;
-    case FileKind::directory:
-      err = who + ": is a directory, not a shared library";
-      return false;
-    case FileKind::unreadable:
-      err = who + ": cannot read the file";
-      return false;
-    case FileKind::not_library:
-      err = who + ": not a shared library (no ELF, Mach-O or PE header)";
-      return false;
-    case FileKind::library:
-      break;
+  if (const std::string why_not = refuse_file(path); !why_not.empty()) {
+    err = who + ": " + why_not;
+    return false;
   }
   std::string why;
-  LibHandle lib = open_library(path, &why);
+  LibraryHandle lib = open_library(path, &why);
   if (!lib) {
     err = who + ": cannot load the shared library: " + why;
     return false;
   }
   struct LibGuard {
-    LibHandle h;
+    LibraryHandle h;
     ~LibGuard() {
       if (h) close_library(h);
     }
@@ -527,7 +490,7 @@ bool PluginSlot::unload_locked() {
   // 4. destroy (joins the plugin's threads), 5. close the library.
   lp->desc->destroy(lp->instance);
   lp->instance = nullptr;
-  LibHandle lib = lp->lib;
+  LibraryHandle lib = lp->lib;
   current_.reset();
   close_library(lib);
   unloads_.fetch_add(1, std::memory_order_relaxed);
@@ -634,13 +597,9 @@ std::unique_ptr<Handler> make_plugin_handler(const std::string& path,
 std::string plugin_file_name(const std::string& name) {
   std::string n = name;
   std::replace(n.begin(), n.end(), '-', '_');
-#if defined(_WIN32)
-  return "smc_" + n + ".dll";
-#elif defined(__APPLE__)
-  return "libsmc_" + n + ".dylib";
-#else
-  return "libsmc_" + n + ".so";
-#endif
+  const std::string suffix = platform::library_suffix();
+  // CMake's MODULE naming: no "lib" prefix on Windows.
+  return (suffix == ".dll" ? "smc_" : "libsmc_") + n + suffix;
 }
 
 }  // namespace smc

@@ -9,7 +9,10 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <functional>
+#include <future>
 #include <mutex>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -17,6 +20,7 @@
 #include "../plugins/plugin_util.hpp"
 #include "smc/bpg.hpp"
 #include "smc/plugin_host.hpp"
+#include "special_files.hpp"
 #include "test_support.hpp"
 
 namespace {
@@ -135,6 +139,91 @@ TEST(PluginLoader, NotASharedLibrary) {
   // A directory is not one either.
   EXPECT_FALSE(slot.load(SMC_TEST_PLUGIN_DIR, "{}", &err));
   EXPECT_TRUE(contains(err, "is a directory")) << err;
+}
+
+// ---- special files: refused by kind, never opened (a FIFO's open would block forever) ----
+
+// A name no other test run uses at the same time (suites of several builds share /tmp).
+std::string unique_name(const char* stem) {
+  std::random_device rd;
+  return std::string(stem) + "-" + std::to_string(rd()) + std::to_string(rd());
+}
+
+// Loads `path` on another thread and gives the load `limit` to return: a loader that
+// blocks fails the test instead of hanging it. `release` unblocks such a loader so that
+// the thread can be joined.
+std::string load_error_within(const std::string& path, std::chrono::seconds limit,
+                              const std::function<void()>& release, bool* returned) {
+  PluginSlot slot;
+  std::string err;
+  auto done = std::async(std::launch::async, [&] { return slot.load(path, "{}", &err); });
+  *returned = done.wait_for(limit) == std::future_status::ready;
+  if (!*returned) release();
+  EXPECT_FALSE(done.get()) << path << " loaded";
+  return err;
+}
+
+#if !defined(_WIN32)
+TEST(PluginLoader, RefusesAFifoWithoutBlocking) {
+  TempFifo fifo(testing::TempDir() + unique_name("smc-plugin-fifo"));
+  ASSERT_TRUE(fifo.ok()) << "mkfifo " << fifo.path();
+  bool returned = false;
+  const std::string err = load_error_within(
+      fifo.path(), 10s, [&] { fifo.release_a_blocked_reader(); }, &returned);
+  EXPECT_TRUE(returned) << "load() of a FIFO blocked";
+  EXPECT_TRUE(contains(err, "'" + fifo.path() + "'")) << err;
+  EXPECT_TRUE(contains(err, "is a FIFO (named pipe), not a regular file")) << err;
+}
+
+TEST(PluginLoader, RefusesACharacterDevice) {
+  bool returned = false;
+  const std::string err = load_error_within(
+      "/dev/null", 10s, [] {}, &returned);
+  EXPECT_TRUE(returned);
+  EXPECT_TRUE(contains(err, "'/dev/null'")) << err;
+  EXPECT_TRUE(contains(err, "is a character device, not a regular file")) << err;
+}
+
+TEST(PluginLoader, RefusesAUnixSocket) {
+  // sun_path holds ~100 bytes: TempDir() can be longer, so the socket goes in /tmp.
+  TempUnixSocket sock("/tmp/" + unique_name("smc-sock"));
+  ASSERT_TRUE(sock.ok()) << "bind " << sock.path();
+  bool returned = false;
+  const std::string err = load_error_within(
+      sock.path(), 10s, [] {}, &returned);
+  EXPECT_TRUE(returned);
+  EXPECT_TRUE(contains(err, "'" + sock.path() + "'")) << err;
+  EXPECT_TRUE(contains(err, "is a socket, not a regular file")) << err;
+}
+#else
+TEST(PluginLoader, RefusesANamedPipeWithoutBlocking) {
+  TempNamedPipe pipe(unique_name("smc-plugin-pipe"));
+  ASSERT_TRUE(pipe.ok()) << "CreateNamedPipe " << pipe.path();
+  bool returned = false;
+  const std::string err = load_error_within(
+      pipe.path(), 10s, [] {}, &returned);
+  EXPECT_TRUE(returned) << "load() of a named pipe blocked";
+  EXPECT_TRUE(contains(err, "'" + pipe.path() + "'")) << err;
+  EXPECT_TRUE(contains(err, "is a FIFO (named pipe), not a regular file")) << err;
+}
+
+TEST(PluginLoader, ADllWithoutTheEntryPointIsNotAPlugin) {
+  PluginSlot slot;
+  std::string err;
+  const std::string path = "C:\\windows\\system32\\kernel32.dll";
+  EXPECT_FALSE(slot.load(path, "{}", &err));
+  EXPECT_TRUE(contains(err, "'" + path + "'")) << err;
+  EXPECT_TRUE(contains(err, "entry symbol 'smc_plugin_entry' not found")) << err;
+}
+#endif
+
+TEST(PluginLoader, RefusesADirectory) {
+  bool returned = false;
+  const std::string err = load_error_within(
+      testing::TempDir(), 10s, [] {}, &returned);
+  EXPECT_TRUE(returned);
+  EXPECT_TRUE(contains(err, "'" + testing::TempDir() + "'")) << err;
+  EXPECT_TRUE(contains(err, "is a directory, not a shared library")) << err;
 }
 
 TEST(PluginLoader, EntrySymbolMissing) {

@@ -22,7 +22,7 @@ using namespace smc;
 using namespace smc::test;
 using namespace std::chrono_literals;
 
-#ifdef SMC_UNDER_SANITIZER
+#if defined(SMC_UNDER_SANITIZER) || defined(SMC_REDUCED_STRESS)
 constexpr uint64_t kMessagesPerDirection = 100'000;
 #else
 constexpr uint64_t kMessagesPerDirection = 5'000'000;

@@ -1,11 +1,16 @@
 // Idle and wake primitives (docs/protocol.md, section 5): spin with a pause hint, yield,
-// then park on a 32-bit shared word. On Linux parking is a futex on the word itself, so
-// the sleeper's "is it still the value I saw?" check and the sleep are one atomic step;
-// elsewhere a hashed table of condition variables gives the same contract.
+// then park on a 32-bit shared word with the platform layer's park_on / wake_all
+// (smc/platform/wait.hpp: futex, WaitOnAddress, ulock or the portable fallback).
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+
+#include "smc/platform/wait.hpp"
+
+#if defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
+#include <intrin.h>
+#endif
 
 namespace smc {
 
@@ -33,19 +38,13 @@ struct IdleOptions {
 
 // CPU hint for spin loops (PAUSE on x86, YIELD on ARM).
 inline void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
+  _mm_pause();
+#elif defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
 #elif defined(__aarch64__) || defined(__arm__)
   asm volatile("yield");
 #endif
 }
-
-// Sleeps while *word == expected, at most `timeout`. Spurious returns are allowed; the
-// caller re-checks its condition.
-void park_on(const uint32_t* word, uint32_t expected, std::chrono::nanoseconds timeout);
-
-// Wakes every thread parked on `word` (cheap when nobody is: ~300 ns syscall, which is why
-// callers ring only when the parked flag says someone sleeps).
-void wake_all(const uint32_t* word);
 
 }  // namespace smc
