@@ -63,7 +63,7 @@ const deadline = t0 + minutes * 60_000;
 const log = (s) => process.stderr.write(`[soak ${((Date.now() - t0) / 1000).toFixed(0).padStart(5)} s] ${s}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const tick = () => new Promise((r) => setImmediate(r));
-const running = () => Date.now() < deadline && violations.length === 0;
+const running = () => Date.now() < deadline;
 
 // ---- seeded PRNG (mulberry32): one stream per actor, all derived from the printed seed ----
 function mulberry32(a) {
@@ -79,9 +79,13 @@ const pick = (rand, xs) => xs[Math.floor(rand() * xs.length)];
 const int = (rand, lo, hi) => lo + Math.floor(rand() * (hi - lo + 1)); // inclusive
 
 // ---- violations, progress, counters -----------------------------------------------------
+// A violation is recorded and the run goes on (the actor that found it starts over with a
+// new channel), so one run reports everything it finds; any violation makes the exit 1.
 const violations = [];
+const violationCounts = {};
 function violate(reason, detail) {
-  if (violations.length < 20) violations.push({ reason, detail: String(detail) });
+  violationCounts[reason] = (violationCounts[reason] ?? 0) + 1;
+  if (violationCounts[reason] <= 3) violations.push({ reason, detail: String(detail) });
   log(`VIOLATION ${reason}: ${detail}`);
 }
 class Violation extends Error {
@@ -94,6 +98,13 @@ const check = (ok, reason, detail) => {
   if (!ok) throw new Violation(reason, typeof detail === 'function' ? detail() : detail);
 };
 const progress = {};
+// Event-loop lag: a stall report must say whether this thread itself was starved.
+const lag = { max: 0, last: performance.now() };
+setInterval(() => {
+  const now = performance.now();
+  lag.max = Math.max(lag.max, now - lag.last - 100);
+  lag.last = now;
+}, 100).unref();
 const counts = {};
 const bump = (k, n = 1) => (counts[k] = (counts[k] ?? 0) + n);
 
@@ -208,9 +219,9 @@ async function echoActor() {
         const burst = int(rand, 1, 200);
         for (let b = 0; b < burst; b++) {
           // Bound what is in flight: the echo blocks when JS does not read, by design.
-          while (seq - recvCount >= 256 || inflightBytes > 16 << 20) {
+          while (seq - recvCount >= 256 || inflightBytes > 8 << 20) {
             check(!bad, 'echo_mismatch', bad);
-            await until(() => seq - recvCount < 256 && inflightBytes <= 16 << 20 || bad || errors.length, 30_000, 'echo_stall', () => `${seq - recvCount} echoes outstanding for 30 s (ring ${ring})`);
+            await until(() => seq - recvCount < 256 && inflightBytes <= 8 << 20 || bad || errors.length, 30_000, 'echo_stall', () => `${seq - recvCount} echoes outstanding for 30 s (ring ${ring})`);
             check(errors.length === 0, 'echo_channel_error', () => errors[0]?.message);
           }
           const m = makeMessage(rand, seq, messageSize(rand, 4 << 20));
@@ -410,27 +421,47 @@ async function pluginActor() {
       }
       requests.delete(p.targetId);
     });
-    const sendEcho = () => {
+    // send() refuses (returns false, queues nothing) above the JS queue's high-water mark.
+    const put = async (m) => {
+      while (!ch.send(m)) {
+        check(errors.length === 0 && !ch.isClosed, 'plugin_channel_error', () => errors[0]?.message ?? 'closed');
+        await new Promise((r) => ch.once('drain', r));
+      }
+    };
+    const sendEcho = async () => {
       const m = makeMessage(rand, seq, messageSize(rand, 64 << 10));
       echoes.set(seq++, m);
-      ch.send(m);
+      await put(m);
     };
-    const sendImage = () => {
+    const sendImage = async () => {
       const w = int(rand, 1, 48), h = int(rand, 1, 32), c = pick(rand, [1, 3, 4]);
       const off = int(rand, 0, POOL - w * h * c);
       const pixels = pool.slice(off, off + w * h * c);
       const id = reqId++;
       const bytes = bpg.encode({ tag: 'IM', endOfGroup: true, targetId: id, groupId: id, metadata: JSON.stringify({ width: w, height: h, channels: c, filter: 'invert' }), binary: pixels });
       requests.set(id, { bytes, pixels, channels: c });
-      ch.send(bytes);
+      await put(bytes);
     };
-    const traffic = (n) => {
-      for (let i = 0; i < n; i++) (rand() < 0.5 ? sendEcho : sendImage)();
+    const traffic = async (n) => {
+      for (let i = 0; i < n; i++) await (rand() < 0.5 ? sendEcho : sendImage)();
+    };
+    // For a stall report: the channel's state, then whether a direct poll() delivers what
+    // the event-loop delivery did not (a missed wake-up) or nothing (a stuck reader).
+    const state = () => {
+      const { peer, ...st } = ch.getStats();
+      let polled;
+      try {
+        polled = ch.poll();
+      } catch (e) {
+        polled = `threw ${e.message}`;
+      }
+      const after = ch.getStats();
+      return `; ring ${ring} B; JS ${JSON.stringify(st)}; peer ${JSON.stringify(peer)}; a direct poll() then delivered ${polled} (received ${after.messagesReceived}, n2rFill ${after.n2rFill}); current plugin ${current}; event-loop lag max ${lag.max.toFixed(0)} ms`;
     };
     try {
       const epochs = int(rand, 5, 30);
       for (let e = 0; e < epochs && running(); e++) {
-        traffic(int(rand, 0, 100)); // in flight while the slot changes
+        await traffic(int(rand, 0, 100)); // in flight while the slot changes
         const next = rand() < 0.15 ? null : pick(rand, PLUGINS);
         if (next === null) {
           ch.unloadPlugin();
@@ -442,23 +473,23 @@ async function pluginActor() {
           bump(next === current ? 'plugin.reloads' : 'plugin.loads');
         }
         current = next;
-        traffic(int(rand, 0, 100)); // after the swap
+        await traffic(int(rand, 0, 100)); // after the swap
         // The new plugin must answer within a bound: a probe that only it explains.
         if (current === 'echo') {
           const probe = seq;
-          sendEcho();
-          await until(() => lastEcho >= probe || bad || errors.length, 10_000, 'plugin_stall', `echo plugin did not echo a probe within 10 s`);
+          await sendEcho();
+          await until(() => lastEcho >= probe || bad || errors.length, 10_000, 'plugin_stall', () => `echo plugin did not echo a probe within 10 s${state()}`);
         } else if (current === 'image-filter') {
           const before = seen.filtered;
-          sendImage();
-          await until(() => seen.filtered > before || bad || errors.length, 10_000, 'plugin_stall', `image-filter did not answer a probe within 10 s`);
+          await sendImage();
+          await until(() => seen.filtered > before || bad || errors.length, 10_000, 'plugin_stall', () => `image-filter did not answer a probe within 10 s${state()}`);
         } else if (current === 'image-source') {
           const before = seen.frames;
-          await until(() => seen.frames >= before + 2 || bad || errors.length, 10_000, 'plugin_stall', `image-source sent no 2 frames within 10 s`);
+          await until(() => seen.frames >= before + 2 || bad || errors.length, 10_000, 'plugin_stall', () => `image-source sent no 2 frames within 10 s${state()}`);
         } else {
           const before = ch.getStats().peer.pluginDropped;
-          sendEcho();
-          await until(() => ch.getStats().peer.pluginDropped > before || bad || errors.length, 10_000, 'plugin_stall', `a message to an empty slot was not counted as dropped within 10 s`);
+          await sendEcho();
+          await until(() => ch.getStats().peer.pluginDropped > before || bad || errors.length, 10_000, 'plugin_stall', () => `a message to an empty slot was not counted as dropped within 10 s${state()}`);
         }
         check(!bad, 'plugin_reply', bad);
         check(errors.length === 0, 'plugin_channel_error', () => errors[0]?.message);
@@ -654,9 +685,16 @@ const sampler = setInterval(() => {
 let hostileResult = null;
 let finishing = false;
 const hostile = hostileSection();
-const runs = Object.entries(actors).map(([name, fn]) =>
-  fn().catch((e) => violate(e instanceof Violation ? e.reason : `${name}_exception`, e instanceof Violation ? e.message : e?.stack ?? e)).finally(() => (actorDone[name] = true)),
-);
+const runs = Object.entries(actors).map(async ([name, fn]) => {
+  while (running()) {
+    try {
+      await fn();
+    } catch (e) {
+      violate(e instanceof Violation ? e.reason : `${name}_exception`, e instanceof Violation ? e.message : e?.stack ?? e);
+    }
+  }
+  actorDone[name] = true;
+});
 // Warm-up: the resources every actor needs once (libuv pool, V8 worker isolates, plugin
 // images) are in place after the first 20 s; leaks are measured from there.
 const warmTimer = setTimeout(async () => {
@@ -700,15 +738,16 @@ async function finish() {
   const summary = {
     seed, minutes, elapsed_s: (Date.now() - t0) / 1000, load: os.loadavg(),
     start: startRes, warm: ref, end, peakRssMiB: Math.max(...samples.map((s) => s.rssMiB), end.rssMiB),
-    counts, hostile: hostileResult ? { seeds, exit: hostileResult.code, skipped: hostileResult.skipped, outcomes: hostileResult.outcomes } : null,
+    eventLoopLagMaxMs: lag.max, counts, violationCounts, hostile: hostileResult ? { seeds, exit: hostileResult.code, skipped: hostileResult.skipped, outcomes: hostileResult.outcomes } : null,
     violations,
   };
   if (json) process.stdout.write(JSON.stringify(summary) + '\n');
   else {
     const lines = [`soak: seed ${seed}, ${summary.elapsed_s.toFixed(0)} s, load avg ${summary.load.map((l) => l.toFixed(1)).join(' ')}`];
     for (const k of Object.keys(counts).sort()) lines.push(`  ${k.padEnd(32)} ${counts[k]}`);
-    lines.push(`  resources        start / warm / end: RSS ${startRes.rssMiB.toFixed(1)} / ${ref.rssMiB.toFixed(1)} / ${end.rssMiB.toFixed(1)} MiB (peak ${summary.peakRssMiB.toFixed(1)}), fds ${startRes.fds} / ${ref.fds} / ${end.fds}, threads ${startRes.threads} / ${ref.threads} / ${end.threads}`);
+    lines.push(`  resources        start / warm / end: RSS ${startRes.rssMiB.toFixed(1)} / ${ref.rssMiB.toFixed(1)} / ${end.rssMiB.toFixed(1)} MiB (peak ${summary.peakRssMiB.toFixed(1)}), event-loop lag max ${lag.max.toFixed(0)} ms, fds ${startRes.fds} / ${ref.fds} / ${end.fds}, threads ${startRes.threads} / ${ref.threads} / ${end.threads}`);
     if (summary.hostile) lines.push(`  hostile memory   ${summary.hostile.skipped ? `skipped (${summary.hostile.skipped})` : `${seeds} seeds, exit ${summary.hostile.exit}: ${summary.hostile.outcomes.join('; ')}`}`);
+    if (violations.length) lines.push(`  violations       ${Object.entries(violationCounts).map(([r, n]) => `${r} x${n}`).join(', ')} (the first 3 of each below)`);
     lines.push(violations.length ? violations.map((v) => `SOAK FAIL ${v.reason}: ${v.detail}`).join('\n') : 'SOAK PASS');
     process.stdout.write(lines.join('\n') + '\n');
   }
