@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ChannelError, SharedMemoryChannel, pluginPath } from '../src/index';
 import { BpgRequester, decodeOne, type BpgGroup } from '../src/bpg';
+import { runNode } from './helpers';
 
 interface FrameInfo {
   size: number;
@@ -271,5 +272,17 @@ test('unloading a streaming source while JS is not reading does not hang', async
     assert.ok(Date.now() - t0 < 2000, `unload took ${Date.now() - t0} ms`);
   } finally {
     ch.cleanup();
+  }
+});
+
+test('a FIFO (a named pipe on Windows) is refused at once with an error naming it, never opened', async () => {
+  // In a child: a loader that opened the FIFO would block its JS thread for good.
+  const r = await runNode([path.join(__dirname, 'fixtures', 'special-file-plugin.js')], 20_000);
+  assert.equal(r.timedOut, false, `loading a FIFO blocked (killed after 20 s); stderr: ${r.stderr}`);
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as { path: string; viaLoad: string; viaConstructor: string };
+  for (const message of [out.viaLoad, out.viaConstructor]) {
+    assert.ok(message.includes(`'${out.path}'`), message);
+    assert.match(message, /is a FIFO \(named pipe\), not a regular file/);
   }
 });

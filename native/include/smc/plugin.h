@@ -43,6 +43,11 @@ extern "C" {
 /* The one symbol a plugin exports. */
 #define SMC_PLUGIN_ENTRY_NAME "smc_plugin_entry"
 
+/* SMC_PLUGIN_EXPORT puts the entry point in the library's export table (dllexport on
+ * Windows, default visibility elsewhere). Every function of this ABI, the entry point,
+ * the descriptor's and the host table's, uses the platform's default C calling
+ * convention: the one Microsoft x64 convention on Windows x64, System V on Linux and
+ * macOS (x86-64, arm64). Do not build a plugin with another default (no MSVC /Gz, /Gr). */
 #if defined(_WIN32)
 #define SMC_PLUGIN_EXPORT __declspec(dllexport)
 #else
