@@ -417,10 +417,207 @@ async function timerCost({ iters, reps }) {
   return out;
 }
 
+// ---- scaling (bench/scaling.mjs; issue #14 item 8) ------------------------------------------
+
+// A payload of `size` bytes without a per-byte loop over hundreds of MiB: one 64 KiB
+// pattern, doubled by copying.
+function bigPayload(size) {
+  const b = new Uint8Array(size);
+  const head = payload(Math.min(size, 1 << 16));
+  b.set(head);
+  for (let n = head.length; n < size; n *= 2) b.copyWithin(n, 0, Math.min(n, size - n));
+  return b;
+}
+
+// sum32 of a view without copying it: records start 8-byte aligned in the ring, and a
+// reassembled message is an ArrayBuffer of its own, so the aligned path is the normal one.
+function sum32View(u8) {
+  let s = 0;
+  const n4 = u8.length & ~3;
+  if ((u8.byteOffset & 3) === 0) {
+    const w = new Uint32Array(u8.buffer, u8.byteOffset, n4 >> 2);
+    for (let i = 0; i < w.length; i++) s = (s + w[i]) | 0;
+  } else {
+    for (let i = 0; i < n4; i += 4) s = (s + (u8[i] | (u8[i + 1] << 8) | (u8[i + 2] << 16) | (u8[i + 3] << 24))) | 0;
+  }
+  let tail = 0;
+  for (let i = n4; i < u8.length; i++) tail |= u8[i] << (8 * (i - n4));
+  return (s + tail) >>> 0;
+}
+
+// sum32 of the source handler's message i of `size` bytes (docs/api.md: i as a
+// little-endian u64, or its first `size` bytes; the rest is the byte i & 0xff).
+function sourceSum32(i, size) {
+  if (size < 4) return (i & ((1 << (8 * size)) - 1)) >>> 0;
+  if (size <= 8) return i >>> 0;
+  const f = size - 8;
+  const b = i & 0xff;
+  const word = Math.imul(b, 0x01010101);
+  const tail = f & 3 ? Math.imul(b, 0x01010101 & ((1 << (8 * (f & 3))) - 1)) : 0;
+  return (i + Math.imul(f >>> 2, word) + tail) >>> 0;
+}
+
+// JS -> native: `count` messages into the sink, batched send() paced on the ring's fill
+// for small messages (as chanJ2N), sendDirect for 64 KiB and up (no JS queue; a message
+// larger than a record goes as fragments as space appears).
+async function sendInto(ch, msg, count, cap) {
+  if (msg.length >= 1 << 16) {
+    for (let i = 0; i < count; i++) ch.sendDirect(msg, 120_000);
+    return;
+  }
+  const rec = 8 + ((msg.length + 7) & ~7);
+  const batch = Math.max(1, Math.min(1024, Math.floor(cap / 4 / rec)));
+  for (let i = 0; i < count; ) {
+    const e = Math.min(count, i + batch);
+    while (ch.getStats().r2nFill + (e - i) * rec > cap) await tick();
+    for (; i < e; i++) ch.send(msg);
+    await null; // publish
+  }
+}
+
+// Throughput of one (direction, size, ring) on a fresh channel per rep, in two phases of
+// `k` messages each: `first` is timed from just before the constructor (a fresh
+// SharedArrayBuffer whose pages were never touched, a new native thread, fresh
+// reassembly buffers) to the k-th message's arrival; `warm` is the next k messages on the
+// same channel. dir 'j2n': the 'sink' handler with checksum 'sum32', verified against the
+// bytes sent. dir 'n2j': the 'source' handler streams 2k messages; the JS consumer reads
+// every byte (read 'all': a u32 sum, checked against the source's pattern) or one byte
+// per message (read 'one': m[0], checked). The first rep is a warm-up and not reported.
+async function chanScale({ dir, size, ring, k, reps, read = 'all' }) {
+  const { SharedMemoryChannel, AddonTransport } = channelLib();
+  const out = [];
+  const msg = dir === 'j2n' ? bigPayload(size) : null;
+  const fullSum = msg ? sum32View(msg) : 0;
+  for (let rep = 0; rep <= reps; rep++) {
+    let t1, t2, create;
+    const t0 = hr();
+    if (dir === 'j2n') {
+      const ch = new SharedMemoryChannel(ring, 1 << 16, {
+        transport: new AddonTransport({ handler: 'sink', checksum: 'sum32' }), keepAlive: true,
+      });
+      create = sec(t0);
+      await sendInto(ch, msg, k, ring);
+      while (ch.getStats().peer.sinkMessages < k) await tick();
+      t1 = hr();
+      await sendInto(ch, msg, k, ring);
+      while (ch.getStats().peer.sinkMessages < 2 * k) await tick();
+      t2 = hr();
+      const st = ch.getStats();
+      ch.cleanup();
+      if (st.peer.sinkBytes !== 2 * k * size) throw new Error(`sink got ${st.peer.sinkBytes} bytes, expected ${2 * k * size}`);
+      if (st.peer.sinkChecksum !== 2 * k * fullSum) throw new Error(`sink checksum ${st.peer.sinkChecksum}, expected ${2 * k * fullSum}`);
+    } else {
+      let got = 0, acc = 0, done;
+      const finished = new Promise((r) => (done = r));
+      const ch = new SharedMemoryChannel(1 << 16, ring, {
+        handler: 'source', sourceCount: 2 * k, sourceSize: size, keepAlive: true,
+      });
+      create = sec(t0);
+      ch.startReceiving(read === 'all'
+        ? (m) => {
+          acc = (acc + sum32View(m)) | 0;
+          if (++got === k) t1 = hr();
+          else if (got === 2 * k) done();
+        }
+        : (m) => {
+          acc = (acc + m[0]) | 0;
+          if (++got === k) t1 = hr();
+          else if (got === 2 * k) done();
+        });
+      await finished;
+      t2 = hr();
+      ch.cleanup();
+      let want = 0;
+      for (let i = 0; i < 2 * k; i++) want = (want + (read === 'all' ? sourceSum32(i, size) : size > 0 ? i & 0xff : 0)) | 0;
+      if (acc >>> 0 !== want >>> 0) throw new Error(`native->JS ${size} B: the consumer's sum ${acc >>> 0} is not the source's ${want >>> 0}`);
+    }
+    if (rep === 0) continue;
+    const first = Number(t1 - t0) / 1e9, warm = Number(t2 - t1) / 1e9;
+    out.push({
+      first_bytes_per_s: (k * size) / first, warm_bytes_per_s: (k * size) / warm,
+      first_msgs_per_s: k / first, warm_msgs_per_s: k / warm, create_s: create,
+    });
+  }
+  return out;
+}
+
+// native -> JS as chanN2J (fresh channel per run, timed from its creation to the n-th
+// message, the same ring), but the consumer reads EVERY byte (a u32 sum per message,
+// checked against the source's pattern): a receiver, not only the native writer.
+async function chanN2JRead({ size, n, reps, ring }) {
+  const { SharedMemoryChannel } = channelLib();
+  return floodRuns({ n, reps }, async (count) => {
+    let got = 0, acc = 0, done;
+    const finished = new Promise((r) => (done = r));
+    const t0 = hr();
+    const ch = new SharedMemoryChannel(1 << 16, ring ?? ringFor(size), {
+      handler: 'source', sourceCount: count, sourceSize: size, keepAlive: true,
+    });
+    ch.startReceiving((m) => {
+      acc = (acc + sum32View(m)) | 0;
+      if (++got === count) done();
+    });
+    await finished;
+    const s = sec(t0);
+    ch.cleanup();
+    let want = 0;
+    for (let i = 0; i < count; i++) want = (want + sourceSum32(i, size)) | 0;
+    if (acc >>> 0 !== want >>> 0) throw new Error(`native->JS ${size} B: the consumer's sum ${acc >>> 0} is not the source's ${want >>> 0}`);
+    return { msgs_per_s: count / s, bytes_per_s: (count * size) / s };
+  });
+}
+
+// What one channel costs: `n` channels (default echo handler, receiving) opened at once;
+// threads and fds (/proc/self) and RSS per channel, before any traffic and after one lap
+// of each ring; the buffer's size is 2048 + r2n + n2r.
+async function chanFootprint({ n, r2n, n2r }) {
+  const { SharedMemoryChannel } = channelLib();
+  const { readFileSync, readdirSync } = await import('node:fs');
+  const res = () => {
+    const st = readFileSync('/proc/self/status', 'utf8');
+    const f = (k) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(st)?.[1]);
+    return { rss: f('VmRSS') * 1024, threads: f('Threads'), fds: readdirSync('/proc/self/fd').length };
+  };
+  globalThis.gc?.();
+  await tick();
+  const a = res();
+  const chans = [];
+  for (let i = 0; i < n; i++) {
+    const ch = new SharedMemoryChannel(r2n, n2r);
+    let got = 0;
+    ch.startReceiving(() => void got++);
+    chans.push({ ch, got: () => got });
+  }
+  await new Promise((r) => setTimeout(r, 100));
+  const b = res();
+  // One lap of each ring: every page of both rings touched by both sides.
+  const size = Math.min(r2n, n2r) / 8;
+  const laps = Math.ceil(Math.max(r2n, n2r) / size) + 1;
+  const m = new Uint8Array(size);
+  for (const { ch, got } of chans) {
+    for (let i = 0; i < laps; i++) {
+      ch.sendDirect(m, 10_000);
+      while (got() < i) ch.poll();
+    }
+    while (got() < laps) ch.poll();
+  }
+  const c = res();
+  const bufferBytes = chans[0].ch.buffer.byteLength;
+  for (const { ch } of chans) ch.cleanup();
+  await new Promise((r) => setTimeout(r, 100));
+  const d = res();
+  return [{
+    buffer_bytes: bufferBytes, threads_per_channel: (b.threads - a.threads) / n, fds_per_channel: (b.fds - a.fds) / n,
+    rss_per_channel_idle: (b.rss - a.rss) / n, rss_per_channel_after_lap: (c.rss - a.rss) / n,
+    threads_after_cleanup: d.threads - a.threads, fds_after_cleanup: d.fds - a.fds,
+  }];
+}
+
 export const cases = {
   chanJ2N, chanN2J, chanRttSpin, chanRttDoorbell, chanIdle,
   tsfnFlood, mutexQueue, pmFlood, pmRtt, tsfnRtt,
   sabSet, handover, memcpy, rawSpin, timerCost, peerRing,
+  chanScale, chanFootprint, chanN2JRead,
 };
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

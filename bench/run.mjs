@@ -5,7 +5,10 @@
 // child process of its own (bench/cases.mjs), one after another; every figure is the
 // median of several runs; targets are ratios measured in this one run.
 //
-//   node bench/run.mjs [--quick] [--json] [--out=bench-results]
+//   node bench/run.mjs [--quick] [--json] [--out=bench-results] [--scaling] [--no-build]
+//
+// --scaling: afterwards, the size and ring-size sweep of bench/scaling.mjs (several
+// minutes more; its table on stdout, scaling-*.svg and scaling.json beside bench.svg).
 //
 // Human output: a table (stdout), progress (stderr), an SVG bar chart of the ratios
 // (bench-results/bench.svg) and all figures (bench-results/results.json).
@@ -27,6 +30,16 @@ const log = (s) => process.stderr.write(s);
 
 // ---- prerequisites ------------------------------------------------------------------------
 function ensureBuilt() {
+  // --no-build: measure the binaries and js/dist as they are (a checkout shared with
+  // others, whose half-done edits a rebuild would pick up); they must exist.
+  if (flag('no-build')) {
+    const missing = ['build/release/smc.node', 'build/release/bench_baseline.node', 'js/dist/cjs/index.js'].filter((f) => !existsSync(path.join(root, f)));
+    if (missing.length) {
+      log(`bench: --no-build, but ${missing.join(', ')} not built\n`);
+      process.exit(1);
+    }
+    return;
+  }
   // Measure what is in the tree: `npm run build` first (incremental, a no-op when up to
   // date; its release preset also builds the baseline addon), so an edited source is
   // never benchmarked stale.
@@ -51,6 +64,12 @@ const plan = [
   ['channel native->JS 64 B', 'chanN2J', { size: 64, n: 1_000_000 * K, reps: R }, (r) => ({ 'channel.native_to_js.64B.msgs_per_s': [med(r, 'msgs_per_s'), 'msg/s'] })],
   ['channel native->JS 4 KiB', 'chanN2J', { size: 4096, n: 100_000 * K, reps: R }, (r) => ({ 'channel.native_to_js.4KiB.msgs_per_s': [med(r, 'msgs_per_s'), 'msg/s'] })],
   ['channel native->JS 1 MiB', 'chanN2J', { size: MiB, n: 400 * K, reps: R }, (r) => ({ 'channel.native_to_js.1MiB.bytes_per_s': [med(r, 'bytes_per_s'), 'B/s'] })],
+  // Issue #14 items 3 and 7: a consumer that reads every byte, and 256 MiB messages through
+  // the same 8 MiB rings as the 1 MiB figures (fragmented into 2 MiB records, reassembled).
+  ['channel native->JS 1 MiB, JS reads every byte', 'chanN2JRead', { size: MiB, n: 400 * K, reps: R }, (r) => ({ 'channel.native_to_js.1MiB.read_all.bytes_per_s': [med(r, 'bytes_per_s'), 'B/s'] })],
+  ['channel JS->native 256 MiB (sendDirect, 8 MiB ring)', 'chanJ2N', { size: 256 * MiB, n: quick ? 1 : 4, reps: R, direct: true, ring: 8 * MiB }, (r) => ({ 'channel.js_to_native.256MiB.bytes_per_s': [med(r, 'bytes_per_s'), 'B/s'] })],
+  ['channel native->JS 256 MiB (8 MiB ring)', 'chanN2J', { size: 256 * MiB, n: quick ? 1 : 4, reps: R }, (r) => ({ 'channel.native_to_js.256MiB.bytes_per_s': [med(r, 'bytes_per_s'), 'B/s'] })],
+  ['channel native->JS 256 MiB, JS reads every byte', 'chanN2JRead', { size: 256 * MiB, n: quick ? 1 : 4, reps: R }, (r) => ({ 'channel.native_to_js.256MiB.read_all.bytes_per_s': [med(r, 'bytes_per_s'), 'B/s'] })],
   ['channel spin round trip', 'chanRttSpin', { iters: 20_000 * K, reps: R }, (r) => ({
     'channel.rtt.spin.p50_ns': [med(r, 'p50_ns'), 'ns'], 'channel.rtt.spin.p99_ns': [med(r, 'p99_ns'), 'ns'] })],
   ['channel doorbell round trip', 'chanRttDoorbell', { iters: 1000 * K, reps: R }, (r) => ({
@@ -87,6 +106,10 @@ const ratios = [
   ['JS->native 1 MiB send() paced vs u8.set', 'channel.js_to_native.1MiB.send_paced.bytes_per_s', 'limit.sab_set.1MiB.bytes_per_s', null, '(info)'],
   ['JS->native 1 MiB vs bare hand-over', 'channel.js_to_native.1MiB.bytes_per_s', 'limit.handover.js_to_native.1MiB.bytes_per_s', null, '(info)'],
   ['native->JS 1 MiB vs memcpy', 'channel.native_to_js.1MiB.bytes_per_s', 'limit.memcpy.1MiB.bytes_per_s', null, '(info)'],
+  ['native->JS 1 MiB, every byte read vs one byte read', 'channel.native_to_js.1MiB.read_all.bytes_per_s', 'channel.native_to_js.1MiB.bytes_per_s', null, '(info)'],
+  ['JS->native 256 MiB vs 1 MiB (same ring)', 'channel.js_to_native.256MiB.bytes_per_s', 'channel.js_to_native.1MiB.bytes_per_s', (x) => x >= 0.5, '>= 0.5x'],
+  ['native->JS 256 MiB vs 1 MiB (same ring, every byte read)', 'channel.native_to_js.256MiB.read_all.bytes_per_s', 'channel.native_to_js.1MiB.read_all.bytes_per_s', (x) => x >= 0.5, '>= 0.5x'],
+  ['native->JS 256 MiB vs 1 MiB (same ring, one byte read)', 'channel.native_to_js.256MiB.bytes_per_s', 'channel.native_to_js.1MiB.bytes_per_s', null, '(info)'],
   ['spin RTT p50 vs raw spin p50', 'channel.rtt.spin.p50_ns', 'limit.raw_spin.rtt.p50_ns', (x) => x <= 3, '<= 3x'],
   ['doorbell RTT p50 vs TSFN RTT p50', 'channel.rtt.doorbell.p50_ns', 'baseline.tsfn.rtt.p50_ns', (x) => x <= 1.1, '<= 1.1x'],
   ['native->JS 64 B vs ringbuf.js worker->main 64 B', 'channel.native_to_js.64B.msgs_per_s', 'peer.ringbufjs.worker_to_main.64B.msgs_per_s', (x) => x >= 1, '>= 1x'],
@@ -186,3 +209,9 @@ mkdirSync(outDir, { recursive: true });
 writeFileSync(path.join(outDir, 'bench.svg'), svg(ratioRows));
 writeFileSync(path.join(outDir, 'results.json'), JSON.stringify({ machine, quick, runs: R, elapsed_s: elapsed, metrics, ratios: ratioRows, raw }, null, 1));
 log(`wrote ${path.relative(root, path.join(outDir, 'bench.svg'))} and results.json\n`);
+
+if (flag('scaling')) {
+  const args = [path.join(root, 'bench/scaling.mjs'), `--out=${outDir}`, ...(quick ? ['--quick'] : []), ...(json ? ['--json'] : [])];
+  const r = spawnSync(process.execPath, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+  if (r.status !== 0) process.exitCode = 1;
+}
