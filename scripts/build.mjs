@@ -58,6 +58,16 @@ export const presets = {
     // The addon too: the asan stage runs the JS suite against it (scripts/stages/asan.mjs).
     defs: { CMAKE_BUILD_TYPE: 'RelWithDebInfo', SMC_SANITIZE: 'address', SMC_BUILD_BENCH: 'OFF', SMC_BUILD_ADDON: 'ON', SMC_BUILD_PLUGINS: 'ON' },
   },
+  // The portable park/wake fallback (SMC_WAIT=portable: condition variables instead of the
+  // OS's address wait), built and tested on Linux so that it stays correct (stage portable).
+  portable: {
+    dir: 'build/portable',
+    defs: { CMAKE_BUILD_TYPE: 'Release', SMC_WAIT: 'portable', SMC_BUILD_TESTS: 'ON', SMC_BUILD_BENCH: 'ON', SMC_BUILD_PLUGINS: 'ON', SMC_BUILD_ADDON: 'OFF' },
+  },
+  'tsan-portable': {
+    dir: 'build/tsan-portable',
+    defs: { CMAKE_BUILD_TYPE: 'RelWithDebInfo', SMC_SANITIZE: 'thread', SMC_WAIT: 'portable', SMC_BUILD_BENCH: 'OFF', SMC_BUILD_ADDON: 'OFF', SMC_BUILD_PLUGINS: 'ON' },
+  },
   fuzz: {
     dir: 'build/fuzz',
     defs: {

@@ -13,7 +13,7 @@
 //   asan     AddressSanitizer + UndefinedBehaviorSanitizer build + ctest
 //   fuzz     libFuzzer targets (clang), each for a bounded time
 //   e2e      real-browser tests (Debian Chromium via playwright-core)
-const stages = ['format', 'core', 'js', 'node-versions', 'package', 'electron', 'tsan', 'asan', 'fuzz', 'e2e'];
+const stages = ['format', 'core', 'js', 'node-versions', 'package', 'electron', 'tsan', 'portable', 'asan', 'windows', 'fuzz', 'e2e'];
 
 const onlyArg = process.argv.find((a) => a.startsWith('--only='));
 const only = onlyArg ? onlyArg.slice(7).split(',') : stages;
