@@ -567,6 +567,21 @@ async function chanN2JRead({ size, n, reps, ring }) {
   });
 }
 
+// The read-every-byte consumer's own speed: the same u32 sum (sum32View) over a `size`-byte
+// view that stays in cache, on one thread. The ceiling of any read_all figure.
+async function jsSum({ size, iters, reps }) {
+  const u8 = bigPayload(size);
+  const want = sum32View(u8);
+  const out = [];
+  for (let i = 0; i < 20; i++) sum32View(u8);
+  for (let rep = 0; rep < reps; rep++) {
+    const t0 = hr();
+    for (let i = 0; i < iters; i++) if (sum32View(u8) !== want) throw new Error('sum32View is not deterministic');
+    out.push({ bytes_per_s: (size * iters) / sec(t0) });
+  }
+  return out;
+}
+
 // What one channel costs: `n` channels (default echo handler, receiving) opened at once;
 // threads and fds (/proc/self) and RSS per channel, before any traffic and after one lap
 // of each ring; the buffer's size is 2048 + r2n + n2r.
@@ -617,7 +632,7 @@ export const cases = {
   chanJ2N, chanN2J, chanRttSpin, chanRttDoorbell, chanIdle,
   tsfnFlood, mutexQueue, pmFlood, pmRtt, tsfnRtt,
   sabSet, handover, memcpy, rawSpin, timerCost, peerRing,
-  chanScale, chanFootprint, chanN2JRead,
+  chanScale, chanFootprint, chanN2JRead, jsSum,
 };
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
