@@ -620,6 +620,9 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
 
   /** The peer failed: its reason, plus ours if it failed because of a forged state word. */
   private peerFailed(reason: number): void {
+    // The transport may know more (an isolated plugin that crashed: its signal).
+    const known = this.transport.peerFailure?.() ?? null;
+    if (known !== null) return this.fail(known);
     const tamper = this.ownStateTampered();
     // A valid state word may say failed without a reason (0); name that too.
     const name = reason === 0 ? 'no reason given' : failureReasonName(reason);

@@ -1,7 +1,7 @@
 // Package entry point for Node and Electron: the channel with the native addon as its
 // default peer. Browser code imports './browser' instead (no addon, no Node modules).
 import { setDefaultTransportFactory, type ChannelOptions } from './channel';
-import { AddonTransport } from './native';
+import { AddonTransport, pluginHostPath } from './native';
 
 function pluginConfigJson(config: unknown): string {
   const json = JSON.stringify(config ?? {});
@@ -14,6 +14,7 @@ setDefaultTransportFactory(
     new AddonTransport({
       handler: o.plugin !== undefined ? 'plugin' : (o.handler ?? 'echo'),
       ...(o.plugin !== undefined ? { pluginPath: o.plugin, pluginConfig: pluginConfigJson(o.config) } : {}),
+      ...(o.isolate === true ? { isolate: true, pluginHostPath: pluginHostPath(), ...(o.isolateTimeoutMs !== undefined ? { isolateTimeoutMs: o.isolateTimeoutMs } : {}) } : {}),
       ...(o.sourceCount !== undefined ? { sourceCount: o.sourceCount } : {}),
       ...(o.sourceSize !== undefined ? { sourceSize: o.sourceSize } : {}),
       ...(o.maxMessage !== undefined ? { maxMessage: o.maxMessage } : {}),
@@ -23,4 +24,5 @@ setDefaultTransportFactory(
 
 // Everything the browser entry exports, plus the addon.
 export * from './browser';
-export { AddonTransport, loadAddon, pluginFileName, pluginPath, type NativeHandlerOptions } from './native';
+export { AddonTransport, loadAddon, pluginFileName, pluginHostPath, pluginPath, type NativeHandlerOptions } from './native';
+export { PluginFailureError } from './plugin-failure';

@@ -3,6 +3,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { localBuildDir, packageRoot, PACKAGE_NAME, REBUILD_COMMAND, selectPrebuild } from './prebuilds';
+import { ChannelError } from './errors';
+import { PluginFailureError } from './plugin-failure';
 import type { PeerTransport, TransportStartOptions } from './transport';
 
 /** Options of the native side, passed to the addon. */
@@ -15,6 +17,12 @@ export interface NativeHandlerOptions {
   pluginPath?: string;
   /** Handler 'plugin': its configuration as a JSON text (default "{}"). */
   pluginConfig?: string;
+  /** Handler 'plugin': run plugins in a child process, the executable at pluginHostPath
+   *  (docs/plugins.md, "Isolated plugins"). */
+  isolate?: boolean;
+  pluginHostPath?: string;
+  /** With isolate: no progress for this long fails the channel (plugin_unresponsive). */
+  isolateTimeoutMs?: number;
   sourceCount?: number;
   sourceSize?: number;
   /** Handler 'sink': how each message is folded into the checksum: 'fnv1a' (default) or
@@ -120,6 +128,41 @@ export class AddonTransport implements PeerTransport {
   unloadPlugin(): boolean {
     return this.handle ? this.handle.unloadPlugin() : false;
   }
+  /** An isolated plugin that failed the channel: why (the addon recorded it before it
+   *  failed the channel's state word, so it is there when JS sees that word). */
+  peerFailure(): PluginFailureError | null {
+    const s = this.handle?.stats();
+    if (!s || typeof s.isolateReason !== 'string' || s.isolateReason === '') return null;
+    const num = (v: unknown): number | null => (typeof v === 'number' && v >= 0 ? v : null);
+    return new PluginFailureError(s.isolateReason, String(s.isolateMessage), {
+      signal: typeof s.isolateSignalName === 'string' && s.isolateSignalName !== '' ? s.isolateSignalName : null,
+      signalNumber: s.isolateSignal !== 0 ? num(s.isolateSignal) : null,
+      exitCode: num(s.isolateExitCode),
+      pid: num(s.isolatePid),
+    });
+  }
+}
+
+/** File name of the plugin host executable that runs isolated plugins. */
+const PLUGIN_HOST_FILE = 'smc_plugin_host';
+
+/**
+ * Path of the plugin host executable for `isolate: true` (docs/plugins.md): SMC_PLUGIN_HOST_PATH,
+ * else beside the addon (the local build, then the prebuild for this platform). Throws if
+ * isolation is not supported here or the file is in none of them.
+ */
+export function pluginHostPath(): string {
+  if (process.platform !== 'linux') {
+    throw new ChannelError('unsupported', `isolate is not supported on this platform yet (${process.platform}; isolated plugins run on Linux only)`);
+  }
+  const { addons, notes } = binaryCandidates();
+  const tried = process.env.SMC_PLUGIN_HOST_PATH ? [process.env.SMC_PLUGIN_HOST_PATH] : addons.map((a) => path.join(path.dirname(a), PLUGIN_HOST_FILE));
+  const found = tried.find((p) => fs.existsSync(p));
+  if (found) return found;
+  throw new ChannelError(
+    'unsupported',
+    `${PACKAGE_NAME}: the plugin host executable for isolate is missing (tried ${tried.join(', ')}${notes.length ? `; ${notes.join('; ')}` : ''}); build it with '${REBUILD_COMMAND}'`,
+  );
 }
 
 /** File name the build gives plugin `name` ('echo', 'image-source', 'image-filter'). */

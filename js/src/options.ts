@@ -26,6 +26,14 @@ export interface ChannelOptions {
   plugin?: string;
   /** The plugin's configuration, passed to its create() as JSON. Default {}. */
   config?: unknown;
+  /** Run the plugin in a child process (Linux): a crash, hang or ring corruption fails the
+   *  channel with a PluginFailureError instead of killing the app (docs/plugins.md,
+   *  "Isolated plugins"). Needs `plugin` or handler 'plugin'. Default false. */
+  isolate?: boolean;
+  /** With isolate: a plugin callback, or a message waiting for the plugin, this long
+   *  without progress fails the channel with plugin_unresponsive (10 .. 3600000 ms; also
+   *  the limit on loading). Default 5000. */
+  isolateTimeoutMs?: number;
   /** For handler 'source': messages to stream and their size. */
   sourceCount?: number;
   sourceSize?: number;
@@ -46,6 +54,8 @@ const KNOWN_OPTIONS: ReadonlyArray<keyof ChannelOptions> = [
   'handler',
   'plugin',
   'config',
+  'isolate',
+  'isolateTimeoutMs',
   'sourceCount',
   'sourceSize',
   'keepAlive',
@@ -113,6 +123,11 @@ export function validateOptions(options: unknown): ValidOptions {
     throw new RangeError(`wakeMode must be 'doorbell', 'poll' or 'spin', not ${describe(mode)}`);
   }
   if (o.keepAlive !== undefined && typeof o.keepAlive !== 'boolean') throw new TypeError(`options.keepAlive must be a boolean, not ${describe(o.keepAlive)}`);
+  if (o.isolate !== undefined && typeof o.isolate !== 'boolean') throw new TypeError(`options.isolate must be a boolean, not ${describe(o.isolate)}`);
+  if (o.isolateTimeoutMs !== undefined) checkNumber('isolateTimeoutMs', o.isolateTimeoutMs, 10, 3600000, true);
+  if ((o.isolate === true || o.isolateTimeoutMs !== undefined) && o.plugin === undefined && o.handler !== 'plugin') {
+    throw new TypeError(`options.${o.isolate === true ? 'isolate' : 'isolateTimeoutMs'} needs a plugin: pass options.plugin (or handler 'plugin' for a later loadPlugin())`);
+  }
   if (o.config !== undefined) {
     let json: unknown;
     try {

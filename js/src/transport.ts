@@ -7,6 +7,8 @@
 //   - Browser / Electron transports (the app): the peer is a Web Worker or a preload
 //     script; wakes are Atomics.notify, doorbells arrive as Atomics.waitAsync.
 
+import type { ChannelError } from './errors';
+
 export interface TransportStartOptions {
   /** The region: the whole SharedArrayBuffer, initialized by the channel. */
   buffer: SharedArrayBuffer;
@@ -41,6 +43,9 @@ export interface PeerTransport {
   loadPlugin?(path: string, configJson: string): void;
   /** Unloads the peer's plugin; true if one was loaded. */
   unloadPlugin?(): boolean;
+  /** Once the peer's state word says failed: why, when the transport knows more than the
+   *  reason number (an isolated plugin that crashed, hung or corrupted its ring), else null. */
+  peerFailure?(): ChannelError | null;
 }
 
 /**
@@ -81,4 +86,14 @@ export interface PeerStats {
   pluginSendErrors?: number;
   pluginLoads?: number;
   pluginUnloads?: number;
+  /** Isolated plugins (isolate: true): the plugin process (-1: none), and why it failed
+   *  the channel (isolateReason '' while it did not; see PluginFailureError). */
+  isolated?: boolean;
+  pluginPid?: number;
+  isolateReason?: string;
+  isolateMessage?: string;
+  isolateSignal?: number;
+  isolateSignalName?: string;
+  isolateExitCode?: number;
+  isolatePid?: number;
 }

@@ -12,6 +12,7 @@
 #include <unordered_set>
 
 #include "smc/handler.hpp"
+#include "smc/isolated_plugin.hpp"
 #include "smc/plugin_host.hpp"
 
 namespace {
@@ -154,6 +155,19 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
       sc.count = GetU32(opts, "sourceCount", 0);
       sc.size = GetU32(opts, "sourceSize", 64);
       h = smc::make_source_handler(sc, totals_);
+    } else if (handler == "plugin" && GetBool(opts, "isolate", false)) {
+      // An IsolatedPluginSlot (smc/isolated_plugin.hpp): the plugin runs in a child process.
+      smc::IsolateOptions io;
+      io.host_path = GetString(opts, "pluginHostPath", "");
+      if (io.host_path.empty()) {
+        throw Napi::TypeError::New(env,
+                                   "options.pluginHostPath must name the smc_plugin_host "
+                                   "executable when isolate is true");
+      }
+      io.timeout =
+          std::chrono::milliseconds(GetU32(opts, "isolateTimeoutMs", 5000, /*min=*/10, 3'600'000));
+      isolated_ = std::make_shared<smc::IsolatedPluginSlot>(io);
+      h = smc::make_isolated_plugin_handler(isolated_);
     } else if (handler == "plugin") {
       // A PluginSlot (smc/plugin_host.hpp); loaded below once the endpoint exists, and by
       // loadPlugin() / unloadPlugin() later.
@@ -188,6 +202,16 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
       std::string error;
       if (!path.empty() && !plugin_->load(path, GetString(opts, "pluginConfig", "{}"), &error)) {
         plugin_->close();
+        ReleaseDoorbell();
+        throw Napi::Error::New(env, error);  // names the path and the cause
+      }
+    }
+    if (isolated_) {
+      isolated_->bind(ep.get());
+      const std::string path = GetString(opts, "pluginPath", "");
+      std::string error;
+      if (!path.empty() && !isolated_->load(path, GetString(opts, "pluginConfig", "{}"), &error)) {
+        isolated_->close();
         ReleaseDoorbell();
         throw Napi::Error::New(env, error);  // names the path and the cause
       }
@@ -278,8 +302,8 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
     o.Set("running", responder_->running());
     o.Set("exitStatus", smc::to_string(responder_->exit_status()));
     o.Set("failure", smc::to_string(ep.failure()));
-    if (plugin_) {
-      const smc::PluginStats ps = plugin_->stats();
+    if (plugin_ || isolated_) {
+      const smc::PluginStats ps = plugin_ ? plugin_->stats() : isolated_->stats();
       o.Set("pluginLoaded", ps.loaded);
       o.Set("pluginPath", ps.path);
       o.Set("pluginName", ps.name);
@@ -293,6 +317,18 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
       o.Set("pluginSendErrors", static_cast<double>(ps.send_errors));
       o.Set("pluginLoads", static_cast<double>(ps.loads));
       o.Set("pluginUnloads", static_cast<double>(ps.unloads));
+    }
+    if (isolated_) {
+      // Why the isolated plugin failed the channel (empty reason: it did not).
+      const smc::IsolateFailure f = isolated_->failure();
+      o.Set("isolated", true);
+      o.Set("pluginPid", static_cast<double>(isolated_->child_pid()));
+      o.Set("isolateReason", f.reason);
+      o.Set("isolateMessage", f.message);
+      o.Set("isolateSignal", f.signal);
+      o.Set("isolateSignalName", f.signal_name);
+      o.Set("isolateExitCode", f.exit_code);
+      o.Set("isolatePid", static_cast<double>(f.pid));
     }
     return o;
   }
@@ -314,6 +350,13 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
       }
       config = info[1].As<Napi::String>().Utf8Value();
     }
+    if (isolated_) {
+      std::string error;
+      if (!isolated_->load(info[0].As<Napi::String>().Utf8Value(), config, &error)) {
+        throw Napi::Error::New(env, error);
+      }
+      return env.Undefined();
+    }
     if (!plugin_) {
       throw Napi::Error::New(env,
                              "loadPlugin(): this channel's native handler is not 'plugin' "
@@ -328,6 +371,7 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
 
   // unloadPlugin(): true if a plugin was loaded. Messages are then dropped and counted.
   Napi::Value UnloadPlugin(const Napi::CallbackInfo& info) {
+    if (isolated_) return Napi::Boolean::New(info.Env(), isolated_->unload());
     return Napi::Boolean::New(info.Env(), plugin_ && plugin_->unload());
   }
 
@@ -377,7 +421,8 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
   uint64_t doorbell_calls_ = 0;
   std::unique_ptr<smc::Responder> responder_;
   std::shared_ptr<smc::SinkTotals> totals_;
-  std::shared_ptr<smc::PluginSlot> plugin_;  // handler 'plugin' only
+  std::shared_ptr<smc::PluginSlot> plugin_;            // handler 'plugin' only
+  std::shared_ptr<smc::IsolatedPluginSlot> isolated_;  // handler 'plugin' with isolate
   AddonData* data_ = nullptr;
   uint64_t wakes_ = 0;
 };

@@ -272,6 +272,7 @@ void IsolatedPluginSlot::fail_channel(Child* c, IsolateFailure f) {
       return;
     }
     c->failed.store(true, std::memory_order_relaxed);
+    f.pid = c->pid;
     if (f.message.empty()) f.message = "plugin '" + c->path + "': " + f.reason;
     failure_ = std::move(f);
   }

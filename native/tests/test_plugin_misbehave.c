@@ -7,10 +7,16 @@
  *   a message "spin"            spins forever inside on_message
  *   a message "garbage-index"   makes its ring's N2R write_index misaligned (index_misaligned)
  *   a message "garbage-record"  publishes a record of an unknown kind (record_kind_invalid)
- * Config (found with strstr; test-only): "crashInCreate":true  create() writes through a
- * null pointer (a plugin that kills its loader). */
+ * Linux only (isolated plugins are). Config (found with strstr; test-only): "crashInCreate":true
+ * create() writes through a null pointer (a plugin that kills its loader). */
+#define _GNU_SOURCE /* syscall */
+#include <limits.h>
+#include <linux/futex.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "smc/plugin.h"
 
@@ -50,22 +56,32 @@ static unsigned char* find_region(const smc_host* h) {
   return NULL;
 }
 
+/* Writes the garbage, wakes the parent sleeping on that word (a process-shared futex),
+ * and keeps it there: the plugin host's own endpoint puts an overwritten index of its
+ * side back after a park (endpoint.cpp, restore_published), so the plugin holds the
+ * receive thread (inside on_message) and rewrites it until the parent, which fails the
+ * channel on the first look, kills this process. */
 static void garbage(const smc_host* h, int record) {
   unsigned char* base = find_region(h);
   if (base == NULL) abort();
   const uint32_t r2n_cap = rd32(base + 20);
   const uint32_t n2r_cap = rd32(base + 28);
-  volatile uint32_t* write_index = (volatile uint32_t*)(base + 896); /* N2R write_index */
-  const uint32_t w = *write_index;
-  if (record) {
-    unsigned char* rec = base + 2048 + r2n_cap + (w & (n2r_cap - 1));
-    const uint32_t len = 8, kind = 0x77; /* no such kind */
-    memcpy(rec, &len, 4);
-    memcpy(rec + 4, &kind, 4);
-    memset(rec + 8, 0xAB, 8);
-    __atomic_store_n(write_index, w + 16, __ATOMIC_RELEASE);
-  } else {
-    __atomic_store_n(write_index, w + 4, __ATOMIC_RELEASE); /* not a multiple of 8 */
+  uint32_t* write_index = (uint32_t*)(base + 896); /* N2R write_index */
+  const uint32_t w = __atomic_load_n(write_index, __ATOMIC_ACQUIRE);
+  for (int i = 0; i < 10000; ++i) { /* 10 s at most */
+    if (record) {
+      unsigned char* rec = base + 2048 + r2n_cap + (w & (n2r_cap - 1));
+      const uint32_t len = 8, kind = 0x77; /* no such kind */
+      memcpy(rec, &len, 4);
+      memcpy(rec + 4, &kind, 4);
+      memset(rec + 8, 0xAB, 8);
+      __atomic_store_n(write_index, w + 16, __ATOMIC_RELEASE);
+    } else {
+      __atomic_store_n(write_index, w + 4, __ATOMIC_RELEASE); /* not a multiple of 8 */
+    }
+    syscall(SYS_futex, write_index, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+    const struct timespec ms = {0, 1000000};
+    nanosleep(&ms, NULL);
   }
 }
 

@@ -87,6 +87,7 @@ struct IsolateFailure {
   int signal = 0;           // plugin_crashed by a signal: its number
   std::string signal_name;  // "SIGSEGV"
   int exit_code = -1;       // plugin_crashed by exiting: the code
+  int64_t pid = -1;         // the plugin process
 };
 
 // The isolated twin of PluginSlot, with the same admin API (load / unload / reload / close
