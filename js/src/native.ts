@@ -148,7 +148,7 @@ const PLUGIN_HOST_FILE = 'smc_plugin_host';
 
 /**
  * Path of the plugin host executable for `isolate: true` (docs/plugins.md): SMC_PLUGIN_HOST_PATH,
- * else beside the addon (the local build, then the prebuild for this platform). Throws if
+ * else beside the addon (SMC_ADDON_PATH's, else the local build's, then the prebuild's). Throws if
  * isolation is not supported here or the file is in none of them.
  */
 export function pluginHostPath(): string {
@@ -156,7 +156,9 @@ export function pluginHostPath(): string {
     throw new ChannelError('unsupported', `isolate is not supported on this platform yet (${process.platform}; isolated plugins run on Linux only)`);
   }
   const { addons, notes } = binaryCandidates();
-  const tried = process.env.SMC_PLUGIN_HOST_PATH ? [process.env.SMC_PLUGIN_HOST_PATH] : addons.map((a) => path.join(path.dirname(a), PLUGIN_HOST_FILE));
+  // Beside the addon in use: SMC_ADDON_PATH's directory when it is set (a sanitizer build).
+  const beside = process.env.SMC_ADDON_PATH ? [process.env.SMC_ADDON_PATH] : addons;
+  const tried = process.env.SMC_PLUGIN_HOST_PATH ? [process.env.SMC_PLUGIN_HOST_PATH] : beside.map((a) => path.join(path.dirname(a), PLUGIN_HOST_FILE));
   const found = tried.find((p) => fs.existsSync(p));
   if (found) return found;
   throw new ChannelError(

@@ -1,19 +1,21 @@
 /* Test-only plugin for isolated plugins (isolated_plugin_test.cpp, js/test/
  * isolated-plugin.test.ts), built by native/tests/CMakeLists.txt as smc_test_misbehave.
  * It echoes every message, except:
- *   a message "segv"            writes through a null pointer (SIGSEGV)
+ *   a message "segv"            stores to a page mapped without access (SIGSEGV)
  *   a message "abort"           calls abort() (SIGABRT)
  *   a message "exit"            calls exit(7)
  *   a message "spin"            spins forever inside on_message
  *   a message "garbage-index"   makes its ring's N2R write_index misaligned (index_misaligned)
  *   a message "garbage-record"  publishes a record of an unknown kind (record_kind_invalid)
- * Linux only (isolated plugins are). Config (found with strstr; test-only): "crashInCreate":true
- * create() writes through a null pointer (a plugin that kills its loader). */
+ * Linux only (isolated plugins are). Config (found with strstr; test-only):
+ *   "crashInCreate":true        create() does the same SIGSEGV (a plugin that kills its loader)
+ */
 #define _GNU_SOURCE /* syscall */
 #include <limits.h>
 #include <linux/futex.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,11 +26,12 @@ typedef struct misbehave {
   const smc_host* host;
 } misbehave;
 
-/* A volatile null: the compiler cannot see (or remove) the bad write. */
-static int* volatile null_pointer = NULL;
-
+/* A real SIGSEGV without undefined behaviour a sanitizer would report first: a store to a
+ * page mapped without access. */
 static void segv(void) {
-  *null_pointer = 1;
+  volatile int* page = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (page == MAP_FAILED) abort();
+  *page = 1;
 }
 
 static int is(const uint8_t* data, size_t len, const char* word) {
