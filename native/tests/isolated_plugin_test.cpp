@@ -26,13 +26,13 @@ bool contains(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;
 }
 
+#ifdef SMC_PLUGIN_HOST_EXE
+
 Bytes text(const char* s) {
   Bytes b(std::strlen(s));
   std::memcpy(b.data(), s, b.size());
   return b;
 }
-
-#ifdef SMC_PLUGIN_HOST_EXE
 
 std::string misbehave() {
   return std::string(SMC_TEST_PLUGIN_DIR) + "/" + plugin_file_name("test_misbehave");
