@@ -582,6 +582,30 @@ async function jsSum({ size, iters, reps }) {
   return out;
 }
 
+// First touch of fresh memory: a new SharedArrayBuffer of `size` bytes (pages not yet
+// mapped), one byte written per 4 KiB page, then a u8.set of `size` bytes into another fresh
+// one and into the now-warm first one. The cost large messages pay for fresh pages.
+async function firstTouch({ size, reps }) {
+  const out = [];
+  const src = bigPayload(size);
+  for (let rep = 0; rep < reps; rep++) {
+    let t0 = hr();
+    const a = new Uint8Array(new SharedArrayBuffer(size));
+    for (let i = 0; i < size; i += 4096) a[i] = 1;
+    const touch = sec(t0);
+    t0 = hr();
+    const b = new Uint8Array(new SharedArrayBuffer(size));
+    b.set(src);
+    const freshSet = sec(t0);
+    t0 = hr();
+    a.set(src);
+    const warmSet = sec(t0);
+    if (a[size - 1] !== src[size - 1] || b[size >> 1] !== src[size >> 1]) throw new Error('copy check failed');
+    out.push({ us_per_page: (touch / (size / 4096)) * 1e6, fresh_set_bytes_per_s: size / freshSet, warm_set_bytes_per_s: size / warmSet });
+  }
+  return out;
+}
+
 // What one channel costs: `n` channels (default echo handler, receiving) opened at once;
 // threads and fds (/proc/self) and RSS per channel, before any traffic and after one lap
 // of each ring; the buffer's size is 2048 + r2n + n2r.
@@ -632,7 +656,7 @@ export const cases = {
   chanJ2N, chanN2J, chanRttSpin, chanRttDoorbell, chanIdle,
   tsfnFlood, mutexQueue, pmFlood, pmRtt, tsfnRtt,
   sabSet, handover, memcpy, rawSpin, timerCost, peerRing,
-  chanScale, chanFootprint, chanN2JRead, jsSum,
+  chanScale, chanFootprint, chanN2JRead, jsSum, firstTouch,
 };
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

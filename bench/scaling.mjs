@@ -100,6 +100,9 @@ for (const [n, r] of [[50, 64 * KiB], [10, MiB], [4, 8 * MiB]]) {
   const { runs, load } = runCase('chanFootprint', { n, r2n: r, n2r: r });
   if (runs[0]) footprint.push({ n, ring: r, load, ...runs[0] });
 }
+log('[reference] first touch of 256 MiB of fresh memory ... ');
+const touchRun = runCase('firstTouch', { size: 256 * MiB, reps: 3 });
+const touch = { load: touchRun.load, us_per_page: med(touchRun.runs, 'us_per_page'), fresh: med(touchRun.runs, 'fresh_set_bytes_per_s'), warm: med(touchRun.runs, 'warm_set_bytes_per_s') };
 const spinAfter = rawSpin();
 const elapsed = (Date.now() - started) / 1000;
 log(`scaling: done in ${elapsed.toFixed(0)} s\n`);
@@ -122,6 +125,8 @@ lines.push('|---|---|---|---|---|---|---|---|---|');
 for (const f of footprint) {
   lines.push(`| ${f.n} | ${fmtSize(f.ring)} + ${fmtSize(f.ring)} | ${f.buffer_bytes} | ${f.threads_per_channel} | ${f.fds_per_channel} | ${(f.rss_per_channel_idle / KiB).toFixed(0)} KiB | ${(f.rss_per_channel_after_lap / KiB).toFixed(0)} KiB | ${f.threads_after_cleanup}, ${f.fds_after_cleanup} | ${f.load.toFixed(1)} |`);
 }
+lines.push('');
+lines.push(`Reference, 256 MiB: first touch ${touch.us_per_page.toFixed(2)} us per 4 KiB page; u8.set into a fresh SharedArrayBuffer ${fmtRate(touch.fresh)}, into a warm one ${fmtRate(touch.warm)} (load ${touch.load.toFixed(1)}).`);
 const table = lines.join('\n') + '\n';
 
 if (json) {
@@ -183,6 +188,6 @@ mkdirSync(outDir, { recursive: true });
 writeFileSync(path.join(outDir, 'scaling-size.svg'), lineChart({ title: `Throughput vs message size (${fmtSize(SIZE_RING)} rings)`, xLabel: 'message size', xs: SIZES, series: seriesOf('size', 'size') }));
 writeFileSync(path.join(outDir, 'scaling-ring.svg'), lineChart({ title: `Throughput vs ring size (${fmtSize(RING_MSG)} messages)`, xLabel: 'ring size', xs: RINGS, series: seriesOf('ring', 'ring') }));
 writeFileSync(path.join(outDir, 'scaling.md'), table);
-writeFileSync(path.join(outDir, 'scaling.json'), JSON.stringify({ machine, quick, reps, elapsed_s: elapsed, placement: { before: spinBefore, after: spinAfter }, rows, footprint }, null, 1));
+writeFileSync(path.join(outDir, 'scaling.json'), JSON.stringify({ machine, quick, reps, elapsed_s: elapsed, placement: { before: spinBefore, after: spinAfter }, rows, footprint, firstTouch: touch }, null, 1));
 log(`wrote ${path.relative(root, outDir)}/scaling-size.svg, scaling-ring.svg, scaling.md, scaling.json\n`);
 if (rows.some((r) => r.failed)) process.exit(1);
