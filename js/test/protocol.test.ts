@@ -786,4 +786,14 @@ test('endpoint: restoreOwnIndices puts back an own index moved back to a value t
   assert.equal(R.restoreOwnIndices(), false, 'idempotent');
   assert.equal(R.state, 'attached');
   assert.equal(N.state, 'attached');
+
+  // Only a word moved back: a misaligned or forward one is left for the peer to name.
+  const w = Atomics.load(ctrl, W_R2N_WRITE_INDEX);
+  for (const forged of [w + 4, w + 8, w - 4]) {
+    Atomics.store(ctrl, W_R2N_WRITE_INDEX, forged | 0);
+    assert.equal(R.restoreOwnIndices(), false, `left ${forged} (published ${w})`);
+    assert.equal(Atomics.load(ctrl, W_R2N_WRITE_INDEX), forged | 0);
+  }
+  Atomics.store(ctrl, W_R2N_WRITE_INDEX, (w + 4) | 0);
+  assert.throws(() => N.poll(() => {}), (e: Error) => e instanceof ProtocolError && e.reason === 'index_misaligned');
 });

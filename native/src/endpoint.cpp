@@ -159,7 +159,16 @@ void Endpoint::publish_and_ring() {
 // (C3/P3 need a newer value it saw), and it leaves both sides waiting on each other: the
 // producer for space it already has, the consumer for records it was already shown. So a
 // side that waited long enough to park puts its own words back after each park: such a
-// write costs one park timeout, like a lost doorbell (docs/protocol.md 7.4).
+// write costs one park timeout, like a lost doorbell (docs/protocol.md 7.4). Only a word
+// moved back (aligned, at most a ring behind): anything else the peer's checks name
+// (C1/C2, P1/P2), and putting it back could hide that from them.
+namespace {
+bool moved_back(uint32_t seen, uint32_t ours, uint32_t capacity) {
+  const uint32_t back = ours - seen;
+  return (seen & 7u) == 0 && back != 0 && back <= capacity;
+}
+}  // namespace
+
 void Endpoint::restore_published() {
   if (failure() != Reason::none) return;
   std::atomic_ref<uint32_t> word(*out_.write_index.address());
@@ -170,7 +179,7 @@ void Endpoint::restore_published() {
   uint32_t seen = word.load(std::memory_order_seq_cst);
   // SYNC: publish-shadow (partner: the release store in publish_and_ring).
   const uint32_t published = published_shadow_.load(std::memory_order_acquire);
-  if (seen == published) return;
+  if (!moved_back(seen, published, out_.capacity)) return;
   // SYNC: ring-publish (partner: RingReader::refill's acquire load of write_index): the
   // records below `published` were committed before the shadow's release store.
   if (word.compare_exchange_strong(seen, published, std::memory_order_seq_cst)) {
@@ -184,7 +193,7 @@ void Endpoint::restore_published() {
 void Endpoint::restore_released() {
   if (failure() != Reason::none) return;
   const uint32_t released = reader_.released();
-  if (in_.read_index.load(std::memory_order_relaxed) == released) return;
+  if (!moved_back(in_.read_index.load(std::memory_order_relaxed), released, in_.capacity)) return;
   // SYNC: ring-release (partner: RingWriter::refresh_read's acquire load of read_index).
   in_.read_index.store(released, std::memory_order_seq_cst);
   // SYNC: park-announce (partner: the producer's seq_cst store of producer_parked).

@@ -102,6 +102,20 @@ TEST(RestoreTest, ReadIndexMovedBackIsRestoredByTheIdleConsumer) {
   EXPECT_EQ(p.nat->failure(), Reason::none);
 }
 
+// Only a word moved back is put back: a forward or misaligned one is left for the peer's
+// checks to name (putting it back could hide a corrupting writer from them).
+TEST(RestoreTest, AForwardOrMisalignedWordIsLeftForThePeerToName) {
+  Pair p;
+  ASSERT_EQ(p.nat->send(as_span(pattern(40, 1))), Errc::ok);
+  const uint32_t published = p.region.ring(Dir::n2r).write_index.load(std::memory_order_seq_cst);
+  p.region.ring(Dir::n2r).write_index.store(published + 4, std::memory_order_seq_cst);
+  // N parks (and would restore) twice before R looks.
+  EXPECT_EQ(recv_one(*p.nat, nullptr, Deadline::in(3 * kPark)), Errc::timeout);
+  EXPECT_EQ(p.region.ring(Dir::n2r).write_index.load(std::memory_order_seq_cst), published + 4);
+  EXPECT_EQ(recv_one(*p.js, nullptr, Deadline::in(1s)), Errc::failed);
+  EXPECT_EQ(p.js->failure(), Reason::index_misaligned);
+}
+
 // Restoring never moves an index back over a concurrent publication: many senders
 // publish while the receiving thread parks and restores over and over; every message
 // arrives once, in order per sender, and nobody fails.

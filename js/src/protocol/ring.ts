@@ -261,13 +261,13 @@ export class RingWriter extends RingEnd {
   }
 
   /**
-   * Stores the last published write_index again if the shared word no longer holds it
+   * Stores the last published write_index again if the shared word was moved back
    * (something overwrote it: see Endpoint.restoreOwnIndices). True if it did; the
    * consumer's doorbell (option `doorbell`) was then rung if it is parked.
    */
   restorePublished(): boolean {
     if (this.failedError !== null) return false;
-    if (Atomics.load(this.ctrl, this.words.writeIndex) >>> 0 === this.published) return false;
+    if (!movedBack(Atomics.load(this.ctrl, this.words.writeIndex) >>> 0, this.published, this.capacity)) return false;
     // SYNC: ring-publish (partner: consumer's Atomics.load of write_index in
     // RingReader.loadWrite): the records below `published` were written before.
     Atomics.store(this.ctrl, this.words.writeIndex, this.published | 0);
@@ -613,7 +613,7 @@ export class RingReader extends RingEnd {
   /** The read_index counterpart of RingWriter.restorePublished. */
   restoreReleased(): boolean {
     if (this.failedError !== null) return false;
-    if (Atomics.load(this.ctrl, this.words.readIndex) >>> 0 === this.released) return false;
+    if (!movedBack(Atomics.load(this.ctrl, this.words.readIndex) >>> 0, this.released, this.capacity)) return false;
     // SYNC: ring-release (partner: producer's Atomics.load of read_index in
     // RingWriter.reloadRead): our reads of the bytes below `released` are done.
     Atomics.store(this.ctrl, this.words.readIndex, this.released | 0);
@@ -800,6 +800,17 @@ export class RingReader extends RingEnd {
       if (this.doorbell !== null) this.doorbell();
     }
   }
+}
+
+/**
+ * True when an own index word reads `seen` instead of `ours` because it was moved back
+ * (aligned, at most a ring behind): the one change the peer's checks cannot catch when
+ * the peer never saw `ours`. Anything else (forward, misaligned, far) they name, and
+ * putting it back could hide that from them.
+ */
+function movedBack(seen: number, ours: number, capacity: number): boolean {
+  const back = (ours - seen) >>> 0;
+  return (seen & 7) === 0 && back !== 0 && back <= capacity;
 }
 
 /** Name of a record kind for failure messages (poll validated it to be in 1..6). */
