@@ -74,6 +74,9 @@ function mulberry32(a) {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+// Actors start over after a finding; each start draws a stream of its own, so the run
+// goes on exploring instead of replaying the case that failed.
+const restarts = {};
 const rngFor = (k) => mulberry32((seed ^ Math.imul(k + 1, 0x9e3779b1)) >>> 0);
 const pick = (rand, xs) => xs[Math.floor(rand() * xs.length)];
 const int = (rand, lo, hi) => lo + Math.floor(rand() * (hi - lo + 1)); // inclusive
@@ -184,9 +187,23 @@ async function until(cond, ms, reason, detail) {
 }
 const RINGS = [4096, 16384, 65536, 1 << 20, 4 << 20];
 
+// For a stall report: both sides' counters, then whether a direct poll() delivers what the
+// event loop did not (a missed wake-up) or nothing (the peer is stuck).
+function stallState(ch) {
+  const { peer, ...st } = ch.getStats();
+  let polled;
+  try {
+    polled = ch.poll();
+  } catch (e) {
+    polled = `threw ${e.message}`;
+  }
+  const after = ch.getStats();
+  return `; JS ${JSON.stringify(st)}; peer ${JSON.stringify(peer)}; a direct poll() then delivered ${polled} (received ${after.messagesReceived}, n2rFill ${after.n2rFill}); event-loop lag max ${lag.max.toFixed(0)} ms`;
+}
+
 // ---- actor: echo ------------------------------------------------------------------------
 async function echoActor() {
-  const rand = rngFor(1);
+  const rand = rngFor(1 + 100 * (restarts[1] = (restarts[1] ?? -1) + 1)); // a new stream after a finding
   while (running()) {
     const ring = pick(rand, RINGS);
     const wakeMode = rand() < 0.85 ? 'doorbell' : 'poll';
@@ -221,7 +238,7 @@ async function echoActor() {
           // Bound what is in flight: the echo blocks when JS does not read, by design.
           while (seq - recvCount >= 256 || inflightBytes > 8 << 20) {
             check(!bad, 'echo_mismatch', bad);
-            await until(() => seq - recvCount < 256 && inflightBytes <= 8 << 20 || bad || errors.length, 30_000, 'echo_stall', () => `${seq - recvCount} echoes outstanding for 30 s (ring ${ring})`);
+            await until(() => seq - recvCount < 256 && inflightBytes <= 8 << 20 || bad || errors.length, 30_000, 'echo_stall', () => `${seq - recvCount} echoes outstanding for 30 s${stallState(ch)}`);
             check(errors.length === 0, 'echo_channel_error', () => errors[0]?.message);
           }
           const m = makeMessage(rand, seq, messageSize(rand, 4 << 20));
@@ -257,7 +274,7 @@ async function echoActor() {
         check(!bad, 'echo_mismatch', bad);
         check(errors.length === 0, 'echo_channel_error', () => errors[0]?.message);
       }
-      await until(() => recvCount === seq || bad || errors.length, 30_000, 'echo_stall', () => `${seq - recvCount} echoes missing at the end of a channel`);
+      await until(() => recvCount === seq || bad || errors.length, 30_000, 'echo_stall', () => `${seq - recvCount} echoes missing at the end of a channel${stallState(ch)}`);
       check(!bad, 'echo_mismatch', bad);
       check(errors.length === 0, 'echo_channel_error', () => errors[0]?.message);
       check(sentSum === recvSum, 'echo_checksum', `sum32 sent ${sentSum} != received ${recvSum}`);
@@ -272,7 +289,7 @@ async function echoActor() {
 
 // ---- actor: sink (JS -> native, checked by the native totals) ------------------------------
 async function sinkActor() {
-  const rand = rngFor(2);
+  const rand = rngFor(2 + 100 * (restarts[2] = (restarts[2] ?? -1) + 1)); // a new stream after a finding
   while (running()) {
     const ring = pick(rand, RINGS);
     const how = rand() < 0.5 ? 'sum32' : 'fnv1a';
@@ -308,7 +325,7 @@ async function sinkActor() {
 
 // ---- actor: source (native -> JS) ---------------------------------------------------------
 async function sourceActor() {
-  const rand = rngFor(3);
+  const rand = rngFor(3 + 100 * (restarts[3] = (restarts[3] ?? -1) + 1)); // a new stream after a finding
   while (running()) {
     const size = rand() < 0.9 ? int(rand, 0, 8192) : int(rand, 8193, 2 << 20);
     const count = Math.max(1, Math.min(int(rand, 1, 20_000), Math.floor((256 << 20) / Math.max(1, size))));
@@ -330,7 +347,7 @@ async function sourceActor() {
         for (let k = 8; k < size; k++) if (m[k] !== fill) return void (bad ??= `message ${i}: byte ${k} is ${m[k]}, expected ${fill}`);
         progress.source = Date.now();
       });
-      await until(() => got >= count || bad || errors.length, 60_000, 'source_stall', () => `${got} of ${count} source messages of ${size} B`);
+      await until(() => got >= count || bad || errors.length, 60_000, 'source_stall', () => `${got} of ${count} source messages of ${size} B${stallState(ch)}`);
       await sleep(5); // nothing may follow the last one
       check(!bad, 'source_mismatch', bad);
       check(errors.length === 0, 'source_channel_error', () => errors[0]?.message);
@@ -355,7 +372,7 @@ function sourcePixelsOk(px, w, h, n) {
   return true;
 }
 async function pluginActor() {
-  const rand = rngFor(4);
+  const rand = rngFor(4 + 100 * (restarts[4] = (restarts[4] ?? -1) + 1)); // a new stream after a finding
   const paths = Object.fromEntries(PLUGINS.map((p) => [p, pluginPath(p)]));
   while (running()) {
     const ring = pick(rand, [16384, 65536, 1 << 20]);
@@ -496,6 +513,8 @@ async function pluginActor() {
         await sleep(int(rand, 0, 100));
       }
       ch.unloadPlugin(); // nothing may be in flight at the count below
+      // What is still in the JS queue is written later: count only once it is empty.
+      await until(() => ch.getStats().queueLength === 0 || errors.length, 30_000, 'plugin_stall', () => `the JS queue did not empty within 30 s after the unload${state()}`);
       const sent = ch.getStats().messagesSent;
       await until(() => { const p = ch.getStats().peer; return p.pluginDelivered + p.pluginDropped >= sent; }, 10_000, 'plugin_counts', () => `delivered + dropped short of ${sent}`);
       const p = ch.getStats().peer;
@@ -516,7 +535,7 @@ async function pluginActor() {
 const gcDropModes = opt('gc-drop-modes', 'doorbell,poll').split(',');
 const droppedToGc = [];
 async function churnActor() {
-  const rand = rngFor(5);
+  const rand = rngFor(5 + 100 * (restarts[5] = (restarts[5] ?? -1) + 1)); // a new stream after a finding
   const echoPlugin = pluginPath('echo');
   while (running()) {
     const kind = pick(rand, ['echo', 'echo', 'sink', 'source', 'plugin', 'bare']);
@@ -592,7 +611,7 @@ function pump() {
 pump();
 `;
 async function workerActor() {
-  const rand = rngFor(6);
+  const rand = rngFor(6 + 100 * (restarts[6] = (restarts[6] ?? -1) + 1)); // a new stream after a finding
   while (running()) {
     const finish = rand() < 0.25;
     const wd = { libPath, channels: int(rand, 1, 3), ring: pick(rand, [4096, 65536, 1 << 20]), finish, messages: int(rand, 100, 2000) };
