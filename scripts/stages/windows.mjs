@@ -84,12 +84,14 @@ export default async function windows() {
 
   // One persistent wineserver for every process below (else each pays its start-up), then
   // one trivial process so the prefix's services are up before tests start in parallel.
-  run('wineserver', ['-p'], { env: wineEnv });
+  // stdio ignored: the server and the services it starts outlive this call and would hold
+  // the stage's stdout open.
+  run('wineserver', ['-p'], { env: wineEnv, stdio: 'ignore', timeout: 60_000 });
   let ok = false;
   try {
-    run('wine', ['cmd', '/c', 'exit'], { env: wineEnv, stdio: 'ignore' });
+    run('wine', ['cmd', '/c', 'exit'], { env: wineEnv, stdio: 'ignore', timeout: 120_000 });
     // Every suite of the Windows build (isolated plugins, Linux-only, are not built).
-    ok = run('ctest', ['--test-dir', BUILD, '--output-on-failure', '-j', '2'], { env: wineEnv }) === 0;
+    ok = run('ctest', ['--test-dir', BUILD, '--output-on-failure', '-j', '2', '--timeout', '300'], { env: wineEnv }) === 0;
 
     const logDir = path.join(dir, 'js-logs');
     mkdirSync(logDir, { recursive: true });
@@ -115,7 +117,7 @@ export default async function windows() {
     if (!renamedOk) console.error('windows: the addon did not work in a host named smc-host.exe');
     ok = renamedOk && ok;
   } finally {
-    run('wineserver', ['-k'], { env: wineEnv });
+    run('wineserver', ['-k'], { env: wineEnv, timeout: 60_000 });
   }
   return ok;
 }
