@@ -4,6 +4,7 @@
 // garbage into its ring on request, and each must fail the channel with its named reason
 // while this process carries on; the child is reaped; a new load works.
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <chrono>
 #include <filesystem>
@@ -238,6 +239,31 @@ TEST(IsolatedPlugin, CrashWhileLoadingIsALoadErrorAndTheSlotCanLoadAgain) {
   const auto got = h.receive_n(1);
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0], text("again"));
+}
+
+TEST(IsolatedPlugin, LoadThatNeverEndsIsUnresponsiveAfterTheTimeout) {
+  Harness h(300ms);
+  std::string err;
+  const auto t0 = Clock::now();
+  EXPECT_FALSE(h.slot->load(misbehave(), R"({"spinInCreate":true})", &err));
+  const auto took = Clock::now() - t0;
+  EXPECT_TRUE(contains(err,
+                       "plugin_unresponsive: the isolated plugin host did not finish "
+                       "loading it within 300 ms"))
+      << err;
+  EXPECT_GE(took, 300ms);
+  EXPECT_LT(took, 5s);
+  EXPECT_EQ(h.slot->child_pid(), -1);
+}
+
+TEST(IsolatedPlugin, StoppedPluginProcessIsUnresponsiveWithMessagesWaiting) {
+  // SIGSTOP: the child neither runs a callback nor reads its ring; the message waits.
+  Harness h(300ms);
+  ASSERT_TRUE(h.load());
+  const int64_t pid = h.slot->child_pid();
+  ASSERT_EQ(::kill(static_cast<pid_t>(pid), SIGSTOP), 0);
+  const IsolateFailure f = h.provoke("hello", "plugin_unresponsive");
+  EXPECT_TRUE(contains(f.message, "messages waiting unread")) << f.message;
 }
 
 TEST(IsolatedPlugin, LoaderErrorsComeBackFromTheChildUnchanged) {

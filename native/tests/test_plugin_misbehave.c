@@ -9,6 +9,7 @@
  *   a message "garbage-record"  publishes a record of an unknown kind (record_kind_invalid)
  * Linux only (isolated plugins are). Config (found with strstr; test-only):
  *   "crashInCreate":true        create() does the same SIGSEGV (a plugin that kills its loader)
+ *   "spinInCreate":true         create() spins forever (a load that never ends)
  */
 #define _GNU_SOURCE /* syscall */
 #include <limits.h>
@@ -90,6 +91,10 @@ static void garbage(const smc_host* h, int record) {
 
 static void* create(const smc_host* host, const char* config, char* err, size_t err_len) {
   if (config != NULL && strstr(config, "\"crashInCreate\":true") != NULL) segv();
+  if (config != NULL && strstr(config, "\"spinInCreate\":true") != NULL) {
+    volatile unsigned long spins = 0;
+    for (;;) spins = spins + 1;
+  }
   misbehave* m = calloc(1, sizeof *m);
   if (m == NULL) {
     strncpy(err, "out of memory", err_len - 1);
