@@ -157,11 +157,14 @@ function lineChart({ title, xLabel, xs, series }) {
     s += `<line x1="${L}" y1="${Y(d)}" x2="${L + pw}" y2="${Y(d)}" stroke="#ddd"/>\n`;
     s += `<text x="${L - 6}" y="${Y(d) + 4}" text-anchor="end">${d >= 1e9 ? `${d / 1e9} GB/s` : `${d / 1e6} MB/s`}</text>\n`;
   }
+  let lastLabel = -Infinity, low = false;
   for (const x of xs) {
+    low = X(x) - lastLabel < 45 ? !low : false; // neighbours too close: alternate rows
+    lastLabel = X(x);
     s += `<line x1="${X(x)}" y1="${T}" x2="${X(x)}" y2="${T + ph}" stroke="#eee"/>\n`;
-    s += `<text x="${X(x)}" y="${T + ph + 16}" text-anchor="middle">${fmtSize(x).replace(' ', '')}</text>\n`;
+    s += `<text x="${X(x)}" y="${T + ph + (low ? 28 : 16)}" text-anchor="middle">${fmtSize(x).replace(' ', '')}</text>\n`;
   }
-  s += `<text x="${L + pw / 2}" y="${H - 18}" text-anchor="middle">${xLabel} (log scale; throughput log scale)</text>\n`;
+  s += `<text x="${L + pw / 2}" y="${H - 14}" text-anchor="middle">${xLabel} (log scale; throughput log scale)</text>\n`;
   series.forEach((se, i) => {
     const pts = se.points.filter((p) => Number.isFinite(p[1]) && p[1] > 0);
     if (pts.length) {
