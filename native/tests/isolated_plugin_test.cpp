@@ -216,6 +216,24 @@ TEST(IsolatedPlugin, GarbageRecordFromThePluginNamesTheRingReason) {
   h.provoke("garbage-record", "record_kind_invalid");
 }
 
+TEST(IsolatedPlugin, GarbageInTheControlBlockIsReadBoundedAndTrafficGoesOn) {
+  Harness h;
+  ASSERT_TRUE(h.load());
+  ASSERT_EQ(h.js->send(as_span(text("garbage-control"))), Errc::ok);
+  ASSERT_EQ(h.receive_n(1).size(), 1u);
+  // The child's counters are now huge, its flags set, its texts without a NUL: the parent
+  // reads them as hints, bounded and printable, and does not fail the channel for them.
+  const PluginStats s = h.slot->stats();
+  EXPECT_TRUE(s.failed);  // plugin_failed reads nonzero
+  EXPECT_LE(s.failure.size(), isolate::kTextSize);
+  for (char c : s.failure) ASSERT_TRUE(c >= 0x20 && c < 0x7F) << static_cast<int>(c);
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(h.js->send(as_span(pattern(100, i))), Errc::ok);
+  const auto got = h.receive_n(20);
+  ASSERT_EQ(got.size(), 20u);
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(got[i], pattern(100, i));
+  EXPECT_TRUE(h.slot->failure().reason.empty()) << h.slot->failure().message;
+}
+
 TEST(IsolatedPlugin, MessagesAfterAFailureAreDroppedAndCounted) {
   Harness h;
   ASSERT_TRUE(h.load());

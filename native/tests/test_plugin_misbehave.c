@@ -7,6 +7,7 @@
  *   a message "spin"            spins forever inside on_message
  *   a message "garbage-index"   makes its ring's N2R write_index misaligned (index_misaligned)
  *   a message "garbage-record"  publishes a record of an unknown kind (record_kind_invalid)
+ *   a message "garbage-control" fills its plugin host's control block with 0xFF, then echoes
  * Linux only (isolated plugins are). Config (found with strstr; test-only):
  *   "crashInCreate":true        create() does the same SIGSEGV (a plugin that kills its loader)
  *   "spinInCreate":true         create() spins forever (a load that never ends)
@@ -89,6 +90,22 @@ static void garbage(const smc_host* h, int record) {
   }
 }
 
+/* Scribbles over the plugin host's control block (the mapping's first page, magic
+ * "SMCH", before the config pages and the region): every byte after the parent's layout
+ * words becomes 0xFF, so texts have no NUL and no ASCII, counters and flags are huge. */
+static void garbage_control(const smc_host* h) {
+  unsigned char* page = find_region(h);
+  if (page == NULL) abort();
+  for (int i = 0; i < 1 << 20; ++i) {
+    page -= 4096;
+    if (rd32(page) == 0x48434D53u) {
+      memset(page + 24, 0xFF, 4096 - 24);
+      return;
+    }
+  }
+  abort();
+}
+
 static void* create(const smc_host* host, const char* config, char* err, size_t err_len) {
   if (config != NULL && strstr(config, "\"crashInCreate\":true") != NULL) segv();
   if (config != NULL && strstr(config, "\"spinInCreate\":true") != NULL) {
@@ -116,6 +133,11 @@ static void on_message(void* instance, const uint8_t* data, size_t len) {
   }
   if (is(data, len, "garbage-index")) {
     garbage(m->host, 0);
+    return;
+  }
+  if (is(data, len, "garbage-control")) {
+    garbage_control(m->host);
+    m->host->send(m->host, data, len, SMC_WAIT_FOREVER);
     return;
   }
   if (is(data, len, "garbage-record")) {
