@@ -71,18 +71,20 @@ static void garbage(const smc_host* h, int record) {
   if (base == NULL) abort();
   const uint32_t r2n_cap = rd32(base + 20);
   const uint32_t n2r_cap = rd32(base + 28);
-  uint32_t* write_index = (uint32_t*)(base + 896); /* N2R write_index */
-  const uint32_t w = __atomic_load_n(write_index, __ATOMIC_ACQUIRE);
-  for (int i = 0; i < 10000; ++i) { /* 10 s at most */
+  uint32_t* write_index = (uint32_t*)(base + 896);                   /* N2R write_index */
+  const uint32_t w = __atomic_load_n(write_index, __ATOMIC_RELAXED); /* our side's own word */
+  for (int i = 0; i < 10000; ++i) {                                  /* 10 s at most */
     if (record) {
       unsigned char* rec = base + 2048 + r2n_cap + (w & (n2r_cap - 1));
       const uint32_t len = 8, kind = 0x77; /* no such kind */
       memcpy(rec, &len, 4);
       memcpy(rec + 4, &kind, 4);
       memset(rec + 8, 0xAB, 8);
+      /* SYNC: ring-publish (partner: RingReader::refill's acquire load of write_index, in
+       * the parent), so the bogus record is what the parent checks. */
       __atomic_store_n(write_index, w + 16, __ATOMIC_RELEASE);
     } else {
-      __atomic_store_n(write_index, w + 4, __ATOMIC_RELEASE); /* not a multiple of 8 */
+      __atomic_store_n(write_index, w + 4, __ATOMIC_RELAXED); /* not a multiple of 8 */
     }
     syscall(SYS_futex, write_index, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
     const struct timespec ms = {0, 1000000};
