@@ -30,7 +30,7 @@ function linuxBaselines(files) {
   return { glibc: newest.GLIBC, glibcxx: newest.GLIBCXX };
 }
 
-function writeTarget(tag, manifestBase, addonSrc, pluginSrcs, addonName) {
+function writeTarget(tag, manifestBase, addonSrc, pluginSrcs, addonName, extras = []) {
   const dir = path.join(root, 'prebuilds', tag);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(path.join(dir, 'plugins'), { recursive: true });
@@ -39,7 +39,12 @@ function writeTarget(tag, manifestBase, addonSrc, pluginSrcs, addonName) {
     copyFileSync(p, path.join(dir, 'plugins', path.basename(p)));
     return `plugins/${path.basename(p)}`;
   });
-  const manifest = { ...manifestBase, napi: NAPI_VERSION, addon: addonName, plugins };
+  // Executables the addon starts, beside it (the isolated-plugin host: docs/plugins.md).
+  const executables = extras.map((p) => {
+    copyFileSync(p, path.join(dir, path.basename(p)));
+    return path.basename(p);
+  });
+  const manifest = { ...manifestBase, napi: NAPI_VERSION, addon: addonName, plugins, ...(executables.length ? { executables } : {}) };
   writeFileSync(path.join(dir, 'prebuild.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   console.log(`prebuild: ${tag}: ${addonName} + ${plugins.length} plugins${manifest.glibc ? `, glibc >= ${manifest.glibc}, libstdc++ GLIBCXX >= ${manifest.glibcxx}` : ''}`);
 }
@@ -50,7 +55,9 @@ function linuxX64() {
   const addon = path.join(dir, 'smc.node');
   const pluginDir = path.join(dir, 'plugins');
   const plugins = readdirSync(pluginDir).filter((f) => f.endsWith('.so')).map((f) => path.join(pluginDir, f));
-  writeTarget('linux-x64', { platform: 'linux', arch: 'x64', libc: 'glibc', ...linuxBaselines([addon, ...plugins]) }, addon, plugins, 'smc.napi.glibc.node');
+  const host = path.join(dir, 'smc_plugin_host');
+  const extras = existsSync(host) ? [host] : [];
+  writeTarget('linux-x64', { platform: 'linux', arch: 'x64', libc: 'glibc', ...linuxBaselines([addon, ...plugins, ...extras]) }, addon, plugins, 'smc.napi.glibc.node', extras);
 }
 
 async function win32X64() {
