@@ -9,7 +9,7 @@ export {
   type SendData,
   type WakeMode,
 } from './channel';
-export { ChannelClosedError, ChannelError, ProtocolError, TimeoutError } from './errors';
-export type { PeerTransport, TransportStartOptions } from './transport';
+export { ChannelClosedError, ChannelError, ProtocolError, TimeoutError, type ChannelErrorCode } from './errors';
+export type { PeerStats, PeerTransport, TransportStartOptions } from './transport';
 export * as protocol from './protocol';
 export * as bpg from './bpg';

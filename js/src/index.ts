@@ -3,17 +3,11 @@
 import { setDefaultTransportFactory, type ChannelOptions } from './channel';
 import { AddonTransport, pluginHostPath } from './native';
 
-function pluginConfigJson(config: unknown): string {
-  const json = JSON.stringify(config ?? {});
-  if (typeof json !== 'string') throw new TypeError('options.config must be JSON-serializable (the plugin gets it as JSON)');
-  return json;
-}
-
 setDefaultTransportFactory(
   (o: ChannelOptions) =>
     new AddonTransport({
       handler: o.plugin !== undefined ? 'plugin' : (o.handler ?? 'echo'),
-      ...(o.plugin !== undefined ? { pluginPath: o.plugin, pluginConfig: pluginConfigJson(o.config) } : {}),
+      ...(o.plugin !== undefined ? { pluginPath: o.plugin, pluginConfig: JSON.stringify(o.config ?? {}) /* checked by the channel's option validation */ } : {}),
       ...(o.isolate === true ? { isolate: true, pluginHostPath: pluginHostPath(), ...(o.isolateTimeoutMs !== undefined ? { isolateTimeoutMs: o.isolateTimeoutMs } : {}) } : {}),
       ...(o.sourceCount !== undefined ? { sourceCount: o.sourceCount } : {}),
       ...(o.sourceSize !== undefined ? { sourceSize: o.sourceSize } : {}),

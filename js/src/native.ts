@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { localBuildDir, packageRoot, PACKAGE_NAME, REBUILD_COMMAND, selectPrebuild } from './prebuilds';
 import { ChannelError } from './errors';
 import { PluginFailureError } from './plugin-failure';
-import type { PeerTransport, TransportStartOptions } from './transport';
+import type { PeerStats, PeerTransport, TransportStartOptions } from './transport';
 
 /** Options of the native side, passed to the addon. */
 export interface NativeHandlerOptions {
@@ -41,7 +41,8 @@ export interface NativeHandlerOptions {
 interface NativeChannelHandle {
   wake(word: number): void;
   close(): void;
-  stats(): Record<string, number | string | boolean>;
+  /** The addon's counters (native/addon/addon.cpp, Stats()). */
+  stats(): PeerStats;
   ref(): void;
   unref(): void;
   loadPlugin(path: string, configJson?: string): void;
@@ -118,7 +119,7 @@ export class AddonTransport implements PeerTransport {
   unref(): void {
     this.handle?.unref();
   }
-  stats(): Record<string, number | string | boolean> {
+  stats(): PeerStats {
     return this.handle ? this.handle.stats() : {};
   }
   loadPlugin(path: string, configJson: string): void {

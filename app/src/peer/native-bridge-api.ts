@@ -3,7 +3,9 @@
 // Every argument crosses a world boundary by copy, so only strings and numbers go in;
 // the buffer itself goes by window.postMessage({ smcAttach: token, buffer }).
 
-export type PeerStats = Record<string, number | string | boolean>;
+import type { PeerStats } from 'shared-memory-channel/browser';
+
+export type { PeerStats };
 
 /** The peer the page asks for: a built-in handler, or one of the app's plugins by name. */
 export type PeerRequest = { handler: 'echo' | 'sink' } | { plugin: string; config?: Record<string, unknown> };
