@@ -461,11 +461,15 @@ PluginStats IsolatedPluginSlot::stats() const {
         s.failed = true;
         s.failure = read_text(ctl.text, kTextSize);
       }
-      if (c.failed.load(std::memory_order_relaxed)) {
-        std::lock_guard f(failure_mu_);
-        s.failed = true;
-        s.failure = failure_.message;
-      }
+    }
+  }
+  {
+    // Sticky until the next load: the channel's thread unloads the failed child as soon as
+    // it stops, possibly before anyone asked why.
+    std::lock_guard f(failure_mu_);
+    if (!failure_.reason.empty()) {
+      s.failed = true;
+      s.failure = failure_.message;
     }
   }
   s.delivered = delivered_.load(std::memory_order_relaxed);
