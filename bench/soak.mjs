@@ -115,7 +115,14 @@ const bump = (k, n = 1) => (counts[k] = (counts[k] ?? 0) + n);
 function resources() {
   const status = readFileSync('/proc/self/status', 'utf8');
   const field = (k) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(status)?.[1]);
-  return { rssMiB: field('VmRSS') / 1024, fds: readdirSync('/proc/self/fd').length - 1, threads: field('Threads') };
+  // Where RSS went: V8's heap, and ArrayBuffers / external memory (message copies,
+  // reassembly buffers, SharedArrayBuffers of open channels) as V8 accounts them.
+  const m = process.memoryUsage();
+  const MiB = (b) => b / 1048576;
+  return {
+    rssMiB: field('VmRSS') / 1024, fds: readdirSync('/proc/self/fd').length - 1, threads: field('Threads'),
+    heapUsedMiB: MiB(m.heapUsed), externalMiB: MiB(m.external), arrayBuffersMiB: MiB(m.arrayBuffers),
+  };
 }
 
 function threadNames() {
@@ -764,6 +771,7 @@ async function finish() {
   else {
     const lines = [`soak: seed ${seed}, ${summary.elapsed_s.toFixed(0)} s, load avg ${summary.load.map((l) => l.toFixed(1)).join(' ')}`];
     for (const k of Object.keys(counts).sort()) lines.push(`  ${k.padEnd(32)} ${counts[k]}`);
+    lines.push(`  V8 memory        warm / end: heap used ${ref.heapUsedMiB.toFixed(1)} / ${end.heapUsedMiB.toFixed(1)} MiB, external ${ref.externalMiB.toFixed(1)} / ${end.externalMiB.toFixed(1)} MiB (ArrayBuffers ${ref.arrayBuffersMiB.toFixed(1)} / ${end.arrayBuffersMiB.toFixed(1)})`);
     lines.push(`  resources        start / warm / end: RSS ${startRes.rssMiB.toFixed(1)} / ${ref.rssMiB.toFixed(1)} / ${end.rssMiB.toFixed(1)} MiB (peak ${summary.peakRssMiB.toFixed(1)}), event-loop lag max ${lag.max.toFixed(0)} ms, fds ${startRes.fds} / ${ref.fds} / ${end.fds}, threads ${startRes.threads} / ${ref.threads} / ${end.threads}`);
     if (summary.hostile) lines.push(`  hostile memory   ${summary.hostile.skipped ? `skipped (${summary.hostile.skipped})` : `${seeds} seeds, exit ${summary.hostile.exit}: ${summary.hostile.outcomes.join('; ')}`}`);
     if (violations.length) lines.push(`  violations       ${Object.entries(violationCounts).map(([r, n]) => `${r} x${n}`).join(', ')} (the first 3 of each below)`);
