@@ -2,7 +2,8 @@
 // `npm run soak`: minutes of mixed traffic through the real addon and plugins, then a
 // check that nothing was lost, reordered, corrupted or leaked (issue #13 item 7).
 //
-//   node bench/soak.mjs [--minutes=10] [--seeds=1000] [--seed=N] [--only=echo,sink,...] [--json]
+//   node bench/soak.mjs [--minutes=10] [--seeds=1000] [--seed=N] [--only=echo,sink,...]
+//                       [--gc-drop-modes=doorbell,poll] [--json]
 //
 // Concurrent actors, all on this process's event loop and the addon's native threads:
 //   echo     long-lived echo channels (renewed every ~20 s); random sizes from 8 B to 4 MiB
@@ -48,7 +49,7 @@ const seeds = Number(opt('seeds', 1000));
 const seed = Number(opt('seed', (Date.now() ^ (process.pid << 12)) >>> 0));
 const json = argv.includes('--json');
 if (!(minutes > 0) || !Number.isInteger(seeds) || seeds < 0 || !Number.isInteger(seed)) {
-  console.error('usage: node bench/soak.mjs [--minutes=N (> 0)] [--seeds=N (>= 0)] [--seed=N] [--json]');
+  console.error('usage: node bench/soak.mjs [--minutes=N (> 0)] [--seeds=N (>= 0)] [--seed=N] [--only=echo,sink,source,plugin,churn,workers] [--gc-drop-modes=doorbell,poll] [--json]');
   process.exit(2);
 }
 v8.setFlagsFromString('--expose-gc');
