@@ -833,7 +833,15 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
   }
 
   private startPollTimer(): void {
-    this.pollTimer = setInterval(() => this.drain(), this.pollIntervalMs);
+    // Through a WeakRef, like the doorbell: an interval holding `this` would keep a
+    // dropped, never-cleaned-up channel (and its native thread and buffer) alive forever.
+    const weak = new WeakRef(this);
+    const timer = setInterval(() => {
+      const ch = weak.deref();
+      if (ch === undefined) clearInterval(timer);
+      else ch.drain();
+    }, this.pollIntervalMs);
+    this.pollTimer = timer;
     const t = this.pollTimer as unknown as { unref?: () => void };
     t.unref?.();
   }
