@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const dirs = ['native/include/smc', 'native/include/smc/platform', 'native/src', 'native/src/platform', 'native/tests', 'native/bench', 'native/fuzz', 'native/addon', 'native/plugins', 'bench/native'];
+const dirs = ['native/include/smc', 'native/include/smc/platform', 'native/src', 'native/src/platform', 'native/tests', 'native/bench', 'native/fuzz', 'native/addon', 'native/plugins', 'native/plugin-host', 'bench/native'];
 
 export function cppSources() {
   return dirs
