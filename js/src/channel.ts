@@ -529,12 +529,17 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
    * thread, releases the doorbell and the buffer. Pending sendAsync promises reject.
    * Calling it again does nothing; most methods afterwards throw.
    */
-  cleanup(): void {
+  close(): void {
     this.end(null);
   }
 
+  /** close() under the name the original API used; kept, not deprecated. */
+  cleanup(): void {
+    this.close();
+  }
+
   [Symbol.dispose](): void {
-    this.cleanup();
+    this.close();
   }
 
   // ---- internals: how the channel ends -----------------------------------------------

@@ -722,3 +722,21 @@ test('addon wake(word) wakes only the two words a JS side can find parked; anyth
     handle.close();
   }
 });
+
+test('close() ends the channel once: one close event, the peer stops; cleanup() and dispose after it do nothing', async () => {
+  const ch = new SharedMemoryChannel(4096, 4096);
+  const echoed = new Promise<number>((resolve) => ch.startReceiving((m) => resolve(m.length)));
+  ch.send(new Uint8Array(3));
+  assert.equal(await echoed, 3);
+  let closes = 0;
+  ch.on('close', () => void closes++);
+  ch.close();
+  assert.equal(ch.isClosed, true);
+  assert.equal(ch.closeReason, null, 'a close of our own has no reason');
+  assert.equal(ch.getStats().peer.running, undefined, 'the native side is released');
+  ch.cleanup();
+  ch[Symbol.dispose]();
+  ch.close();
+  assert.equal(closes, 1);
+  assert.throws(() => ch.sendDirect(new Uint8Array(1), 10), ChannelClosedError);
+});
