@@ -5,25 +5,14 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { ChannelClosedError, ChannelError, ProtocolError, SharedMemoryChannel, protocol, type PeerTransport } from '../src/index';
 import { PARK_TIMEOUT_MS } from '../src/channel';
-import { fillPattern, sleep, waitFor } from './helpers';
+import { sleep, waitFor, openChannel, tagged } from './helpers';
 
 /** docs/protocol.md 7.4: two park timeouts plus scheduling on a loaded 2-core machine. */
 const BOUND_MS = 2 * PARK_TIMEOUT_MS + 1300;
 
 const { W_N_STATE, W_R_STATE, W_N2R_CONSUMER_PARKED, W_R2N_READ_INDEX, STATE_CLOSED, STATE_FAILED } = protocol;
 
-function open(t: { after(fn: () => void): void }, r2n: number, n2r: number, options: ConstructorParameters<typeof SharedMemoryChannel>[2] = {}): SharedMemoryChannel {
-  const ch = new SharedMemoryChannel(r2n, n2r, options);
-  t.after(() => ch.cleanup());
-  return ch;
-}
-
-function tagged(seq: number, len: number): Uint8Array {
-  const m = new Uint8Array(len);
-  fillPattern(m, seq);
-  if (len >= 4) new DataView(m.buffer).setUint32(0, seq, true);
-  return m;
-}
+const open = openChannel;
 
 /** Everything a channel reports: errors (with the time of each) and closes. */
 function watch(ch: SharedMemoryChannel): { errors: ChannelError[]; closes: number; endedAt: number } {

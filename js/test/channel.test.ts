@@ -3,23 +3,11 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { ChannelClosedError, ChannelError, ProtocolError, SharedMemoryChannel, TimeoutError, loadAddon, protocol } from '../src/index';
-import { fillPattern, fnv1a, sleep, waitFor } from './helpers';
+import { fillPattern, fnv1a, sleep, waitFor, openChannel, tagged } from './helpers';
 
 const { W_N2R_WRITE_INDEX, W_R2N_WRITE_INDEX, W_N_STATE, W_R_STATE } = protocol;
 
-/** Opens a channel and guarantees cleanup at the end of the test. */
-function open(t: { after(fn: () => void): void }, r2n: number, n2r: number, options: ConstructorParameters<typeof SharedMemoryChannel>[2] = {}): SharedMemoryChannel {
-  const ch = new SharedMemoryChannel(r2n, n2r, options);
-  t.after(() => ch.cleanup());
-  return ch;
-}
-
-function tagged(seq: number, len: number): Uint8Array {
-  const m = new Uint8Array(len);
-  fillPattern(m, seq);
-  if (len >= 4) new DataView(m.buffer).setUint32(0, seq, true);
-  return m;
-}
+const open = openChannel;
 
 /**
  * Echo with a JS side that does not receive: the echo fills N2R with replies, then blocks

@@ -1,5 +1,6 @@
 // Shared helpers of the channel tests (not a test file itself).
 import { spawn } from 'node:child_process';
+import { SharedMemoryChannel } from '../src/index';
 
 /** fnv1a-32 of bytes [start, end): the checksum native/src/handlers.cpp uses. */
 export function fnv1a(u8: Uint8Array, start = 0, end = u8.length): number {
@@ -64,4 +65,24 @@ export function fillPattern(buf: Uint8Array, seed: number, start = 0): void {
     x ^= x << 5;
     buf[i] = x & 255;
   }
+}
+
+/** Opens a channel (the package's default transport) that the test cleans up at its end. */
+export function openChannel(
+  t: { after(fn: () => void): void },
+  r2n: number,
+  n2r: number,
+  options: ConstructorParameters<typeof SharedMemoryChannel>[2] = {},
+): SharedMemoryChannel {
+  const ch = new SharedMemoryChannel(r2n, n2r, options);
+  t.after(() => ch.cleanup());
+  return ch;
+}
+
+/** A `len`-byte message of fillPattern(seq) whose first 4 bytes (if any) are seq, LE. */
+export function tagged(seq: number, len: number): Uint8Array {
+  const m = new Uint8Array(len);
+  fillPattern(m, seq);
+  if (len >= 4) new DataView(m.buffer).setUint32(0, seq, true);
+  return m;
 }
