@@ -64,22 +64,8 @@ IdleOptions park_only(std::chrono::milliseconds timeout = kParkTimeout) {
   return parking(0, 0, timeout);  // no spinning, no yielding
 }
 
-struct Pair {
-  explicit Pair(RegionConfig c, IdleOptions idle = park_only()) : arena(c) {
-    region = init_region(arena.span(), c);
-    EndpointOptions o;
-    o.idle = idle;
-    js = attach(region, Side::js, o);
-    nat = attach(region, Side::native, o);
-  }
-  ~Pair() {
-    js.reset();
-    nat.reset();
-    EXPECT_TRUE(arena.intact());
-  }
-  CanaryArena arena;
-  Region region;
-  std::unique_ptr<Endpoint> js, nat;
+struct Pair : EndpointPair {
+  explicit Pair(RegionConfig c, IdleOptions idle = park_only()) : EndpointPair(c, idle) {}
 };
 
 TEST(ParkWakeTest, PingPongParkOnly) {

@@ -21,23 +21,15 @@ using namespace std::chrono_literals;
 
 constexpr auto kPark = std::chrono::milliseconds(50);
 
-struct Pair {
-  explicit Pair(std::chrono::milliseconds park = kPark, bool spin = false) : arena({4096, 4096}) {
-    region = init_region(arena.span(), {4096, 4096});
-    EndpointOptions o;
-    o.idle = parking(0, 0, park);
-    o.idle.park = !spin;  // spin: never parks; restores once per park timeout instead
-    js = attach(region, Side::js, o);
-    nat = attach(region, Side::native, o);
+// spin: never parks; restores once per park timeout instead.
+struct Pair : EndpointPair {
+  explicit Pair(std::chrono::milliseconds park = kPark, bool spin = false)
+      : EndpointPair({4096, 4096}, idle(park, spin)) {}
+  static IdleOptions idle(std::chrono::milliseconds park, bool spin) {
+    IdleOptions o = parking(0, 0, park);
+    o.park = !spin;
+    return o;
   }
-  ~Pair() {
-    js.reset();
-    nat.reset();
-    EXPECT_TRUE(arena.intact());
-  }
-  CanaryArena arena;
-  Region region;
-  std::unique_ptr<Endpoint> js, nat;
 };
 
 // N published replies; before R read them, N2R write_index is set back to 0. N is idle

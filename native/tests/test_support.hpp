@@ -161,4 +161,23 @@ inline IdleOptions parking(uint32_t spins, uint32_t yields,
   return o;
 }
 
+// Both endpoints of one region in a canary-guarded arena; checks the canaries when done.
+struct EndpointPair {
+  EndpointPair(RegionConfig c, IdleOptions idle) : arena(c) {
+    region = init_region(arena.span(), c);
+    EndpointOptions o;
+    o.idle = idle;
+    js = attach(region, Side::js, o);
+    nat = attach(region, Side::native, o);
+  }
+  ~EndpointPair() {
+    js.reset();
+    nat.reset();
+    EXPECT_TRUE(arena.intact());
+  }
+  CanaryArena arena;
+  Region region;
+  std::unique_ptr<Endpoint> js, nat;
+};
+
 }  // namespace smc::test
