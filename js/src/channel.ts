@@ -827,6 +827,7 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
     this.guarded(() => {
       restored = this.endpoint.restoreOwnIndices();
     });
+    this.transport.rearmDoorbell?.();
     this.drain();
     if (restored || this.stat.messagesReceived + this.stat.messagesSent !== before || this.closed) this.stat.parkTimeoutWakes++;
   }

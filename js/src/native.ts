@@ -45,6 +45,8 @@ interface NativeChannelHandle {
   stats(): PeerStats;
   ref(): void;
   unref(): void;
+  rearmDoorbell(): void;
+  loseNextDoorbellCall(): void;
   loadPlugin(path: string, configJson?: string): void;
   unloadPlugin(): boolean;
 }
@@ -118,6 +120,14 @@ export class AddonTransport implements PeerTransport {
   }
   unref(): void {
     this.handle?.unref();
+  }
+  rearmDoorbell(): void {
+    this.handle?.rearmDoorbell();
+  }
+  /** @internal Fault injection for tests: the addon counts its next doorbell call and
+   *  marks it queued but never makes it, as if Node never dispatched it. */
+  loseNextDoorbellCall(): void {
+    this.handle?.loseNextDoorbellCall();
   }
   stats(): PeerStats {
     return this.handle ? this.handle.stats() : {};

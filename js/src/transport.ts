@@ -36,6 +36,10 @@ export interface PeerTransport {
   /** Keep the host event loop alive while the channel is open (Node), or not. */
   ref?(): void;
   unref?(): void;
+  /** The park timeout ran and JS is about to drain: a doorbell the transport believes is
+   *  still on its way may never arrive (a thread-safe-function call Node never
+   *  dispatched); let the peer's next ring send a fresh one. A duplicate is harmless. */
+  rearmDoorbell?(): void;
   /** Peer-side counters for getStats().peer (the fields of PeerStats it knows). */
   stats?(): PeerStats | Record<string, number | string | boolean>;
   /** Native plugins (AddonTransport with handler 'plugin'): replace the peer's plugin;

@@ -37,15 +37,29 @@ struct DoorbellContext final : smc::Doorbell {
   DoorbellTsfn tsfn;
   std::atomic<bool> queued{false};
   std::atomic<uint64_t> calls{0};
+  // Fault injection for tests (loseNextDoorbellCall): the next call is counted and marked
+  // queued but never made, as if Node never dispatched it.
+  std::atomic<bool> lose_next{false};
 
   void ring(const uint32_t*) override {
-    // SYNC: doorbell-queued (partner: call_js_doorbell's release store of false, made
-    // before the JS drain runs: a ring after it queues a fresh call, none is lost).
+    // SYNC: doorbell-queued (partner: call_js_doorbell's and rearm()'s release stores of
+    // false, made before the JS drain runs: a ring after them queues a fresh call).
     if (queued.exchange(true, std::memory_order_acq_rel)) return;
     calls.fetch_add(1, std::memory_order_relaxed);
+    if (lose_next.exchange(false, std::memory_order_relaxed)) return;
     // NonBlockingCall: the ringing thread never waits on the JS thread (a finalizer on
     // the JS thread may be joining it).
     if (tsfn.NonBlockingCall() != napi_ok) queued.store(false, std::memory_order_release);
+  }
+
+  // The JS side's park timeout ran and is about to drain: a call this context still
+  // believes queued may never arrive (the soak saw channels whose one queued call was
+  // never dispatched, so every later ring was absorbed and JS moved one park timeout at
+  // a time). Clearing the flag lets the next ring make a fresh call; if the old one does
+  // arrive after all, it is one extra, harmless drain.
+  void rearm() {
+    // SYNC: doorbell-queued (partner: ring()'s acq_rel exchange).
+    queued.store(false, std::memory_order_release);
   }
 };
 
@@ -95,6 +109,8 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
          InstanceMethod<&NativeChannel::Close>("close"),
          InstanceMethod<&NativeChannel::Stats>("stats"), InstanceMethod<&NativeChannel::Ref>("ref"),
          InstanceMethod<&NativeChannel::Unref>("unref"),
+         InstanceMethod<&NativeChannel::RearmDoorbell>("rearmDoorbell"),
+         InstanceMethod<&NativeChannel::LoseNextDoorbellCall>("loseNextDoorbellCall"),
          InstanceMethod<&NativeChannel::LoadPlugin>("loadPlugin"),
          InstanceMethod<&NativeChannel::UnloadPlugin>("unloadPlugin")});
   }
@@ -381,6 +397,16 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
   }
   Napi::Value Unref(const Napi::CallbackInfo& info) {
     if (doorbell_) doorbell_->tsfn.Unref(info.Env());
+    return info.Env().Undefined();
+  }
+  // rearmDoorbell(): see DoorbellContext::rearm.
+  Napi::Value RearmDoorbell(const Napi::CallbackInfo& info) {
+    if (doorbell_) doorbell_->rearm();
+    return info.Env().Undefined();
+  }
+  // loseNextDoorbellCall(): fault injection for the tests of rearmDoorbell().
+  Napi::Value LoseNextDoorbellCall(const Napi::CallbackInfo& info) {
+    if (doorbell_) doorbell_->lose_next.store(true, std::memory_order_relaxed);
     return info.Env().Undefined();
   }
 
