@@ -1,0 +1,144 @@
+// The non-blocking send path of a channel: a message goes into the ring at once when it
+// fits and nothing is queued ahead of it; otherwise into the JS send queue (send-queue.ts),
+// written as the peer frees space. Publication is batched: one index store (and at most
+// one wake-up of the peer) per microtask, however many messages were written.
+import type { ChannelCore } from './channel-core';
+import { SendQueue } from './send-queue';
+import { scheduleTask } from './scheduler';
+
+export class Sender {
+  readonly queue: SendQueue;
+  /** send() returned false (queue at highWaterMark): emit 'drain' once it empties. */
+  private needDrainEvent = false;
+  private publishScheduled = false;
+  private queueEmptyCallbacks: Array<() => void> = [];
+
+  private readonly publishTask = (): void => {
+    this.publishScheduled = false;
+    const core = this.core;
+    if (core.closed) return;
+    this.publishNow();
+    // A channel that only sends learns here that its peer is gone (a receiving one learns
+    // it from poll), and asks to be rung when that happens later (doorbell mode): one
+    // store and one load of shared words per event-loop turn with sends.
+    if (!core.closed && !core.receiving) core.guarded(() => core.drainLoop.checkPeerAndPark());
+  };
+
+  constructor(private readonly core: ChannelCore) {
+    const counters = core.counters;
+    this.queue = new SendQueue(
+      core.endpoint,
+      core.maxPayload,
+      (n) => counters.countSent(n),
+      () => this.publishNow(),
+    );
+  }
+
+  /** send(): the message in the ring or the queue; false at highWaterMark or on a failure. */
+  send(bytes: Uint8Array): boolean {
+    try {
+      if (this.writeNow(bytes)) return true;
+      if (this.queue.bytes >= this.core.settings.highWaterMark) {
+        this.needDrainEvent = true;
+        return false;
+      }
+      this.enqueue(bytes.slice(), null, null);
+      return !this.core.closed;
+    } catch (e) {
+      this.core.fail(e);
+      return false;
+    }
+  }
+
+  /** sendAsync(): resolves once the message is in the ring. */
+  sendAsync(bytes: Uint8Array): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      try {
+        if (this.writeNow(bytes)) resolve();
+        else this.enqueue(bytes.slice(), resolve, reject);
+      } catch (e) {
+        this.core.fail(e);
+        reject(this.core.closedError('sendAsync')); // a no-op if fail() rejected it as queued
+      }
+    });
+  }
+
+  /** The fast path: the whole message into the ring now (nothing queued ahead of it),
+   *  published at the end of this turn with the others. */
+  writeNow(bytes: Uint8Array): boolean {
+    if (this.queue.length > 0 || !this.tryWriteWhole(bytes)) return false;
+    this.core.counters.countSent(bytes.length);
+    this.schedulePublish();
+    return true;
+  }
+
+  /** Writes a whole message now if it fits; never leaves part of it in the ring. */
+  private tryWriteWhole(bytes: Uint8Array): boolean {
+    const { endpoint, maxPayload, region } = this.core;
+    if (bytes.length <= maxPayload) return endpoint.trySend(bytes);
+    const w = endpoint.writer;
+    // Larger than a record: only if every fragment fits now (the queue copies otherwise).
+    const records = Math.ceil((bytes.length + 8) / maxPayload);
+    const need = bytes.length + 16 * records + region.r2nCapacity / 4;
+    if (w.freeBytesCached < need) {
+      w.refresh();
+      if (w.freeBytesCached < need) return false;
+    }
+    w.beginLarge(bytes);
+    if (w.continueLarge()) return true;
+    // Cannot happen with the margin above; stay correct anyway: never a partial message.
+    w.cancelLarge();
+    return false;
+  }
+
+  /** Queues a message and writes what fits. Throws what the endpoint throws. */
+  private enqueue(bytes: Uint8Array, resolve: (() => void) | null, reject: ((e: Error) => void) | null): void {
+    this.queue.push(bytes, resolve, reject);
+    if (this.queue.length === 1) this.core.updateActivity(); // pending sends: pinned, and ref'd (auto)
+    this.pump(this.core.settings.drainBudgetMs);
+    if (this.queue.length > 0) this.core.drainLoop.waitForSpace();
+  }
+
+  /** Writes queued messages while there is room. Throws what the endpoint throws. */
+  pump(budgetMs: number): void {
+    const wrote = this.queue.pump(budgetMs);
+    if (this.queue.length > 0) return;
+    this.core.updateActivity();
+    if (wrote) this.queueDrained();
+  }
+
+  private queueDrained(): void {
+    if (this.needDrainEvent) {
+      this.needDrainEvent = false;
+      this.core.events.drain();
+    }
+    const cbs = this.queueEmptyCallbacks;
+    this.queueEmptyCallbacks = [];
+    for (const cb of cbs) cb();
+  }
+
+  /** Calls `cb` once when the JS send queue is empty (soon if it already is). */
+  onQueueEmpty(cb: () => void): void {
+    if (this.queue.length === 0) scheduleTask(cb);
+    else this.queueEmptyCallbacks.push(cb);
+  }
+
+  schedulePublish(): void {
+    if (this.publishScheduled) return;
+    this.publishScheduled = true;
+    queueMicrotask(this.publishTask);
+  }
+
+  /** One index store; rings the peer through the endpoint's `wake` if it is parked. */
+  publishNow(): void {
+    const core = this.core;
+    if (core.closed) return;
+    core.guarded(() => core.endpoint.flush());
+  }
+
+  /** The channel ended: drop the queue, rejecting pending sendAsync promises with `err`. */
+  clear(err: Error): void {
+    this.queue.clear(err);
+    this.queueEmptyCallbacks = [];
+  }
+}
