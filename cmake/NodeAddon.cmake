@@ -59,7 +59,11 @@ function(smc_add_node_addon target)
     LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}
     CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)
   target_include_directories(${target} SYSTEM PRIVATE ${NODE_API_HEADERS_DIR} ${NODE_ADDON_API_DIR})
-  target_compile_definitions(${target} PRIVATE NAPI_VERSION=8 NAPI_CPP_EXCEPTIONS NODE_ADDON_API_DISABLE_DEPRECATED)
+  # NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS: an exception raised while a worker is being
+  # terminated cannot reach JS; without it node-addon-api ends the whole process
+  # (std::terminate / a fatal error) instead of letting the worker go.
+  target_compile_definitions(${target} PRIVATE NAPI_VERSION=8 NAPI_CPP_EXCEPTIONS
+    NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS NODE_ADDON_API_DISABLE_DEPRECATED)
   target_compile_options(${target} PRIVATE ${SMC_WARNINGS})
   if(APPLE)
     target_link_options(${target} PRIVATE -undefined dynamic_lookup)

@@ -221,3 +221,14 @@ test('liveness: receiving or pending sends keep the process alive; cleanup(), st
     }
   }
 });
+
+test('terminating worker threads in the middle of channel calls never ends the process', { timeout: 120_000 }, async () => {
+  // Before the addon swallowed exceptions it cannot throw into a terminating worker,
+  // this process died with "terminate called after throwing an instance of
+  // 'Napi::Error'" within the first hundred terminations (the soak's workers actor).
+  const r = await runNode([fixture('terminate-workers'), '100'], 110_000);
+  assert.equal(r.timedOut, false, 'the terminations finished');
+  assert.equal(r.signal, null, `the process was killed by ${r.signal}: ${r.stderr}`);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /survived 100 terminations/);
+});
