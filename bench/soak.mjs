@@ -56,7 +56,7 @@ v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc');
 
 const lib = require('shared-memory-channel');
-const { SharedMemoryChannel, AddonTransport, pluginPath, bpg } = lib;
+const { SharedMemoryChannel, AddonTransport, pluginPath, bpg, protocol } = lib;
 const libPath = require.resolve('shared-memory-channel');
 
 const t0 = Date.now();
@@ -195,9 +195,17 @@ async function until(cond, ms, reason, detail) {
 }
 const RINGS = [4096, 16384, 65536, 1 << 20, 4 << 20];
 
+// The four parked words (who asked to be rung) and both state words, for stall reports.
+function parkedWords(ch) {
+  const w = new Int32Array(ch.buffer);
+  const p = protocol;
+  return `parked r2nConsumer ${w[p.W_R2N_CONSUMER_PARKED]} r2nProducer ${w[p.W_R2N_PRODUCER_PARKED]} n2rConsumer ${w[p.W_N2R_CONSUMER_PARKED]} n2rProducer ${w[p.W_N2R_PRODUCER_PARKED]}; states R ${w[p.W_R_STATE]} N ${w[p.W_N_STATE]}`;
+}
+
 // For a stall report: both sides' counters, then whether a direct poll() delivers what the
 // event loop did not (a missed wake-up) or nothing (the peer is stuck).
 function stallState(ch) {
+  const words = parkedWords(ch);
   const { peer, ...st } = ch.getStats();
   let polled;
   try {
@@ -206,7 +214,7 @@ function stallState(ch) {
     polled = `threw ${e.message}`;
   }
   const after = ch.getStats();
-  return `; JS ${JSON.stringify(st)}; peer ${JSON.stringify(peer)}; a direct poll() then delivered ${polled} (received ${after.messagesReceived}, n2rFill ${after.n2rFill}); event-loop lag max ${lag.max.toFixed(0)} ms`;
+  return `; JS ${JSON.stringify(st)}; peer ${JSON.stringify(peer)}; ${words}; a direct poll() then delivered ${polled} (received ${after.messagesReceived}, n2rFill ${after.n2rFill}); event-loop lag max ${lag.max.toFixed(0)} ms`;
 }
 
 // ---- actor: echo ------------------------------------------------------------------------
@@ -473,6 +481,7 @@ async function pluginActor() {
     // For a stall report: the channel's state, then whether a direct poll() delivers what
     // the event-loop delivery did not (a missed wake-up) or nothing (a stuck reader).
     const state = () => {
+      const words = parkedWords(ch);
       const { peer, ...st } = ch.getStats();
       let polled;
       try {
@@ -481,7 +490,7 @@ async function pluginActor() {
         polled = `threw ${e.message}`;
       }
       const after = ch.getStats();
-      return `; ring ${ring} B; JS ${JSON.stringify(st)}; peer ${JSON.stringify(peer)}; a direct poll() then delivered ${polled} (received ${after.messagesReceived}, n2rFill ${after.n2rFill}); current plugin ${current}; event-loop lag max ${lag.max.toFixed(0)} ms`;
+      return `; ring ${ring} B; JS ${JSON.stringify(st)}; peer ${JSON.stringify(peer)}; ${words}; a direct poll() then delivered ${polled} (received ${after.messagesReceived}, n2rFill ${after.n2rFill}); current plugin ${current}; event-loop lag max ${lag.max.toFixed(0)} ms`;
     };
     try {
       const epochs = int(rand, 5, 30);

@@ -76,6 +76,7 @@ export class DrainLoop {
     const core = this.core;
     if (core.closed || this.draining) return;
     const c = core.counters;
+    c.parkTimeouts++;
     const before = c.messagesReceived + c.messagesSent;
     // Our own index words too: one moved back to a value the peer never saw leaves both
     // sides waiting on each other (docs/protocol.md 7.4).

@@ -21,6 +21,8 @@ export interface ChannelStats {
   /** Times JS woke the parked peer / the peer's doorbell reached JS. */
   doorbellsToPeer: number;
   doorbellsFromPeer: number;
+  /** Times the park timeout ran while parked (doorbell mode), whatever it found. */
+  parkTimeouts: number;
   /** Park timeouts that found work a doorbell should have announced (a lost wake-up). */
   parkTimeoutWakes: number;
   drainPasses: number;
@@ -38,6 +40,7 @@ export class Counters {
   bytesReceived = 0;
   doorbellsToPeer = 0;
   doorbellsFromPeer = 0;
+  parkTimeouts = 0;
   parkTimeoutWakes = 0;
   drainPasses = 0;
   longestDrainMs = 0;
@@ -71,6 +74,7 @@ export function statsSnapshot(c: Counters, region: Region, endpoint: Endpoint, q
     n2rCapacity: region.n2rCapacity,
     doorbellsToPeer: c.doorbellsToPeer,
     doorbellsFromPeer: c.doorbellsFromPeer,
+    parkTimeouts: c.parkTimeouts,
     parkTimeoutWakes: c.parkTimeoutWakes,
     drainPasses: c.drainPasses,
     longestDrainMs: c.longestDrainMs,

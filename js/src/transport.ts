@@ -65,6 +65,8 @@ export interface PeerStats {
   /** Times the peer rang this side's doorbell / thread-safe-function calls it made. */
   doorbellsRung?: number;
   doorbellCalls?: number;
+  /** A doorbell call is made and not yet run by JS: further rings are absorbed by it. */
+  doorbellQueued?: boolean;
   /** Times the peer's thread went to sleep / was woken by this side. */
   parks?: number;
   wakesFromJs?: number;

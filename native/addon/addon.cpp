@@ -306,6 +306,7 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
     o.Set("messagesReceived", static_cast<double>(s.messages_received));
     o.Set("bytesReceived", static_cast<double>(s.bytes_received));
     o.Set("doorbellsRung", static_cast<double>(s.doorbells_rung));
+    o.Set("doorbellQueued", doorbell_ != nullptr && doorbell_->queued.load());
     o.Set("doorbellCalls",
           static_cast<double>(doorbell_ ? doorbell_->calls.load() : doorbell_calls_));
     o.Set("parks", static_cast<double>(s.parks));
