@@ -87,12 +87,29 @@ function sum32(u8) {
 // has counted every message; its checksum is then verified.
 // The sink folds every byte into a checksum; 'sum32' (u32 word sums, memory speed) instead
 // of the default fnv1a (byte-serial, ~1 GB/s, which would measure fnv1a, not the channel).
-async function chanJ2N({ size, n, reps, direct = false, ring }) {
+// sendMany: the same batches and pacing, each batch one sendMany() call (written back to
+// back, published at once) instead of one send() per message.
+async function chanJ2N({ size, n, reps, direct = false, ring, sendMany = false }) {
   const cap = ring ?? ringFor(size);
   const rec = 8 + ((size + 7) & ~7);
   const batch = Math.max(1, Math.min(1024, Math.floor(cap / 4 / rec)));
   return sinkRuns({ size, n, reps, ring: cap }, async (ch, msg, count) => {
     let waits = 0;
+    if (sendMany) {
+      const full = new Array(batch).fill(msg);
+      for (let i = 0; i < count; ) {
+        const k = Math.min(batch, count - i);
+        while (ch.getStats().r2nFill + k * rec > cap) {
+          waits++;
+          await tick();
+        }
+        const sent = ch.sendMany(k === batch ? full : full.slice(0, k));
+        if (sent !== k) throw new Error(`sendMany accepted ${sent} of ${k} into a ring with room for them`);
+        i += k;
+        await null; // the same turn structure as the send() loop
+      }
+      return { waits };
+    }
     if (direct) {
       // sendDirect: each message is in the ring when the call returns (the JS thread spins,
       // then sleeps, while the ring is full): no pacing and no JS queue; a message larger

@@ -58,6 +58,7 @@ const MiB = 1 << 20;
 const plan = [
   // [label, case, params, (runs) => {metric: [value, unit]}]
   ['channel JS->native 64 B', 'chanJ2N', { size: 64, n: 500_000 * K, reps: R }, (r) => ({ 'channel.js_to_native.64B.msgs_per_s': [med(r, 'msgs_per_s'), 'msg/s'] })],
+  ['channel JS->native 64 B, sendMany batches', 'chanJ2N', { size: 64, n: 500_000 * K, reps: R, sendMany: true }, (r) => ({ 'channel.js_to_native.64B.batch.msgs_per_s': [med(r, 'msgs_per_s'), 'msg/s'] })],
   ['channel JS->native 4 KiB', 'chanJ2N', { size: 4096, n: 50_000 * K, reps: R }, (r) => ({ 'channel.js_to_native.4KiB.msgs_per_s': [med(r, 'msgs_per_s'), 'msg/s'] })],
   ['channel JS->native 1 MiB (sendDirect)', 'chanJ2N', { size: MiB, n: 400 * K, reps: R, direct: true, ring: 8 * MiB }, (r) => ({ 'channel.js_to_native.1MiB.bytes_per_s': [med(r, 'bytes_per_s'), 'B/s'] })],
   ['channel JS->native 1 MiB (send, paced)', 'chanJ2N', { size: MiB, n: 400 * K, reps: R }, (r) => ({ 'channel.js_to_native.1MiB.send_paced.bytes_per_s': [med(r, 'bytes_per_s'), 'B/s'] })],
@@ -101,6 +102,7 @@ function med(runs, key) {
 // [name, numerator metric, denominator metric, target test, target text]
 const ratios = [
   ['native->JS 64 B vs TSFN flood', 'channel.native_to_js.64B.msgs_per_s', 'baseline.tsfn.native_to_js.64B.msgs_per_s', (x) => x >= 20, '>= 20x'],
+  ['JS->native 64 B sendMany vs send()', 'channel.js_to_native.64B.batch.msgs_per_s', 'channel.js_to_native.64B.msgs_per_s', (x) => x >= 2, '>= 2x'],
   ['JS->native 64 B vs mutex queue', 'channel.js_to_native.64B.msgs_per_s', 'baseline.queue.js_to_native.64B.msgs_per_s', (x) => x >= 2, '>= 2x'],
   ['JS->native 64 B vs postMessage', 'channel.js_to_native.64B.msgs_per_s', 'baseline.postmessage.64B.msgs_per_s', (x) => x >= 20, '>= 20x'],
   ['JS->native 1 MiB vs u8.set into SAB', 'channel.js_to_native.1MiB.bytes_per_s', 'limit.sab_set.1MiB.bytes_per_s', (x) => x >= 0.8, '>= 0.8x'],

@@ -25,7 +25,7 @@ import { initRegion, regionSize, type Region } from './protocol/layout';
 import { Reachability } from './reachability';
 import type { Reservation } from './reservation';
 import { BackstopTimer } from './scheduler';
-import { checkMessageSize, toBytes, type SendData } from './send-data';
+import { checkMessageSize, toBatch, toBytes, type SendData } from './send-data';
 import { statsSnapshot, type ChannelStats } from './stats';
 import type { PeerStats, PeerTransport } from './transport';
 
@@ -112,6 +112,23 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
     const bytes = toBytes(data);
     checkMessageSize(bytes);
     return core.sender.send(bytes);
+  }
+
+  /**
+   * Sends a batch of small messages (each at most one record, r2nSize / 4 - 8 bytes), in
+   * order, after everything sent before: written back to back with one free-space check
+   * per run of records and published at once (one index store, one wake check). What
+   * does not fit in the ring is queued as send() would; past highWaterMark the rest is
+   * refused. Returns how many were accepted (written or queued), a prefix of the batch:
+   * resend messages.slice(returned) after 'drain'. Checks every element before sending
+   * any: a bad one throws (TypeError, or RangeError naming its index and size) and
+   * nothing is sent. Returns 0 once the channel has ended (as send() returns false).
+   */
+  sendMany(messages: readonly SendData[]): number {
+    const core = this.core;
+    if (core.closed) return core.refuseAfterEnd('sendMany', 0);
+    core.reservation.assertNone('sendMany');
+    return core.sender.sendMany(toBatch(messages, core.maxPayload));
   }
 
   /** Resolves once the message is in the ring; rejects if the channel ends first (with

@@ -50,6 +50,50 @@ export class Sender {
     }
   }
 
+  /**
+   * sendMany(): the batch (each element at most one record) into the ring back to back,
+   * published at once (one index store, one check of the peer's parked word); what does
+   * not fit goes into the JS queue as send() would, up to highWaterMark. Returns how many
+   * were accepted (written or queued): a prefix of the batch.
+   */
+  sendMany(list: readonly Uint8Array[]): number {
+    const core = this.core;
+    const count = list.length;
+    let i = 0;
+    try {
+      if (this.queue.length === 0) {
+        i = core.endpoint.trySendMany(list, 0, count);
+        if (i > 0) {
+          let bytes = 0;
+          for (let k = 0; k < i; k++) bytes += list[k]!.length;
+          core.counters.messagesSent += i;
+          core.counters.bytesSent += bytes;
+          this.publishNow();
+          this.schedulePublish(); // a send-only channel's check of the peer, once per turn
+        }
+      }
+      if (i === count || core.closed) return i;
+      const wasEmpty = this.queue.length === 0;
+      const highWaterMark = core.settings.highWaterMark;
+      for (; i < count; i++) {
+        if (this.queue.bytes >= highWaterMark) {
+          this.needDrainEvent = true;
+          break;
+        }
+        this.queue.push(list[i]!.slice(), null, null);
+      }
+      if (this.queue.length > 0) {
+        if (wasEmpty) core.updateActivity(); // pending sends: pinned, and ref'd (auto)
+        this.pump(core.settings.drainBudgetMs);
+        if (this.queue.length > 0) core.drainLoop.waitForSpace();
+      }
+      return i;
+    } catch (e) {
+      core.fail(e);
+      return i;
+    }
+  }
+
   /** sendAsync(): resolves once the message is in the ring. */
   sendAsync(bytes: Uint8Array): Promise<void> {
     return new Promise<void>((resolve, reject) => {

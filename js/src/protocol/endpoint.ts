@@ -249,6 +249,18 @@ export class Endpoint {
   }
 
   /**
+   * Writes messages list[from .. to) (each at most writer.maxPayload bytes) back to back
+   * while they fit (RingWriter.tryWriteMany). Returns how many were written; when not all
+   * fit, first checks that the peer is still there (as trySend). Call flush() to publish.
+   */
+  trySendMany(list: ArrayLike<Uint8Array>, from: number, to: number): number {
+    this.throwIfUnusable();
+    const n = this.writer.tryWriteMany(list, from, to);
+    if (n < to - from) this.checkPeerForSend();
+    return n;
+  }
+
+  /**
    * Publishes everything written (one store) and rings the peer consumer if it is parked.
    * Returns true if a doorbell was rung.
    */

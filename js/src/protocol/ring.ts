@@ -399,6 +399,53 @@ export class RingWriter extends RingEnd {
   }
 
   /**
+   * Copies messages list[from .. to) (each at most maxPayload bytes: the caller checked)
+   * into the ring as MESSAGE records back to back, in order, while they fit. Returns how
+   * many were written, a prefix: nothing of the first that did not fit. The free space is
+   * checked once per run of records that fits before the end of the ring (from the cached
+   * read index), not once per record; claim() (reload, PAD) only where a run ends. Not
+   * visible until publish().
+   */
+  tryWriteMany(list: ArrayLike<Uint8Array>, from: number, to: number): number {
+    this.checkIdle();
+    if (this.owesCancel && !this.flushCancel()) return 0;
+    const data = this.data;
+    const u32 = this.u32;
+    const cap = this.capacity;
+    let i = from;
+    while (i < to) {
+      let w = this.write;
+      let off = w & this.mask;
+      // Known free and contiguous: up to the consumer's cached index and the ring's end.
+      let room = Math.min(cap - ((w - this.cachedRead) >>> 0), cap - off);
+      for (; i < to; i++) {
+        const src = list[i]!;
+        const n = src.length;
+        const size = 8 + ((n + 7) & ~7);
+        if (size > room) break;
+        if (n > 0) data.set(src, off + 8);
+        if (u32 !== null) {
+          u32[off >>> 2] = n;
+          u32[(off >>> 2) + 1] = KIND_MESSAGE;
+        } else {
+          this.setU32(off, n);
+          this.setU32(off + 4, KIND_MESSAGE);
+        }
+        off += size;
+        room -= size;
+        w += size;
+      }
+      this.write = w >>> 0;
+      if (i === to) break;
+      // The next record needs more than is known free before the end: putMessage reloads
+      // the consumer's index and pads to the ring's start if the tail is too short.
+      if (!this.putMessage(list[i]!)) break;
+      i++;
+    }
+    return i - from;
+  }
+
+  /**
    * Reserves room for a MESSAGE of up to `n` (<= maxPayload) bytes and returns the offset
    * in `data` where its payload goes, or -1 when there is no space. Allocation-free.
    * Fill data[offset .. offset + n) then commit(nActual) or abort().
