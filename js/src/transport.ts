@@ -37,7 +37,7 @@ export interface PeerTransport {
   ref?(): void;
   unref?(): void;
   /** The park timeout ran and JS is about to drain: a doorbell the transport believes is
-   *  still on its way may never arrive (a thread-safe-function call Node never
+   *  still on its way may be late or never arrive (a thread-safe-function call not
    *  dispatched); let the peer's next ring send a fresh one. A duplicate is harmless. */
   rearmDoorbell?(): void;
   /** Peer-side counters for getStats().peer (the fields of PeerStats it knows). */

@@ -53,10 +53,10 @@ struct DoorbellContext final : smc::Doorbell {
   }
 
   // The JS side's park timeout ran and is about to drain: a call this context still
-  // believes queued may never arrive (the soak saw channels whose one queued call was
-  // never dispatched, so every later ring was absorbed and JS moved one park timeout at
-  // a time). Clearing the flag lets the next ring make a fresh call; if the old one does
-  // arrive after all, it is one extra, harmless drain.
+  // believes queued may be late (an event loop saturated for seconds) or never arrive
+  // (a runtime that drops it); meanwhile every ring is absorbed and JS would move one
+  // park timeout at a time. Clearing the flag lets the next ring make a fresh call; if
+  // the old one arrives after all, it is one extra, harmless drain.
   void rearm() {
     // SYNC: doorbell-queued (partner: ring()'s acq_rel exchange).
     queued.store(false, std::memory_order_release);
