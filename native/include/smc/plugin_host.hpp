@@ -89,6 +89,9 @@ class PluginSlot {
  private:
   bool load_locked(const std::string& path, const std::string& config_json, std::string* error);
   bool unload_locked();
+  // The tick thread (plugin_ticker.cpp): started after a load, stopped by unload.
+  void start_ticker(Loaded* lp, uint32_t interval_ms);
+  void stop_ticker();
   void tick_loop(Loaded* lp, uint32_t interval_ms);
   void emit_log(int level, const std::string& plugin, const std::string& message);
   friend struct PluginHostAccess;
