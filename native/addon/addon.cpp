@@ -153,48 +153,23 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
         std::chrono::milliseconds(GetU32(opts, "parkTimeoutMs", 100, /*min=*/1, 60'000));
     eo.max_message = GetU32(opts, "maxMessage", UINT32_MAX);
 
-    const std::string handler = GetString(opts, "handler", "echo");
-    totals_ = std::make_shared<smc::SinkTotals>();
-    std::unique_ptr<smc::Handler> h;
-    if (handler == "echo") {
-      h = smc::make_echo_handler();
-    } else if (handler == "sink") {
-      const std::string how = GetString(opts, "checksum", "fnv1a");
-      if (how != "fnv1a" && how != "sum32") {
-        throw Napi::RangeError::New(env,
-                                    "checksum must be 'fnv1a' or 'sum32', not \"" + how + "\"");
-      }
-      h = smc::make_sink_handler(
-          totals_, how == "sum32" ? smc::SinkChecksum::sum32 : smc::SinkChecksum::fnv1a);
-    } else if (handler == "source") {
-      smc::SourceConfig sc;
-      sc.count = GetU32(opts, "sourceCount", 0);
-      sc.size = GetU32(opts, "sourceSize", 64);
-      h = smc::make_source_handler(sc, totals_);
-    } else if (handler == "plugin" && GetBool(opts, "isolate", false)) {
-      // An IsolatedPluginSlot (smc/isolated_plugin.hpp): the plugin runs in a child process.
-      smc::IsolateOptions io;
-      io.host_path = GetString(opts, "pluginHostPath", "");
-      if (io.host_path.empty()) {
-        throw Napi::TypeError::New(env,
-                                   "options.pluginHostPath must name the smc_plugin_host "
-                                   "executable when isolate is true");
-      }
-      io.timeout =
-          std::chrono::milliseconds(GetU32(opts, "isolateTimeoutMs", 5000, /*min=*/10, 3'600'000));
-      isolated_ = std::make_shared<smc::IsolatedPluginSlot>(io);
-      h = smc::make_isolated_plugin_handler(isolated_);
-    } else if (handler == "plugin") {
-      // A PluginSlot (smc/plugin_host.hpp); loaded below once the endpoint exists, and by
-      // loadPlugin() / unloadPlugin() later.
-      plugin_ = std::make_shared<smc::PluginSlot>();
-      h = smc::make_plugin_slot_handler(plugin_);
-    } else {
-      throw Napi::RangeError::New(env,
-                                  "handler must be 'echo', 'sink', 'source' or 'plugin', not "
-                                  "\"" +
-                                      handler + "\"");
-    }
+    // The handler is chosen and checked by the core (smc::make_handler): the binding only
+    // translates the JS options into its spec.
+    smc::HandlerSpec spec;
+    spec.name = GetString(opts, "handler", "echo");
+    spec.checksum = GetString(opts, "checksum", "fnv1a");
+    spec.source.count = GetU32(opts, "sourceCount", 0);
+    spec.source.size = GetU32(opts, "sourceSize", 64);
+    spec.isolate = GetBool(opts, "isolate", false);
+    spec.plugin_host_path = GetString(opts, "pluginHostPath", "");
+    spec.isolate_timeout =
+        std::chrono::milliseconds(GetU32(opts, "isolateTimeoutMs", 5000, /*min=*/10, 3'600'000));
+    std::string spec_error;
+    smc::MadeHandler made = smc::make_handler(spec, &spec_error);
+    if (!made.handler) throw Napi::RangeError::New(env, spec_error);
+    totals_ = made.totals ? made.totals : std::make_shared<smc::SinkTotals>();
+    plugin_ = made.plugin;
+    isolated_ = made.isolated;
 
     view_ = Napi::Persistent(view);  // pins the SharedArrayBuffer for the channel's life
     doorbell_ = new DoorbellContext();
@@ -232,7 +207,7 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
         throw Napi::Error::New(env, error);  // names the path and the cause
       }
     }
-    responder_ = std::make_unique<smc::Responder>(std::move(ep), std::move(h));
+    responder_ = std::make_unique<smc::Responder>(std::move(ep), std::move(made.handler));
     data_ = env.GetInstanceData<AddonData>();
     data_->live.insert(this);
   }

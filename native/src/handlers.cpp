@@ -3,6 +3,8 @@
 #include <vector>
 
 #include "smc/handler.hpp"
+#include "smc/isolated_plugin.hpp"
+#include "smc/plugin_host.hpp"
 #include "smc/prefetch.hpp"
 
 namespace smc {
@@ -140,6 +142,57 @@ std::unique_ptr<Handler> make_sink_handler(std::shared_ptr<SinkTotals> totals, S
 }
 std::unique_ptr<Handler> make_source_handler(SourceConfig cfg, std::shared_ptr<SinkTotals> totals) {
   return std::make_unique<SourceHandler>(cfg, std::move(totals));
+}
+
+namespace {
+
+// "'a', 'b' or 'c'": the allowed values, for an error message.
+template <size_t N>
+std::string one_of(const std::array<std::string_view, N>& names) {
+  std::string s;
+  for (size_t i = 0; i < N; ++i) {
+    if (i > 0) s += i + 1 == N ? " or " : ", ";
+    s += "'" + std::string(names[i]) + "'";
+  }
+  return s;
+}
+
+}  // namespace
+
+MadeHandler make_handler(const HandlerSpec& spec, std::string* error) {
+  MadeHandler made;
+  const auto refuse = [&](const std::string& what, const std::string& allowed,
+                          const std::string& value) {
+    if (error) *error = what + " must be " + allowed + ", not \"" + value + "\"";
+    return MadeHandler{};
+  };
+  if (spec.name == "echo") {
+    made.handler = make_echo_handler();
+  } else if (spec.name == "sink") {
+    if (spec.checksum != "fnv1a" && spec.checksum != "sum32") {
+      return refuse("checksum", one_of(kSinkChecksumNames), spec.checksum);
+    }
+    made.totals = std::make_shared<SinkTotals>();
+    made.handler = make_sink_handler(
+        made.totals, spec.checksum == "sum32" ? SinkChecksum::sum32 : SinkChecksum::fnv1a);
+  } else if (spec.name == "source") {
+    made.totals = std::make_shared<SinkTotals>();
+    made.handler = make_source_handler(spec.source, made.totals);
+  } else if (spec.name == "plugin" && spec.isolate) {
+    if (spec.plugin_host_path.empty()) {
+      if (error) *error = "isolate needs the path of the smc_plugin_host executable";
+      return MadeHandler{};
+    }
+    made.isolated = std::make_shared<IsolatedPluginSlot>(
+        IsolateOptions{spec.plugin_host_path, spec.isolate_timeout});
+    made.handler = make_isolated_plugin_handler(made.isolated);
+  } else if (spec.name == "plugin") {
+    made.plugin = std::make_shared<PluginSlot>();
+    made.handler = make_plugin_slot_handler(made.plugin);
+  } else {
+    return refuse("handler", one_of(kHandlerNames), spec.name);
+  }
+  return made;
 }
 
 Responder::Responder(std::unique_ptr<Endpoint> ep, std::unique_ptr<Handler> handler)

@@ -1,15 +1,19 @@
 // The native side of a channel as an application sees it: a thread that receives every
 // message and hands it to a Handler, which may reply from that thread or from threads of
-// its own. Built-in handlers (echo, sink, source) serve tests and benchmarks; embed your
-// own by implementing Handler (docs/api.md, "Native handlers").
+// its own. Built-in handlers (echo, sink, source, plugin) serve tests, benchmarks and
+// plugins, chosen by name with make_handler(); embed your own by implementing Handler
+// (docs/api.md, "Native handlers").
 //
 // No Node dependency: the Node binding only creates a Responder with a doorbell that
 // reaches the JS event loop.
 #pragma once
 
+#include <array>
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "smc/endpoint.hpp"
@@ -56,6 +60,40 @@ struct SourceConfig {
   uint32_t size = 64;
 };
 std::unique_ptr<Handler> make_source_handler(SourceConfig cfg, std::shared_ptr<SinkTotals> totals);
+
+class PluginSlot;          // smc/plugin_host.hpp
+class IsolatedPluginSlot;  // smc/isolated_plugin.hpp
+
+// The built-in handlers by name: what an embedder (the Node addon's `handler` option)
+// chooses from. make_handler() is the one place that maps a name to a handler.
+inline constexpr std::array<std::string_view, 4> kHandlerNames = {"echo", "sink", "source",
+                                                                  "plugin"};
+inline constexpr std::array<std::string_view, 2> kSinkChecksumNames = {"fnv1a", "sum32"};
+
+struct HandlerSpec {
+  std::string name = "echo";       // one of kHandlerNames
+  std::string checksum = "fnv1a";  // sink: one of kSinkChecksumNames
+  SourceConfig source;             // source
+  // plugin: an empty slot (load the plugin into it once the endpoint is bound), in this
+  // process, or with `isolate` in a child process running `plugin_host_path`
+  // (smc/isolated_plugin.hpp) with `isolate_timeout` as its IsolateOptions::timeout.
+  bool isolate = false;
+  std::string plugin_host_path;
+  std::chrono::milliseconds isolate_timeout{5000};
+};
+
+// A handler made from a spec, with the parts of it its owner talks to afterwards.
+struct MadeHandler {
+  std::unique_ptr<Handler> handler;              // null when the spec was refused
+  std::shared_ptr<SinkTotals> totals;            // sink and source: what they counted
+  std::shared_ptr<PluginSlot> plugin;            // plugin: the slot (load / unload / stats)
+  std::shared_ptr<IsolatedPluginSlot> isolated;  // plugin with isolate
+};
+
+// The built-in handler `spec` names. A spec it cannot make (an unknown name or checksum,
+// isolate without a host path) gives a null handler and *error naming the bad value and
+// the allowed ones, e.g. `handler must be 'echo', 'sink', 'source' or 'plugin', not "x"`.
+MadeHandler make_handler(const HandlerSpec& spec, std::string* error);
 
 // fnv1a-32 of a message: the checksum sink and tests agree on.
 uint32_t fnv1a(std::span<const std::byte> data);
