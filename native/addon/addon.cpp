@@ -21,7 +21,6 @@ class NativeChannel;
 
 // Per-environment state (worker_threads, Electron page reloads): never globals.
 struct AddonData {
-  Napi::FunctionReference constructor;
   std::unordered_set<NativeChannel*> live;
   bool tearing_down = false;
 };
@@ -438,9 +437,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     data->tearing_down = true;
     for (NativeChannel* ch : data->live) ch->Shutdown();
   });
-  Napi::Function ctor = NativeChannel::Init(env);
-  data->constructor = Napi::Persistent(ctor);
-  exports.Set("NativeChannel", ctor);
+  exports.Set("NativeChannel", NativeChannel::Init(env));
   exports.Set("protocolVersion", Napi::Number::New(env, smc::kVersion));
   return exports;
 }
