@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import { peerRing } from './peer-cases.mjs';
+import { chanRttBreakdown } from './breakdown-cases.mjs';
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -672,7 +673,7 @@ async function chanFootprint({ n, r2n, n2r }) {
 export const cases = {
   chanJ2N, chanN2J, chanRttSpin, chanRttDoorbell, chanIdle,
   tsfnFlood, mutexQueue, pmFlood, pmRtt, tsfnRtt,
-  sabSet, handover, memcpy, rawSpin, timerCost, peerRing,
+  sabSet, handover, memcpy, rawSpin, timerCost, peerRing, chanRttBreakdown,
   chanScale, chanFootprint, chanN2JRead, jsSum, firstTouch,
 };
 

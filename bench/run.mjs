@@ -73,6 +73,10 @@ const plan = [
   ['channel native->JS 256 MiB, JS reads every byte', 'chanN2JRead', { size: 256 * MiB, n: quick ? 1 : 4, reps: R }, (r) => ({ 'channel.native_to_js.256MiB.read_all.bytes_per_s': [med(r, 'bytes_per_s'), 'B/s'] })],
   ['channel spin round trip', 'chanRttSpin', { iters: 20_000 * K, reps: R }, (r) => ({
     'channel.rtt.spin.p50_ns': [med(r, 'p50_ns'), 'ns'], 'channel.rtt.spin.p99_ns': [med(r, 'p99_ns'), 'ns'] })],
+  // Issue #14 item 4: where the spin round trip's time goes, every piece in one process
+  // (bench/breakdown-cases.mjs): cross-core p50s, then one-thread CPU costs (means).
+  ['channel spin round trip, breakdown', 'chanRttBreakdown', { iters: 20_000 * K, oneThreadIters: 200_000 * K, reps: R }, (r) => Object.fromEntries(
+    Object.keys(r[0] ?? {}).map((k) => [`channel.rtt.breakdown.${k}_ns`, [med(r, k), 'ns']]))],
   ['channel doorbell round trip', 'chanRttDoorbell', { iters: 1000 * K, reps: R }, (r) => ({
     'channel.rtt.doorbell.p50_ns': [med(r, 'p50_ns'), 'ns'], 'channel.rtt.doorbell.p99_ns': [med(r, 'p99_ns'), 'ns'] })],
   ['channel idle CPU', 'chanIdle', { ms: quick ? 1000 : 3000, reps: quick ? 2 : 3 }, (r) => ({ 'channel.idle_cpu_percent': [med(r, 'cpu_percent'), '%'] })],
@@ -115,6 +119,8 @@ const ratios = [
   ['native->JS 256 MiB vs 1 MiB (same ring, every byte read)', 'channel.native_to_js.256MiB.read_all.bytes_per_s', 'channel.native_to_js.1MiB.read_all.bytes_per_s', (x) => x >= 0.5, '>= 0.5x'],
   ['native->JS 256 MiB vs 1 MiB (same ring, one byte read)', 'channel.native_to_js.256MiB.bytes_per_s', 'channel.native_to_js.1MiB.bytes_per_s', null, '(info)'],
   ['spin RTT p50 vs raw spin p50', 'channel.rtt.spin.p50_ns', 'limit.raw_spin.rtt.p50_ns', (x) => x <= 3, '<= 3x'],
+  ['breakdown: channel spin RTT vs raw spin (same process)', 'channel.rtt.breakdown.channel_spin_ns', 'channel.rtt.breakdown.raw_spin_ns', (x) => x <= 2, '<= 2x'],
+  ['breakdown: 64 B record ping-pong vs raw spin (same process)', 'channel.rtt.breakdown.record_spin_ns', 'channel.rtt.breakdown.raw_spin_ns', null, '(info)'],
   ['doorbell RTT p50 vs TSFN RTT p50', 'channel.rtt.doorbell.p50_ns', 'baseline.tsfn.rtt.p50_ns', (x) => x <= 1.1, '<= 1.1x'],
   ['native->JS 64 B vs ringbuf.js worker->main 64 B', 'channel.native_to_js.64B.msgs_per_s', 'peer.ringbufjs.worker_to_main.64B.msgs_per_s', (x) => x >= 1, '>= 1x'],
   ['native->JS 4 KiB vs ringbuf.js worker->main 4 KiB', 'channel.native_to_js.4KiB.msgs_per_s', 'peer.ringbufjs.worker_to_main.4KiB.msgs_per_s', (x) => x >= 1, '>= 1x'],

@@ -12,6 +12,14 @@
 //                                              replies through a TSFN (cb)
 //   new SpinPartner(u8) .stop()                bare spin ping-pong over a SAB: the native
 //                                              thread copies word 0 to word 32 (other line)
+//   new SpinPartner(u8, recordBytes)           the same ping-pong carrying a record: before
+//                                              storing word 0 = v, JS writes recordBytes at
+//                                              byte 4096 + slot(v) of the ping area; the native
+//                                              thread copies them to the same place of the pong
+//                                              area (4096 + 64 KiB) before storing word 32 = v.
+//                                              slot(v) = (v % 910) * 72: records advance through
+//                                              64 KiB as a channel's 64 B records (+ 8 B header)
+//                                              do through its 64 KiB rings. No framing, no checks
 //   new SlotSink(u8, slots, size) .stop()      bare JS -> native hand-over over a SAB: JS
 //     -> checksum                              copies a message into slot i % slots and
 //                                              stores i + 1 to word 0; the native thread
@@ -226,12 +234,23 @@ class SpinPartner : public Napi::ObjectWrap<SpinPartner> {
   explicit SpinPartner(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SpinPartner>(info) {
     // A Uint8Array over the SAB (Data() returns the shared pointer; platform notes).
     auto view = info[0].As<Napi::Uint8Array>();
-    if (view.ByteLength() < 256) throw Napi::RangeError::New(info.Env(), "need >= 256 bytes");
+    if (info.Length() > 1) record_ = info[1].As<Napi::Number>().Uint32Value();
+    const uint64_t need = record_ == 0 ? 256 : kPingArea + 2 * uint64_t{kArea};
+    if (record_ > kStride || view.ByteLength() < need) {
+      throw Napi::RangeError::New(info.Env(),
+                                  "SpinPartner: need >= 256 bytes (record mode: "
+                                  "record <= 72 bytes, 4096 + 128 KiB bytes)");
+    }
     ref_ = Napi::Persistent(view);
     words_ = reinterpret_cast<uint32_t*>(view.Data());
     thread_ = std::thread([this] { Run(); });
   }
   ~SpinPartner() override { Join(); }
+
+  static constexpr uint32_t kPingArea = 4096;
+  static constexpr uint32_t kArea = 64 * 1024;
+  static constexpr uint32_t kStride = 72;
+  static constexpr uint32_t kSlots = kArea / kStride;  // 910
 
  private:
   Napi::Value Stop(const Napi::CallbackInfo& info) {
@@ -248,9 +267,16 @@ class SpinPartner : public Napi::ObjectWrap<SpinPartner> {
     uint32_t last =
         out.load(std::memory_order_relaxed);  // copy whatever differs, even if JS stored first
     while (!stop_.load(std::memory_order_relaxed)) {
+      // SYNC: spin-ping (partner: JS's Atomics.store of word 0, after its record write).
       const uint32_t v = in.load(std::memory_order_acquire);
       if (v != last) {
         last = v;
+        if (record_ != 0) {
+          auto* base = reinterpret_cast<unsigned char*>(words_);
+          const uint32_t at = (v % kSlots) * kStride;
+          std::memcpy(base + kPingArea + kArea + at, base + kPingArea + at, record_);
+        }
+        // SYNC: spin-pong (partner: JS's Atomics.load of word 32, then its record read).
         out.store(v, std::memory_order_release);
       } else {
         BENCH_PAUSE();
@@ -259,6 +285,7 @@ class SpinPartner : public Napi::ObjectWrap<SpinPartner> {
   }
   Napi::Reference<Napi::Uint8Array> ref_;
   uint32_t* words_ = nullptr;
+  uint32_t record_ = 0;
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

@@ -23,6 +23,10 @@
 //   sides park at once (no spin, no yield), so each direction is a wake of the platform
 //   layer's primitive (futex on Linux; smc::wait_primitive() names it).
 //   Each round trip is timed alone with the TSC (calibrated against steady_clock).
+//   Also: the spin round trip against the Node addon's echo (Responder's loop with
+//   make_echo_handler), and the CPU cost of a round trip with both endpoints on one
+//   thread (no cross-core traffic; mean): together with the raw ping-pong they split a
+//   round trip into protocol work and line transfers.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -39,6 +43,7 @@
 #include <vector>
 
 #include "smc/endpoint.hpp"
+#include "smc/handler.hpp"
 #include "smc/layout.hpp"
 #include "smc/platform/thread.hpp"
 #include "smc/prefetch.hpp"
@@ -339,6 +344,87 @@ Latency channel_rtt_once(smc::IdleOptions idle, uint64_t warmup, uint64_t sample
   return summarize(std::move(out));
 }
 
+// The spin round trip against the echo the Node addon runs (smc::Responder's loop with
+// make_echo_handler(): replies written with flush=false inside the receive callback,
+// read_index released when the poll returns, the replies published by on_batch_end), so
+// the JS channel's native half is measured here alone.
+Latency responder_rtt_once(uint64_t warmup, uint64_t samples) {
+  smc::IdleOptions spin;
+  spin.park = false;
+  auto ch = make_channel(1u << 16, spin);
+  const uint64_t total = warmup + samples;
+  std::vector<double> out;
+  out.reserve(samples);
+  auto pinger = [&] {
+    smc::Endpoint& ep = *ch->js;
+    uint64_t echoed = 0;
+    auto on_reply = [&](std::span<const std::byte> m) { std::memcpy(&echoed, m.data(), 8); };
+    for (uint64_t i = 0; i < total; ++i) {
+      const uint64_t t0 = ticks();
+      if (smc::Errc e = ep.send(std::as_bytes(std::span(&i, 1))); e != smc::Errc::ok) {
+        die("responder rtt send", e);
+      }
+      size_t n = 0;
+      if (smc::Errc e = ep.receive(on_reply, 1, &n); e != smc::Errc::ok) die("rtt receive", e);
+      const uint64_t t1 = ticks();
+      if (echoed != i) die("responder rtt echo mismatch", smc::Errc::invalid_argument);
+      if (i >= warmup) out.push_back(static_cast<double>(t1 - t0) * g_ns_per_tick);
+    }
+  };
+  auto echoer = [&] {
+    smc::Endpoint& ep = *ch->native;
+    auto handler = smc::make_echo_handler();
+    for (uint64_t i = 0; i < total;) {  // Responder::run's loop
+      size_t n = 0;
+      const smc::Errc e =
+          ep.receive([&](std::span<const std::byte> m) { handler->on_message(m, ep); }, 1024, &n);
+      if (e != smc::Errc::ok) die("responder receive", e);
+      if (n > 0) handler->on_batch_end(ep);
+      i += n;
+    }
+  };
+  run_pair(pinger, echoer);
+  return summarize(std::move(out));
+}
+
+// The CPU cost of one round trip with both endpoints on ONE thread (no cross-core
+// traffic): js send (publish), native poll echoing as the Responder does, its flush, js
+// poll. ns per round trip: what both protocol halves cost before any line moves.
+double one_thread_rtt_ns_once(uint64_t iters) {
+  auto ch = make_channel(1u << 16, smc::IdleOptions{});
+  smc::Endpoint& js = *ch->js;
+  smc::Endpoint& native = *ch->native;
+  auto handler = smc::make_echo_handler();
+  uint64_t echoed = 0;
+  auto on_reply = [&](std::span<const std::byte> m) { std::memcpy(&echoed, m.data(), 8); };
+  auto on_ping = [&](std::span<const std::byte> m) { handler->on_message(m, native); };
+  auto once = [&](uint64_t i) {
+    size_t n = 0;
+    if (smc::Errc e = js.send(std::as_bytes(std::span(&i, 1))); e != smc::Errc::ok) {
+      die("one-thread send", e);
+    }
+    if (smc::Errc e = native.poll(on_ping, 1024, &n); e != smc::Errc::ok || n != 1) {
+      die("one-thread echo", e);
+    }
+    handler->on_batch_end(native);
+    if (smc::Errc e = js.poll(on_reply, 1, &n); e != smc::Errc::ok || n != 1) {
+      die("one-thread reply", e);
+    }
+  };
+  uint64_t i = 0;
+  for (; i < iters / 10; ++i) once(i);
+  // The median over batches of 100 round trips: batches in which the thread was preempted
+  // (other processes on these 2 vCPUs) drop out, as they would not from a mean.
+  std::vector<double> batches;
+  for (uint64_t k = 0; k < iters / 100; ++k) {
+    const uint64_t t0 = ticks();
+    for (int j = 0; j < 100; ++j) once(i++);
+    batches.push_back(static_cast<double>(ticks() - t0) * g_ns_per_tick / 100);
+  }
+  g_sink.fetch_add(echoed, std::memory_order_relaxed);
+  return median(std::move(batches));
+}
+
 // The same shape with nothing but two atomics, one 128-byte slot per direction.
 Latency raw_pingpong_once(uint64_t warmup, uint64_t samples) {
   struct alignas(128) Slot {
@@ -594,6 +680,13 @@ int main(int argc, char** argv) {
       repeat_latency(reps, [&] { return channel_rtt_once(spin, 10'000, spin_samples); });
   emit("core.rtt.spin.p50_ns", rs.p50_ns, "ns", "8 B each way, IdleOptions{park=false}");
   emit("core.rtt.spin.p99_ns", rs.p99_ns, "ns");
+  const Latency rr = repeat_latency(reps, [&] { return responder_rtt_once(10'000, spin_samples); });
+  emit("core.rtt.spin.responder.p50_ns", rr.p50_ns, "ns",
+       "8 B, echoed by Responder's loop + make_echo_handler (the addon's echo)");
+  const double one =
+      repeat_median(reps, [&] { return one_thread_rtt_ns_once(q ? 200'000 : 1'000'000); });
+  emit("core.rtt.one_thread.ns", one, "ns",
+       "both endpoints on one thread: CPU cost of a round trip, no cross-core traffic");
   smc::IdleOptions park;
   park.spin_iterations = 0;
   park.yield_iterations = 0;
@@ -620,6 +713,7 @@ int main(int argc, char** argv) {
        "channel / bare hand-over of the same messages");
   emit("core.rtt.spin.p50.vs_raw", rrtt, "ratio", "target <= 3: " + verdict(rrtt <= 3));
   emit("core.rtt.spin.p99.vs_raw", rrtt99, "ratio");
+  emit("core.rtt.spin.responder.p50.vs_raw", rr.p50_ns / raw.p50_ns, "ratio");
   emit("core.rtt.doorbell.p50.vs_spin", rp.p50_ns / rs.p50_ns, "ratio");
   emit("core.bench.seconds", seconds_since(start), "s", "wall time of this run");
 
