@@ -559,6 +559,41 @@ async function chanScale({ dir, size, ring, k, reps, read = 'all' }) {
   return out;
 }
 
+// native -> JS as chanN2J, a consumer that reads the first 8 bytes of every message (the
+// source's sequence number, checked: order and content). inPlace: startReceivingInPlace
+// (buffer, offset, length: no view per message) instead of startReceiving (a view each).
+async function chanN2JRead8({ size, n, reps, inPlace = false }) {
+  const { SharedMemoryChannel } = channelLib();
+  return floodRuns({ n, reps }, async (count) => {
+    let got = 0, bad = 0, done;
+    const finished = new Promise((r) => (done = r));
+    const t0 = hr();
+    const ch = new SharedMemoryChannel(1 << 16, ringFor(size), {
+      handler: 'source', sourceCount: count, sourceSize: size, keepAlive: true,
+    });
+    if (inPlace) {
+      ch.startReceivingInPlace((b, o) => {
+        const lo = b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24);
+        const hi = b[o + 4] | (b[o + 5] << 8) | (b[o + 6] << 16) | (b[o + 7] << 24);
+        if (lo !== got || hi !== 0) bad++;
+        if (++got === count) done();
+      });
+    } else {
+      ch.startReceiving((m) => {
+        const lo = m[0] | (m[1] << 8) | (m[2] << 16) | (m[3] << 24);
+        const hi = m[4] | (m[5] << 8) | (m[6] << 16) | (m[7] << 24);
+        if (lo !== got || hi !== 0) bad++;
+        if (++got === count) done();
+      });
+    }
+    await finished;
+    const s = sec(t0);
+    ch.cleanup();
+    if (bad !== 0) throw new Error(`native->JS ${size} B: ${bad} messages did not start with their sequence number`);
+    return { msgs_per_s: count / s };
+  });
+}
+
 // native -> JS as chanN2J (fresh channel per run, timed from its creation to the n-th
 // message, the same ring), but the consumer reads EVERY byte (a u32 sum per message,
 // checked against the source's pattern): a receiver, not only the native writer.
@@ -674,7 +709,7 @@ export const cases = {
   chanJ2N, chanN2J, chanRttSpin, chanRttDoorbell, chanIdle,
   tsfnFlood, mutexQueue, pmFlood, pmRtt, tsfnRtt,
   sabSet, handover, memcpy, rawSpin, timerCost, peerRing, chanRttBreakdown,
-  chanScale, chanFootprint, chanN2JRead, jsSum, firstTouch,
+  chanScale, chanFootprint, chanN2JRead, chanN2JRead8, jsSum, firstTouch,
 };
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -63,6 +63,8 @@ const plan = [
   ['channel JS->native 1 MiB (sendDirect)', 'chanJ2N', { size: MiB, n: 400 * K, reps: R, direct: true, ring: 8 * MiB }, (r) => ({ 'channel.js_to_native.1MiB.bytes_per_s': [med(r, 'bytes_per_s'), 'B/s'] })],
   ['channel JS->native 1 MiB (send, paced)', 'chanJ2N', { size: MiB, n: 400 * K, reps: R }, (r) => ({ 'channel.js_to_native.1MiB.send_paced.bytes_per_s': [med(r, 'bytes_per_s'), 'B/s'] })],
   ['channel native->JS 64 B', 'chanN2J', { size: 64, n: 1_000_000 * K, reps: R }, (r) => ({ 'channel.native_to_js.64B.msgs_per_s': [med(r, 'msgs_per_s'), 'msg/s'] })],
+  ['channel native->JS 64 B, JS reads 8 bytes', 'chanN2JRead8', { size: 64, n: 1_000_000 * K, reps: R }, (r) => ({ 'channel.native_to_js.64B.read8.msgs_per_s': [med(r, 'msgs_per_s'), 'msg/s'] })],
+  ['channel native->JS 64 B, JS reads 8 bytes in place', 'chanN2JRead8', { size: 64, n: 1_000_000 * K, reps: R, inPlace: true }, (r) => ({ 'channel.native_to_js.64B.read8.in_place.msgs_per_s': [med(r, 'msgs_per_s'), 'msg/s'] })],
   ['channel native->JS 4 KiB', 'chanN2J', { size: 4096, n: 100_000 * K, reps: R }, (r) => ({ 'channel.native_to_js.4KiB.msgs_per_s': [med(r, 'msgs_per_s'), 'msg/s'] })],
   ['channel native->JS 1 MiB', 'chanN2J', { size: MiB, n: 400 * K, reps: R }, (r) => ({ 'channel.native_to_js.1MiB.bytes_per_s': [med(r, 'bytes_per_s'), 'B/s'] })],
   // Issue #14 items 3 and 7: a consumer that reads every byte, and 256 MiB messages through
@@ -106,6 +108,7 @@ function med(runs, key) {
 // [name, numerator metric, denominator metric, target test, target text]
 const ratios = [
   ['native->JS 64 B vs TSFN flood', 'channel.native_to_js.64B.msgs_per_s', 'baseline.tsfn.native_to_js.64B.msgs_per_s', (x) => x >= 20, '>= 20x'],
+  ['native->JS 64 B read 8 bytes: in place vs views', 'channel.native_to_js.64B.read8.in_place.msgs_per_s', 'channel.native_to_js.64B.read8.msgs_per_s', null, '(info)'],
   ['JS->native 64 B sendMany vs send()', 'channel.js_to_native.64B.batch.msgs_per_s', 'channel.js_to_native.64B.msgs_per_s', (x) => x >= 2, '>= 2x'],
   ['JS->native 64 B vs mutex queue', 'channel.js_to_native.64B.msgs_per_s', 'baseline.queue.js_to_native.64B.msgs_per_s', (x) => x >= 2, '>= 2x'],
   ['JS->native 64 B vs postMessage', 'channel.js_to_native.64B.msgs_per_s', 'baseline.postmessage.64B.msgs_per_s', (x) => x >= 20, '>= 20x'],

@@ -3,6 +3,7 @@ export {
   SharedMemoryChannel,
   type ChannelOptions,
   type ChannelStats,
+  type InPlaceCallback,
   type MessageCallback,
   type ReceiveOptions,
   type Reservation,

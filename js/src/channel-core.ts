@@ -17,6 +17,8 @@ import type { PeerTransport } from './transport';
 import { DrainLoop } from './drain-loop';
 
 export type MessageCallback = (message: Uint8Array) => void;
+/** startReceivingInPlace's callback: the message is buffer[offset .. offset + length). */
+export type InPlaceCallback = (buffer: Uint8Array, offset: number, length: number) => void;
 
 /** How the core reaches the public object's events (its emitter is the channel). */
 export interface ChannelEvents {
@@ -44,6 +46,8 @@ export class ChannelCore {
   /** Why the channel ended: null while open and after cleanup(). */
   reason: ChannelError | null = null;
   receiver: MessageCallback | null = null;
+  /** startReceivingInPlace's callback (replaces `receiver`; one of them is null). */
+  inPlaceReceiver: InPlaceCallback | null = null;
   /** A 'message' listener exists (kept by the emitter hooks: no lookup per message). */
   emitsMessages = false;
   copyMessages = false;
@@ -52,6 +56,8 @@ export class ChannelCore {
 
   /** Hands one incoming message to the receive callback and the 'message' listeners. */
   readonly deliver: (m: Uint8Array) => void;
+  /** The same for an in-place receiver without listeners: no view is made. */
+  readonly deliverInPlace: (buffer: Uint8Array, offset: number, length: number) => void;
 
   constructor(
     readonly region: Region,
@@ -73,16 +79,25 @@ export class ChannelCore {
       const msg = this.copyMessages ? m.slice() : m;
       try {
         if (this.receiver !== null) this.receiver(msg);
+        else if (this.inPlaceReceiver !== null) this.inPlaceReceiver(msg, 0, msg.length);
         if (this.emitsMessages) this.events.message(msg);
       } catch (e) {
-        if (e instanceof ChannelError && e.code === 'callback_failed') throw e;
-        throw new ChannelError('callback_failed', `a receive callback (or 'message' listener) threw, so the channel was closed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+        throw callbackFailed(e);
+      }
+    };
+    this.deliverInPlace = (buffer: Uint8Array, offset: number, length: number): void => {
+      counters.messagesReceived++;
+      counters.bytesReceived += length;
+      try {
+        this.inPlaceReceiver!(buffer, offset, length);
+      } catch (e) {
+        throw callbackFailed(e);
       }
     };
   }
 
   get receiving(): boolean {
-    return this.receiver !== null || this.emitsMessages;
+    return this.receiver !== null || this.inPlaceReceiver !== null || this.emitsMessages;
   }
 
   /** Applies the liveness policy (reachability.ts) to the current state. */
@@ -96,6 +111,7 @@ export class ChannelCore {
     this.closed = true;
     this.reason = reason;
     this.receiver = null;
+    this.inPlaceReceiver = null;
     this.drainLoop.stop();
     try {
       this.endpoint.close();
@@ -173,4 +189,10 @@ export class ChannelCore {
   assertOpen(what: string): void {
     if (this.closed) throw this.closedError(what);
   }
+}
+
+/** What a receive callback threw, as the channel's failure (once: a rethrow passes). */
+function callbackFailed(e: unknown): ChannelError {
+  if (e instanceof ChannelError && e.code === 'callback_failed') return e;
+  return new ChannelError('callback_failed', `a receive callback (or 'message' listener) threw, so the channel was closed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
 }

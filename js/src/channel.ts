@@ -13,7 +13,7 @@
 // reservation.ts (reserve), drain-loop.ts (delivery and parking), reachability.ts
 // (event-loop liveness and GC pinning), scheduler.ts (tasks and timers), peer-end.ts
 // (describing the peer's end), plugin-control.ts, stats.ts.
-import { ChannelCore, type ChannelEvents, type MessageCallback } from './channel-core';
+import { ChannelCore, type ChannelEvents, type InPlaceCallback, type MessageCallback } from './channel-core';
 import { sendBlocking } from './blocking-send';
 import { PARK_TIMEOUT_MS } from './drain-loop';
 import { ChannelError } from './errors';
@@ -28,10 +28,11 @@ import { BackstopTimer } from './scheduler';
 import { checkMessageSize, toBatch, toBytes, type SendData } from './send-data';
 import { statsSnapshot, type ChannelStats } from './stats';
 import type { PeerStats, PeerTransport } from './transport';
+import { WeakCore, failChannel, onDoorbell, onParkTimeout, startPollTimer, wakePeer } from './weak-callbacks';
 
 export type { ChannelOptions, WakeMode } from './options';
 export type { PeerStats } from './transport';
-export type { MessageCallback } from './channel-core';
+export type { InPlaceCallback, MessageCallback } from './channel-core';
 export type { Reservation } from './reservation';
 export type { SendData } from './send-data';
 export type { ChannelStats } from './stats';
@@ -75,23 +76,21 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
     if (!transport) {
       throw new ChannelError('unsupported', 'no transport: pass options.transport (the default, the native addon, exists only in Node and Electron: import the package entry, not the browser one)');
     }
-    // The doorbell, the backstop and the poll timer reach us through the transport and
-    // timers; they must not keep this object alive (a channel nobody uses may be
-    // finalized): they hold it through a WeakRef, made outside this constructor (a closure
-    // created here would share the constructor's context, which holds `this`).
-    const weak = new WeakRef(this);
+    // The doorbell, the backstop and the poll timer hold the core weakly (weak-callbacks.ts).
+    const target = new WeakCore();
     const endpoint = new Endpoint(this.region, 'R', {
       maxMessage: o.maxMessage,
-      wake: wakePeer(weak, transport),
-      onFailure: failChannel(weak),
+      wake: wakePeer(target, transport),
+      onFailure: failChannel(target),
     });
-    const backstop = new BackstopTimer(weakCall(weak, 'onParkTimeout'), PARK_TIMEOUT_MS);
+    const backstop = new BackstopTimer(onParkTimeout(target), PARK_TIMEOUT_MS);
     const reach = new Reachability(this, transport, o.keepAlive ? 'ref' : 'auto');
     const settings = { wakeMode: o.wakeMode, drainBudgetMs: o.drainBudgetMs, highWaterMark: o.highWaterMark };
     this.core = new ChannelCore(this.region, endpoint, transport, settings, this.eventSink(), reach, backstop);
-    transport.start({ buffer: this.buffer, doorbell: weakCall(weak, 'onDoorbell') });
+    target.set(this.core);
+    transport.start({ buffer: this.buffer, doorbell: onDoorbell(target) });
     this.core.updateActivity();
-    if (this.wakeMode === 'poll') this.core.drainLoop.setPollTimer(startPollTimer(weak, o.pollIntervalMs));
+    if (this.wakeMode === 'poll') this.core.drainLoop.setPollTimer(startPollTimer(target, o.pollIntervalMs));
   }
 
   // ---- sending ----------------------------------------------------------------------
@@ -196,13 +195,32 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
     core.assertOpen('startReceiving');
     if (typeof cb !== 'function') throw new TypeError(`startReceiving(cb): cb must be a function, not ${describe(cb)}`);
     core.receiver = cb;
+    core.inPlaceReceiver = null;
     core.copyMessages = options.copy === true;
+    core.updateActivity();
+    core.drainLoop.scheduleDrain();
+  }
+
+  /**
+   * startReceiving without a view per message: `cb(buffer, offset, length)` gets the
+   * message as buffer[offset .. offset + length). For a message of one record `buffer` is
+   * the ring's data (the same object every time), valid only until `cb` returns; a
+   * reassembled large message is its own buffer (offset 0). Nothing is allocated per
+   * message. Replaces a startReceiving callback (and the reverse).
+   */
+  startReceivingInPlace(cb: InPlaceCallback): void {
+    const core = this.core;
+    core.assertOpen('startReceivingInPlace');
+    if (typeof cb !== 'function') throw new TypeError(`startReceivingInPlace(cb): cb must be a function, not ${describe(cb)}`);
+    core.inPlaceReceiver = cb;
+    core.receiver = null;
     core.updateActivity();
     core.drainLoop.scheduleDrain();
   }
 
   stopReceiving(): void {
     this.core.receiver = null;
+    this.core.inPlaceReceiver = null;
     this.core.updateActivity();
     this.core.drainLoop.receivingStopped();
   }
@@ -323,57 +341,4 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
       close: () => void this.emit('close'),
     };
   }
-
-  /** Called by the transport's doorbell, the backstop and the poll timer (weakCall). */
-  private onDoorbell(): void {
-    this.core.drainLoop.onDoorbell();
-  }
-
-  private onParkTimeout(): void {
-    this.core.drainLoop.onParkTimeout();
-  }
-
-  private onPollTick(): void {
-    this.core.drainLoop.drain();
-  }
-
-  private onEndpointFailure(err: Error): void {
-    this.core.fail(err);
-  }
-
-  private countWake(): void {
-    this.core.counters.doorbellsToPeer++;
-  }
-}
-
-type WeakMethod = 'onDoorbell' | 'onParkTimeout' | 'onPollTick';
-
-/** A callback that calls a private method of the channel through a weak reference. */
-function weakCall(weak: WeakRef<SharedMemoryChannel>, method: WeakMethod): () => void {
-  // Bracket access reaches the private method (TypeScript's sanctioned escape hatch).
-  return () => weak.deref()?.[method]();
-}
-
-/** The endpoint's wake: counts and asks the transport to wake the parked peer. */
-function wakePeer(weak: WeakRef<SharedMemoryChannel>, transport: PeerTransport): (word: number) => void {
-  return (word) => {
-    weak.deref()?.['countWake']();
-    transport.wake(word);
-  };
-}
-
-function failChannel(weak: WeakRef<SharedMemoryChannel>): (err: Error) => void {
-  return (err) => weak.deref()?.['onEndpointFailure'](err);
-}
-
-/** Wake mode 'poll': a pass every `ms`, through a WeakRef like the doorbell (an interval
- *  holding the channel would keep a dropped one, its native thread and buffer alive). */
-function startPollTimer(weak: WeakRef<SharedMemoryChannel>, ms: number): ReturnType<typeof setInterval> {
-  const timer = setInterval(() => {
-    const ch = weak.deref();
-    if (ch === undefined) clearInterval(timer);
-    else ch['onPollTick']();
-  }, ms);
-  (timer as unknown as { unref?: () => void }).unref?.();
-  return timer;
 }

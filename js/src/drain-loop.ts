@@ -109,7 +109,8 @@ export class DrainLoop {
     let n: number;
     this.polling = true;
     try {
-      n = core.endpoint.poll(core.deliver, max);
+      // In place (no view per message) unless a 'message' listener wants views.
+      n = core.inPlaceReceiver !== null && !core.emitsMessages ? core.endpoint.pollInPlace(core.deliverInPlace, max) : core.endpoint.poll(core.deliver, max);
     } catch (e) {
       core.fail(e); // a peer_failed from the endpoint is described by peerFailed
       return 0;

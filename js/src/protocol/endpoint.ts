@@ -24,7 +24,7 @@ import {
   type Region,
   type Side,
 } from './layout';
-import { N2R_WORDS, R2N_WORDS, RingReader, RingWriter, type MessageHandler, type RingWords } from './ring';
+import { N2R_WORDS, R2N_WORDS, RingReader, RingWriter, type InPlaceHandler, type MessageHandler, type RingWords } from './ring';
 
 /** Returned by Endpoint.poll when the peer closed and everything it sent was delivered. */
 export const EOF = -1;
@@ -313,6 +313,25 @@ export class Endpoint {
     } finally {
       if (r.peerNeedsWake) this.wakeFn(this.inWords.readIndex);
     }
+    return this.afterPoll(n);
+  }
+
+  /** poll() with messages handed over in place (RingReader.pollInPlace). */
+  pollInPlace(handler: InPlaceHandler, maxMessages = Infinity, maxBytes = Infinity): number {
+    this.throwIfUnusable();
+    const r = this.reader;
+    let n: number;
+    try {
+      n = r.pollInPlace(handler, maxMessages, maxBytes);
+    } finally {
+      if (r.peerNeedsWake) this.wakeFn(this.inWords.readIndex);
+    }
+    return this.afterPoll(n);
+  }
+
+  /** What poll returns after delivering `n`: n, or EOF once the peer ended and all was delivered. */
+  private afterPoll(n: number): number {
+    const r = this.reader;
     if (n > 0 || !r.drained) return n;
     if (this.peerEnd === 0) {
       const v = this.loadPeerState();
