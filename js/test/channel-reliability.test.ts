@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { ChannelClosedError, ChannelError, ProtocolError, SharedMemoryChannel, protocol, type PeerTransport } from '../src/index';
 import { PARK_TIMEOUT_MS } from '../src/channel';
-import { sleep, waitFor, openChannel, tagged } from './helpers';
+import { nextTurn, openChannel, stallEcho, tagged, waitFor } from './helpers';
 
 /** docs/protocol.md 7.4: two park timeouts plus scheduling on a loaded 2-core machine. */
 const BOUND_MS = 2 * PARK_TIMEOUT_MS + 1300;
@@ -28,14 +28,11 @@ function watch(ch: SharedMemoryChannel): { errors: ChannelError[]; closes: numbe
   return seen;
 }
 
-/** The echo's N2R ring fills with replies JS does not read; the echo then blocks. */
-async function stallEcho(ch: SharedMemoryChannel): Promise<void> {
-  for (let i = 0; i < 5; i++) {
-    assert.equal(ch.send(tagged(i, 1000)), true);
-    await sleep(5);
-  }
-  const cap = ch.getStats().n2rCapacity;
-  await waitFor(() => ch.getStats().n2rFill > cap - 1008, 2000, 'N2R to fill with echoes');
+/** Reports are emitted from a scheduled task (setImmediate): once the channel has ended,
+ *  every report it will make has been made after one turn of the event loop. */
+async function reportsSettled(ch: SharedMemoryChannel): Promise<void> {
+  assert.equal(ch.isClosed, true, 'the channel has ended');
+  await nextTurn();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -65,7 +62,7 @@ for (const [what, forged] of [
     // The native side published its own state (closed) and rang JS.
     assert.equal(Atomics.load(ctrl, W_N_STATE), STATE_CLOSED, 'native side published closed');
     await waitFor(() => seen.errors.length > 0, 1000, "the 'error' event");
-    await sleep(20);
+    await reportsSettled(ch);
     assert.equal(seen.errors.length, 1, 'reported exactly once');
     assert.equal(seen.closes, 1);
     const err = seen.errors[0]!;
@@ -96,7 +93,7 @@ test('JS state word forged to closed while the ring is full: the send that finds
   assert.equal(result, false);
   assert.equal(ch.isClosed, true);
   await waitFor(() => seen.errors.length === 1, 1000, "'error'");
-  await sleep(20);
+  await reportsSettled(ch);
   assert.equal(seen.errors.length, 1);
   assert.ok(seen.errors[0] instanceof ChannelClosedError && seen.errors[0].code === 'peer_closed');
   assert.match(seen.errors[0].message, /state word as 0x2 \(closed\), which this side never wrote/);
@@ -183,7 +180,7 @@ test('send() into a full ring of a failed peer: returns false, queues nothing, o
   assert.equal(result, false);
   assert.equal(ch.getStats().queueLength, 0, `nothing queued (was ${before})`);
   assert.equal(ch.isClosed, true);
-  await sleep(30);
+  await reportsSettled(ch);
   assert.equal(seen.errors.length, 1);
   assert.ok(seen.errors[0] instanceof ChannelClosedError && seen.errors[0].code === 'peer_failed');
   assert.match(seen.errors[0].message, /record_kind_invalid/);
@@ -203,7 +200,7 @@ test('send() that finds a protocol violation: returns false and reports the Prot
     });
   }
   assert.equal(result, false);
-  await sleep(30);
+  await reportsSettled(ch);
   assert.equal(seen.errors.length, 1, 'exactly one report');
   const err = seen.errors[0]!;
   assert.ok(err instanceof ProtocolError && err.reason === 'index_misaligned', String(err));
@@ -230,7 +227,7 @@ test('sendDirect that sees the peer fail: thrown to the caller, and not emitted 
   Atomics.store(new Int32Array(ch.buffer), W_N_STATE, STATE_FAILED | (3 << 8));
   assert.throws(() => ch.sendDirect(tagged(6, 1000), 5000), (e: Error) => e instanceof ChannelClosedError && e.code === 'peer_failed');
   assert.equal(ch.isClosed, true);
-  await sleep(30);
+  await reportsSettled(ch);
   assert.equal(seen.errors.length, 0, 'the throw was the report');
   assert.equal(seen.closes, 1);
   assert.ok(ch.closeReason instanceof ChannelClosedError && ch.closeReason.code === 'peer_failed');
@@ -247,7 +244,7 @@ test('pending sendAsync promises reject with the failure; cleanup() rejections s
   const rejected = outcomes.filter((o) => o !== 'ok');
   assert.ok(rejected.length > 0);
   for (const e of rejected) assert.ok(e instanceof ChannelClosedError && e.code === 'peer_failed', String(e));
-  await sleep(20);
+  await reportsSettled(ch);
   assert.equal(seen.errors.length, 1);
 });
 
