@@ -271,7 +271,9 @@ const sequences = [
   },
   {
     name: 'attach_clears_own_parked_words',
-    about: "a side attaching clears its own parked words (a previous incarnation may have died parked), not the peer's",
+    about:
+      "a side attaching clears its own parked words (a previous incarnation may have died parked), not the peer's, " +
+      "and rings the peer's parked roles as any state change does: their wake sequences move (sections 2.2, 5.2)",
     steps: [
       init(),
       pokeWord('r2n_consumer_parked', 1),

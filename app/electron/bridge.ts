@@ -45,8 +45,8 @@ export interface BridgeDeps {
 
 /** The words the peer sleeps on; wake() accepts only these. */
 const PEER_WORDS = new Map<number, string>([
-  [R2N_WORDS.writeIndex, 'R2N write_index'],
-  [N2R_WORDS.readIndex, 'N2R read_index'],
+  [R2N_WORDS.consumerWakeSeq, 'R2N consumer_wake_seq'],
+  [N2R_WORDS.producerWakeSeq, 'N2R producer_wake_seq'],
 ]);
 
 interface Entry {
@@ -99,10 +99,11 @@ export function installBridge(deps: BridgeDeps): Bridge {
       }
       const ctrl = new Int32Array(buffer);
       try {
-        // The page parks on N2R write_index (waiting for data) or R2N read_index (for space).
+        // The page waits on N2R consumer_wake_seq (for data) or R2N producer_wake_seq (for
+        // space); the native side bumped the word before it rang (docs/protocol.md 5.2).
         entry.peer = await host.start(buffer, request.peer, () => {
-          Atomics.notify(ctrl, N2R_WORDS.writeIndex);
-          Atomics.notify(ctrl, R2N_WORDS.readIndex);
+          Atomics.notify(ctrl, N2R_WORDS.consumerWakeSeq);
+          Atomics.notify(ctrl, R2N_WORDS.producerWakeSeq);
         });
       } catch (e) {
         channels.delete(token);

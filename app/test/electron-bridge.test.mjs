@@ -300,7 +300,7 @@ test('built-in echo through the real addon, both doorbells crossing the bridge',
     ch.cleanup();
   }
   assert.equal(bridge.openChannels(), 0);
-  assert.throws(() => api.wake(transport.token, protocol.R2N_WORDS.writeIndex), /no open channel has token/);
+  assert.throws(() => api.wake(transport.token, protocol.R2N_WORDS.consumerWakeSeq), /no open channel has token/);
 });
 
 test('image-source is the native plugin, configured by the page', async () => {
@@ -354,10 +354,10 @@ test('wake accepts only the two words the peer sleeps on', async () => {
   const { api } = setup();
   const { ch, transport } = await openChannel(api, { handler: 'sink' });
   try {
-    api.wake(transport.token, protocol.R2N_WORDS.writeIndex);
-    api.wake(transport.token, protocol.N2R_WORDS.readIndex);
-    assert.throws(() => api.wake(transport.token, 0), /word 0 is not one the peer sleeps on: 96 \(R2N write_index\) or 256 \(N2R read_index\)/);
-    assert.throws(() => api.wake(transport.token, '96'), /word "96" is not one/);
+    api.wake(transport.token, protocol.R2N_WORDS.consumerWakeSeq);
+    api.wake(transport.token, protocol.N2R_WORDS.producerWakeSeq);
+    assert.throws(() => api.wake(transport.token, 0), /word 0 is not one the peer sleeps on: 161 \(R2N consumer_wake_seq\) or 321 \(N2R producer_wake_seq\)/);
+    assert.throws(() => api.wake(transport.token, '161'), /word "161" is not one/);
   } finally {
     ch.cleanup();
   }

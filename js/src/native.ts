@@ -6,6 +6,7 @@ import { localBuildDir, packageRoot, PACKAGE_NAME, REBUILD_COMMAND, selectPrebui
 import { ChannelError } from './errors';
 import { PluginFailureError } from './plugin-failure';
 import type { PeerStats, PeerTransport, TransportStartOptions } from './transport';
+import { VERSION } from './protocol/layout';
 
 /** Options of the native side, passed to the addon. */
 export interface NativeHandlerOptions {
@@ -105,6 +106,13 @@ export class AddonTransport implements PeerTransport {
 
   start({ buffer, doorbell }: TransportStartOptions): void {
     const addon = loadAddon();
+    if (addon.protocolVersion !== VERSION) {
+      // An addon of another release (a stale build or prebuild): it would refuse the region.
+      throw new ChannelError(
+        'unsupported',
+        `${PACKAGE_NAME}: the native addon speaks wire protocol version ${String(addon.protocolVersion)}, this library version ${VERSION}: rebuild it with '${REBUILD_COMMAND}'`,
+      );
+    }
     this.handle = new addon.NativeChannel(new Uint8Array(buffer), { ...this.options }, doorbell);
   }
   wake(word: number): void {

@@ -19,11 +19,13 @@ export interface TransportStartOptions {
 export interface PeerTransport {
   /** Attaches the peer to the region. Throws if it cannot. */
   start(options: TransportStartOptions): void;
-  /** The peer parked and we produced data / released space: wake it. `word` is the
-   *  Int32 index of the shared word it sleeps on. */
+  /** The peer parked and we produced data, released space or changed state: wake it.
+   *  `word` is the Int32 index of the wake sequence it sleeps on, already bumped
+   *  (docs/protocol.md 5.2). */
   wake(word: number): void;
-  /** This side just parked on shared word `word` (Int32 index), which held `value`: a
-   *  transport whose peer rings with Atomics.notify arms Atomics.waitAsync here. */
+  /** This side just parked: it waits on wake sequence `word` (Int32 index) while it holds
+   *  `value`, the value read before the park's last look. A transport whose peer rings
+   *  with Atomics.notify arms Atomics.waitAsync here. */
   parked?(word: number, value: number): void;
   /** True when garbage-collecting the channel (dropped without cleanup()) stops the peer:
    *  the addon's native handle has a finalizer, so a channel nobody references is

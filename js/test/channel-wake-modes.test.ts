@@ -21,16 +21,18 @@ test('addon wake(word) wakes only the two words a JS side can find parked; anyth
   protocol.initRegion(sab, 4096, 4096);
   const handle = new (loadAddon().NativeChannel)(new Uint8Array(sab), { handler: 'sink' }, () => {});
   try {
-    handle.wake(protocol.W_R2N_WRITE_INDEX);
-    handle.wake(protocol.W_N2R_READ_INDEX);
+    handle.wake(protocol.W_R2N_CONSUMER_WAKE_SEQ);
+    handle.wake(protocol.W_N2R_PRODUCER_WAKE_SEQ);
     assert.equal(handle.stats().wakesFromJs, 2);
-    for (const bad of [protocol.W_N2R_WRITE_INDEX, 0, -1, 1e9, Number.NaN]) {
+    for (const bad of [protocol.W_R2N_WRITE_INDEX, protocol.W_N2R_CONSUMER_WAKE_SEQ, 0, -1, 1e9, Number.NaN]) {
       assert.throws(
         () => handle.wake(bad),
-        (e: Error) => e instanceof RangeError && /word must be the Int32 index of R2N write_index \(96\) or N2R read_index \(256\)/.test(e.message),
+        (e: Error) =>
+          e instanceof RangeError &&
+          /word must be the Int32 index of R2N consumer_wake_seq \(161\) or N2R producer_wake_seq \(321\)/.test(e.message),
       );
     }
-    assert.throws(() => (handle.wake as (w?: unknown) => void)('96'), RangeError);
+    assert.throws(() => (handle.wake as (w?: unknown) => void)('161'), RangeError);
     assert.equal(handle.stats().wakesFromJs, 2);
   } finally {
     handle.close();

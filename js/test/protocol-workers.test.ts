@@ -71,13 +71,17 @@ function workerMain(job: Job): Result {
   const mySeed = side === 'R' ? SEED_R : SEED_N;
   // In ping-pong R receives its own messages back (echoed by N).
   const peerSeed = job.mode === 'pingpong' && side === 'R' ? mySeed : side === 'R' ? SEED_N : SEED_R;
-  // Doorbell: Atomics.notify on the watched word. When we wake a parked PRODUCER we also
-  // notify the word that side waits on when it parks as producer AND consumer at once
-  // (its incoming write_index = our outgoing write_index): see parkBoth().
+  // Doorbell: Atomics.notify on the wake sequence the endpoint bumped. When we wake a
+  // parked PRODUCER we also bump and notify the sequence that side waits on when it parks
+  // as producer AND consumer at once (its incoming consumer_wake_seq = our outgoing one):
+  // see parkBoth().
   let ep: Endpoint | null = null;
   const wake = (word: number): void => {
     Atomics.notify(ctrl, word);
-    if (ep !== null && word === ep.inWords.readIndex) Atomics.notify(ctrl, ep.outWords.writeIndex);
+    if (ep !== null && word === ep.inWords.producerWakeSeq) {
+      Atomics.add(ctrl, ep.outWords.consumerWakeSeq, 1);
+      Atomics.notify(ctrl, ep.outWords.consumerWakeSeq);
+    }
   };
   ep = new Endpoint(region, side, { wake });
   const e = ep;
@@ -110,7 +114,7 @@ function workerMain(job: Job): Result {
   // waitData / waitSpace do what Endpoint.waitForData / waitForSpace do, written out
   // because the tests count the sleeps and their timeouts (waitForData cannot tell a
   // sleep from a park that returned at once).
-  /** Parks as consumer and as producer at once; sleeps on the incoming write_index. */
+  /** Parks as consumer and as producer at once; sleeps on the consumer wake sequence. */
   const parkBoth = (): void => {
     if (e.parkConsumer()) return;
     if (e.parkProducer()) {

@@ -150,7 +150,7 @@ test('layout: word offsets and region size', () => {
   const { ctrl } = fx.region;
   assert.equal(ctrl[W_MAGIC]! >>> 0, MAGIC);
   assert.deepEqual(Array.from(new Uint8Array(fx.sab, PRE, 4)), [0x53, 0x4d, 0x43, 0x31]); // "SMC1"
-  assert.equal(ctrl[W_VERSION], 1);
+  assert.equal(ctrl[W_VERSION], 2);
   assert.equal(ctrl[W_HEADER_SIZE], 2048);
   assert.equal(ctrl[W_R2N_OFFSET], 2048);
   assert.equal(ctrl[W_N2R_OFFSET], 2048 + 4096);
@@ -170,10 +170,24 @@ test('layout: capacity validation', () => {
   assert.throws(() => initRegion(new SharedArrayBuffer(20000), 4096, 4096, 4), /byteOffset/);
 });
 
+test('layout: a region of another protocol version is refused, naming both versions', () => {
+  const fx = fixture();
+  fx.region.ctrl[W_VERSION] = 1; // what the previous release writes
+  assert.throws(
+    () => attachRegion(fx.sab, PRE),
+    (e: unknown) =>
+      e instanceof ChannelError &&
+      e.code === 'bad_region' &&
+      e.message.includes('protocol version is 1') &&
+      e.message.includes('speaks version 2'),
+  );
+});
+
 test('layout: attach validates every header field', () => {
   const cases: [number, number, string][] = [
     [W_MAGIC, 0x31434d54, 'magic'],
-    [W_VERSION, 2, 'version'],
+    [W_VERSION, 1, 'version'],
+    [W_VERSION, 3, 'version'],
     [W_HEADER_SIZE, 4096, 'header_size'],
     [W_FLAGS, 1, 'flags'],
     [W_R2N_OFFSET, 2056, 'r2n_offset'],
@@ -398,13 +412,41 @@ test('endpoint: park re-checks (no sleeping when data or state arrived)', () => 
   assert.equal(N.parkProducer(), false);
   const woken: number[] = [];
   const R2 = new Endpoint(fx.region, 'R', { wake: (word) => void woken.push(word) });
-  assert.deepEqual(woken, [N2R_WORDS.readIndex], 'attach (state-publish) rang the parked producer');
+  assert.deepEqual(woken, [N2R_WORDS.producerWakeSeq], 'attach (state-publish) rang the parked producer');
+  assert.equal(Atomics.load(fx.region.ctrl, N2R_WORDS.producerWakeSeq), 1, 'after bumping its wake sequence');
   R2.poll(() => {}, 1);
-  assert.deepEqual(woken, [N2R_WORDS.readIndex, N2R_WORDS.readIndex], 'release rang the parked producer');
+  assert.deepEqual(woken, [N2R_WORDS.producerWakeSeq, N2R_WORDS.producerWakeSeq], 'release rang the parked producer');
+  assert.equal(Atomics.load(fx.region.ctrl, N2R_WORDS.producerWakeSeq), 2);
   N.unparkProducer();
   assert.equal(N.parkProducer(), true, 'space released meanwhile');
   R.close();
   assert.equal(N.parkConsumer(), true, 'peer closed');
+});
+
+test('endpoint: a park waits on its wake sequence with the value read before its re-check (5.2)', () => {
+  const fx = fixture();
+  const ctrl = fx.region.ctrl;
+  const R = new Endpoint(fx.region, 'R');
+  const N = new Endpoint(fx.region, 'N');
+  // Producer role: N fills N2R and parks for space; R's release bumps the sequence.
+  while (N.trySend(bytes(500))) {}
+  N.flush();
+  Atomics.store(ctrl, N2R_WORDS.producerWakeSeq, 7);
+  assert.equal(N.parkProducer(), false);
+  assert.equal(N.producerWaitWord, N2R_WORDS.producerWakeSeq);
+  assert.equal(N.producerWaitValue, 7);
+  R.poll(() => {}, 1);
+  assert.equal(Atomics.wait(ctrl, N.producerWaitWord, N.producerWaitValue, 10_000), 'not-equal', 'a wait after the release returns at once');
+  N.unparkProducer();
+  // Consumer role: a close between N's re-check and its wait bumps the word.
+  Atomics.store(ctrl, R2N_WORDS.consumerWakeSeq, 41);
+  assert.equal(N.parkConsumer(), false);
+  assert.equal(N.consumerWaitWord, R2N_WORDS.consumerWakeSeq);
+  assert.equal(N.consumerWaitValue, 41);
+  R.close();
+  assert.equal(Atomics.load(ctrl, R2N_WORDS.consumerWakeSeq), 42);
+  assert.equal(Atomics.wait(ctrl, N.consumerWaitWord, N.consumerWaitValue, 10_000), 'not-equal', 'a wait after the close returns at once');
+  N.unparkConsumer();
 });
 
 test('randomized both directions in one thread (seeded)', () => {
@@ -770,7 +812,7 @@ test('endpoint: restoreOwnIndices puts back an own index moved back to a value t
   assert.equal(N.parkConsumer(), false); // N goes to sleep on it
   assert.equal(R.restoreOwnIndices(), true);
   assert.equal(Atomics.load(ctrl, W_R2N_WRITE_INDEX), published);
-  assert.deepEqual(wakes, [W_R2N_WRITE_INDEX], 'the parked consumer is rung');
+  assert.deepEqual(wakes, [R2N_WORDS.consumerWakeSeq], 'the parked consumer is rung');
   N.unparkConsumer();
   assert.equal(N.poll((m) => got.push(m.slice())), 2);
   assert.deepEqual(got, [bytes(100, 1), bytes(30, 2)]);

@@ -235,15 +235,16 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
   }
 
  private:
-  // wake(word): JS produced into a parked native consumer (word = R2N write_index) or
-  // released space to a parked native producer (word = N2R read_index): one futex wake on
-  // that word. JS calls it only when the matching parked word was set.
+  // wake(word): JS produced into a parked native consumer (word = R2N consumer_wake_seq)
+  // or released space to a parked native producer (word = N2R producer_wake_seq): one
+  // futex wake on that word. JS calls it only when the matching parked word was set, after
+  // bumping the word (docs/protocol.md 5.2).
   Napi::Value Wake(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!responder_) return env.Undefined();
     const auto& region = responder_->endpoint().region();
-    const uint32_t* data_word = region.ring(smc::Dir::r2n).write_index.address();
-    const uint32_t* space_word = region.ring(smc::Dir::n2r).read_index.address();
+    const uint32_t* data_word = region.ring(smc::Dir::r2n).consumer_wake_seq.address();
+    const uint32_t* space_word = region.ring(smc::Dir::n2r).producer_wake_seq.address();
     const auto index_of = [&](const uint32_t* w) {
       return static_cast<double>(reinterpret_cast<const std::byte*>(w) - region.memory().data()) /
              4;
@@ -255,8 +256,9 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
       smc::wake_all(space_word);
     } else {
       throw Napi::RangeError::New(
-          env, "wake(word): word must be the Int32 index of R2N write_index (" +
-                   std::to_string(static_cast<int>(index_of(data_word))) + ") or N2R read_index (" +
+          env, "wake(word): word must be the Int32 index of R2N consumer_wake_seq (" +
+                   std::to_string(static_cast<int>(index_of(data_word))) +
+                   ") or N2R producer_wake_seq (" +
                    std::to_string(static_cast<int>(index_of(space_word))) + "), not " +
                    describe(info[0]));
     }

@@ -66,6 +66,7 @@ std::unique_ptr<Endpoint> Endpoint::attach(Region region, Side side, EndpointOpt
   in.consumer_parked.store(0, std::memory_order_relaxed);
   // SYNC: state-publish (partner: the peer's acquire load in Endpoint::peer_state).
   ep->own_state_.store(make_state_word(SideState::attached), std::memory_order_seq_cst);
+  ep->ring_parked_peer();  // a state change rings like a publication (docs/protocol.md 2.2)
   set(Errc::ok);
   return ep;
 }
@@ -135,13 +136,27 @@ Errc Endpoint::send_state() {
 
 // ---- doorbells ---------------------------------------------------------------------------
 
-void Endpoint::ring_peer(const uint32_t* watched) {
+// Wakes a sleeper role of the peer that announced a park: bumps its wake sequence, then
+// rings. The bump comes after the publication or state change the caller made, so a
+// sleeper that read the sequence before it and then missed that change in its re-check
+// finds the sequence changed when it enters its wait (docs/protocol.md 5.2).
+void Endpoint::ring_peer(SharedWord wake_seq) {
   doorbells_.fetch_add(1, std::memory_order_relaxed);  // rung from several threads
+  // SYNC: wake-seq (partner: idle_wait's seq_cst load of the wake sequence before its
+  // re-check, in the peer's process or thread; the TS side's Endpoint.park).
+  wake_seq.fetch_add(1, std::memory_order_seq_cst);
   if (options_.doorbell) {
-    options_.doorbell->ring(watched);
+    options_.doorbell->ring(wake_seq.address());
   } else {
-    wake(options_.process_shared, watched);
+    wake(options_.process_shared, wake_seq.address());
   }
+}
+
+void Endpoint::ring_parked_peer() {
+  // SYNC: park-announce (partner: the peer's seq_cst stores of 1 to its parked words). Our
+  // caller's seq_cst store of a state word or index comes first (Dekker, section 5.2).
+  if (out_.consumer_parked.load(std::memory_order_seq_cst)) ring_peer(out_.consumer_wake_seq);
+  if (in_.producer_parked.load(std::memory_order_seq_cst)) ring_peer(in_.producer_wake_seq);
 }
 
 void Endpoint::publish_and_ring() {
@@ -151,7 +166,7 @@ void Endpoint::publish_and_ring() {
     // newer one, never an older one it could put back over it.
     published_shadow_.store(writer_.write_position(), std::memory_order_release);
   }
-  if (writer_.publish()) ring_peer(out_.write_index.address());
+  if (writer_.publish()) ring_peer(out_.consumer_wake_seq);
 }
 
 // Our own index words are written by us alone, but anything may overwrite shared memory.
@@ -184,9 +199,7 @@ void Endpoint::restore_published() {
   // records below `published` were committed before the shadow's release store.
   if (word.compare_exchange_strong(seen, published, std::memory_order_seq_cst)) {
     // SYNC: park-announce (partner: the consumer's seq_cst store of consumer_parked).
-    if (out_.consumer_parked.load(std::memory_order_seq_cst)) {
-      ring_peer(out_.write_index.address());
-    }
+    if (out_.consumer_parked.load(std::memory_order_seq_cst)) ring_peer(out_.consumer_wake_seq);
   }
 }
 
@@ -197,22 +210,23 @@ void Endpoint::restore_released() {
   // SYNC: ring-release (partner: RingWriter::refresh_read's acquire load of read_index).
   in_.read_index.store(released, std::memory_order_seq_cst);
   // SYNC: park-announce (partner: the producer's seq_cst store of producer_parked).
-  if (in_.producer_parked.load(std::memory_order_seq_cst)) ring_peer(in_.read_index.address());
+  if (in_.producer_parked.load(std::memory_order_seq_cst)) ring_peer(in_.producer_wake_seq);
 }
 
 void Endpoint::release_and_ring() {
   // A failed endpoint writes nothing more to the region (7.3), not even the release of
   // records it consumed before a fragment check (C8-C10) failed.
   if (failure() != Reason::none) return;
-  if (reader_.release()) ring_peer(in_.read_index.address());
+  if (reader_.release()) ring_peer(in_.producer_wake_seq);
 }
 
 // ---- lifecycle ---------------------------------------------------------------------------
 
 void Endpoint::close() {
   // SYNC: local-closed (partner: the acquire load in closed()): a thread that sees the
-  // flag also sees everything the closing thread did before close().
-  if (closed_.exchange(true, std::memory_order_acq_rel)) return;
+  // flag also sees everything the closing thread did before close(). seq_cst: it is the
+  // store half of the own-park Dekker pair in wake_sleepers.
+  if (closed_.exchange(true, std::memory_order_seq_cst)) return;
   if (failure() == Reason::none) {
     // SYNC: state-publish (partner: the peer's acquire load in peer_state()). seq_cst so the
     // loads of the peer's parked words below cannot move before it (Dekker, section 5.2).
@@ -221,48 +235,33 @@ void Endpoint::close() {
   wake_sleepers();
 }
 
-// Wakes the peer's parked threads and this side's own after a state change. A sleeper
-// that checked the state just before it changed may enter its futex only after a single
-// wake: the futex compares the index word it watches, which a state change leaves alone,
-// so that wake would be lost until the park timeout. Hence: ring again while a parked
-// word stays set (a woken sleeper clears it at once), for a bounded time. A custom
-// doorbell (a JS event loop) cannot lose a ring, and its parked word stays set until its
-// loop runs, so only futex sleepers are re-rung.
+// Wakes, once, every thread that sleeps across a state change of this side: the peer's
+// (through its parked words, as a publication does) and this side's own (counted locally:
+// the peer may scribble over our parked words). One wake suffices: every sleeper waits on
+// a wake sequence it read before re-checking the state, and the bump below comes after
+// the state change, so a sleeper that missed the change finds the sequence moved on
+// (docs/protocol.md 5.2). No sleeper is re-rung and close() does not wait for anyone.
 void Endpoint::wake_sleepers() {
-  // Our own threads may sleep on these words; they re-check closed()/failure() on waking.
-  wake(options_.process_shared, in_.write_index.address());
-  wake(options_.process_shared, out_.read_index.address());
-  const auto give_up = Clock::now() + std::chrono::milliseconds(50);
-  for (bool first = true;; first = false) {
-    bool again = false;
-    // SYNC: park-announce (partner: the peer's seq_cst stores of its parked words).
-    if (out_.consumer_parked.load(std::memory_order_seq_cst)) {
-      if (first || !options_.doorbell) ring_peer(out_.write_index.address());
-      again |= !options_.doorbell;
-    }
-    if (in_.producer_parked.load(std::memory_order_seq_cst)) {
-      if (first || !options_.doorbell) ring_peer(in_.read_index.address());
-      again |= !options_.doorbell;
-    }
-    // Our own sleepers are counted locally: the peer may scribble over our parked words.
-    // SYNC: own-park (partner: idle_wait's seq_cst increment after its parked-word store;
-    // the state store above comes first, so a sleeper either sees the new state or is
-    // counted here and re-rung).
-    if (own_parked_.load(std::memory_order_seq_cst) != 0) {
-      wake(options_.process_shared, in_.write_index.address());
-      wake(options_.process_shared, out_.read_index.address());
-      again = true;
-    }
-    if (!again || Clock::now() >= give_up) return;
-    std::this_thread::sleep_for(std::chrono::microseconds(20));
+  ring_parked_peer();
+  // SYNC: own-park (partner: idle_wait's seq_cst increment of own_parked_ after its
+  // parked-word store; our caller's seq_cst store of closed_ or failure_ came first, so a
+  // sleeper either sees it in its re-check or is counted here).
+  if (own_parked_.load(std::memory_order_seq_cst) != 0) {
+    // SYNC: wake-seq (partner: idle_wait's seq_cst load of the wake sequence). Our own
+    // sleepers wait on the same words the peer bumps; one more bump only wakes them.
+    in_.consumer_wake_seq.fetch_add(1, std::memory_order_seq_cst);
+    out_.producer_wake_seq.fetch_add(1, std::memory_order_seq_cst);
+    wake(options_.process_shared, in_.consumer_wake_seq.address());
+    wake(options_.process_shared, out_.producer_wake_seq.address());
   }
 }
 
 void Endpoint::fail(Reason r) {
   uint8_t expected = 0;
   // SYNC: local-failure (partner: the acquire load in failure()); the first reason wins.
+  // seq_cst, as closed_ in close(): the own-park Dekker pair of wake_sleepers.
   if (!failure_.compare_exchange_strong(expected, static_cast<uint8_t>(r),
-                                        std::memory_order_acq_rel)) {
+                                        std::memory_order_seq_cst)) {
     return;
   }
   // SYNC: state-publish (partner: the peer's acquire load in peer_state()).
@@ -425,12 +424,12 @@ Errc Endpoint::reserve_record(uint32_t n, RecordKind kind, Deadline deadline,
 }
 
 // The idle strategy of docs/protocol.md 5.1-5.2, for both directions: spin on `ready`,
-// yield, then park on `watched` after announcing it through `parked`. Returns ok once
+// yield, then park on `wake_seq` after announcing it through `parked`. Returns ok once
 // `ready()` holds, the first non-ok `state()` (close, failure, peer gone), or timeout.
 // `ready` reloads the peer's index; `state` is the slower check, run every 64 spins.
 template <class Ready, class State, class AfterPark>
 Errc Endpoint::idle_wait(Ready&& ready, State&& state, AfterPark&& after_park, SharedWord parked,
-                         SharedWord watched, Deadline deadline) {
+                         SharedWord wake_seq, Deadline deadline) {
   const IdleOptions& idle = options_.idle;
   // A side that never parks (spin mode) runs after_park once per park timeout instead.
   auto restore_at = Clock::now() + idle.park_timeout;
@@ -451,13 +450,21 @@ Errc Endpoint::idle_wait(Ready&& ready, State&& state, AfterPark&& after_park, S
     std::this_thread::yield();
   }
   for (;;) {
-    const uint32_t seen = watched.load(std::memory_order_relaxed);
     // SYNC: park-announce (partner: the peer's seq_cst load of this parked word right
-    // after its seq_cst store of `watched`: RingWriter::publish for a parked consumer,
-    // RingReader::release for a parked producer). Store, then re-check below (Dekker).
+    // after its seq_cst store of the index we wait on, RingWriter::publish for a parked
+    // consumer, RingReader::release for a parked producer, or of its state word,
+    // ring_parked_peer). Store, then re-check below (Dekker).
     parked.store(1, std::memory_order_seq_cst);
     // SYNC: own-park (partner: wake_sleepers' seq_cst load of own_parked_).
     own_parked_.fetch_add(1, std::memory_order_seq_cst);
+    // SYNC: wake-seq (partner: the seq_cst fetch_add in ring_peer, or in wake_sleepers for
+    // our own close/failure). Read before the re-check: a change the re-check misses is
+    // bumped after this load, so the park below returns at once or is woken.
+    const uint32_t seen = wake_seq.load(std::memory_order_seq_cst);
+    // The re-checks load the peer's index and state with acquire; this fence orders them
+    // after the announce and the load above in the single total order, which the Dekker
+    // argument of section 5.2 needs (on x86 the store above is already a full barrier).
+    std::atomic_thread_fence(std::memory_order_seq_cst);
     Errc e = Errc::would_block;
     if (ready()) {
       e = Errc::ok;
@@ -469,7 +476,7 @@ Errc Endpoint::idle_wait(Ready&& ready, State&& state, AfterPark&& after_park, S
       auto timeout = std::chrono::nanoseconds(idle.park_timeout);
       if (!deadline.is_never()) timeout = std::min(timeout, deadline.at - Clock::now());
       parks_.fetch_add(1, std::memory_order_relaxed);
-      park(options_.process_shared, watched.address(), seen, timeout);
+      park(options_.process_shared, wake_seq.address(), seen, timeout);
     }
     parked.store(0, std::memory_order_relaxed);
     own_parked_.fetch_sub(1, std::memory_order_relaxed);
@@ -483,7 +490,7 @@ Errc Endpoint::wait_writable(uint32_t bytes, Deadline deadline) {
   // The send lock is held: no publication runs concurrently with restore_published.
   return idle_wait([&] { return writer_.has_room(bytes) || writer_.failure() != Reason::none; },
                    [&] { return send_state(); }, [&] { restore_published(); }, out_.producer_parked,
-                   out_.read_index, deadline);
+                   out_.producer_wake_seq, deadline);
 }
 
 // ---- zero-copy reservations --------------------------------------------------------------
@@ -661,7 +668,8 @@ Errc Endpoint::wait_readable(Deadline deadline) {
     restore_released();
     restore_published();
   };
-  const Errc e = idle_wait(ready, state, restore, in_.consumer_parked, in_.write_index, deadline);
+  const Errc e =
+      idle_wait(ready, state, restore, in_.consumer_parked, in_.consumer_wake_seq, deadline);
   if (e == Errc::ok && reader_.failure() != Reason::none) return fail_from_reader();
   return e;
 }

@@ -1,4 +1,5 @@
 #include <bit>
+#include <cstdio>
 #include <cstring>
 
 #include "smc/layout.hpp"
@@ -54,7 +55,15 @@ Errc Region::attach(std::span<std::byte> memory, Region* out, const char** detai
   if (SharedWord(memory.data() + hdr::magic).load(std::memory_order_acquire) != kMagic) {
     return bad("magic is not 0x31434D53 ('SMC1'): not an initialized region");
   }
-  if (read_u32(memory, hdr::version) != kVersion) return bad("version is not 1");
+  if (const uint32_t v = read_u32(memory, hdr::version); v != kVersion) {
+    // Names both versions: a region made by another release of the other implementation.
+    thread_local char why[128];
+    std::snprintf(why, sizeof why,
+                  "protocol version is %u, this implementation speaks version %u (both sides "
+                  "must come from the same release)",
+                  v, kVersion);
+    return bad(why);
+  }
   if (read_u32(memory, hdr::header_size) != kHeaderSize) return bad("header_size is not 2048");
   if (read_u32(memory, hdr::flags) != 0) return bad("flags is not 0");
   const uint32_t r2n = read_u32(memory, hdr::r2n_capacity);
@@ -76,9 +85,10 @@ Errc Region::attach(std::span<std::byte> memory, Region* out, const char** detai
 
 RingWords Region::ring(Dir d) const {
   const uint32_t data_offset = d == Dir::r2n ? kHeaderSize : kHeaderSize + r2n_capacity_;
-  return RingWords{word(write_index_offset(d)),     word(read_index_offset(d)),
-                   word(consumer_parked_offset(d)), word(producer_parked_offset(d)),
-                   memory_.data() + data_offset,    capacity(d)};
+  return RingWords{word(write_index_offset(d)),       word(read_index_offset(d)),
+                   word(consumer_parked_offset(d)),   word(producer_parked_offset(d)),
+                   word(consumer_wake_seq_offset(d)), word(producer_wake_seq_offset(d)),
+                   memory_.data() + data_offset,      capacity(d)};
 }
 
 }  // namespace smc

@@ -55,7 +55,7 @@ TEST_F(RingTest, InitializeWritesTheHeaderOfSection21) {
   const std::byte* m = mem();
   EXPECT_EQ(rd32(m + 0), 0x31434D53u);
   EXPECT_EQ(std::memcmp(m, "SMC1", 4), 0);
-  EXPECT_EQ(rd32(m + 4), 1u);
+  EXPECT_EQ(rd32(m + 4), 2u);
   EXPECT_EQ(rd32(m + 8), 2048u);
   EXPECT_EQ(rd32(m + 12), 0u);
   EXPECT_EQ(rd32(m + 16), 2048u);
@@ -86,6 +86,10 @@ TEST_F(RingTest, SharedWordOffsetsFollowTheLayoutTable) {
   EXPECT_EQ(off(region_.ring(Dir::n2r).read_index), 1024);
   EXPECT_EQ(off(region_.ring(Dir::n2r).consumer_parked), 1152);
   EXPECT_EQ(off(region_.ring(Dir::n2r).producer_parked), 1280);
+  EXPECT_EQ(off(region_.ring(Dir::r2n).consumer_wake_seq), 644);
+  EXPECT_EQ(off(region_.ring(Dir::r2n).producer_wake_seq), 772);
+  EXPECT_EQ(off(region_.ring(Dir::n2r).consumer_wake_seq), 1156);
+  EXPECT_EQ(off(region_.ring(Dir::n2r).producer_wake_seq), 1284);
 }
 
 struct BadHeader {
@@ -98,7 +102,8 @@ TEST_F(RingTest, AttachRejectsEveryBadHeaderFieldAndNamesIt) {
   const BadHeader cases[] = {
       {"magic", hdr::magic, 0x31434D54},
       {"magic", hdr::magic, 0},
-      {"version", hdr::version, 2},
+      {"version", hdr::version, 1},  // the layout before the wake sequences
+      {"version", hdr::version, 3},
       {"version", hdr::version, 0},
       {"header_size", hdr::header_size, 4096},
       {"flags", hdr::flags, 1},
@@ -130,6 +135,19 @@ TEST_F(RingTest, AttachRejectsEveryBadHeaderFieldAndNamesIt) {
     detail = nullptr;
     EXPECT_EQ(Region::attach(arena_->span(), &r, &detail), Errc::ok) << (detail ? detail : "");
   }
+}
+
+// A region of another protocol version (another release of the other implementation):
+// the refusal names both versions.
+TEST_F(RingTest, AttachRefusesAnotherVersionNamingBoth) {
+  make();
+  wr32(mem() + hdr::version, 1);
+  Region r;
+  const char* detail = nullptr;
+  EXPECT_EQ(Region::attach(arena_->span(), &r, &detail), Errc::invalid_argument);
+  ASSERT_NE(detail, nullptr);
+  EXPECT_NE(std::string(detail).find("version is 1"), std::string::npos) << detail;
+  EXPECT_NE(std::string(detail).find("speaks version 2"), std::string::npos) << detail;
 }
 
 TEST_F(RingTest, AttachChecksTheRegionLengthAndAlignment) {

@@ -47,7 +47,7 @@ static uint32_t rd32(const unsigned char* p) {
 }
 
 /* The region this plugin's ring lives in: reserve a record, then walk back page by page
- * to the header's magic ("SMC1", version 1, header size 2048). The plugin host maps the
+ * to the header's magic ("SMC1", protocol version 2, header size 2048). The plugin host maps the
  * region page-aligned after its control block and config pages. */
 static unsigned char* find_region(const smc_host* h) {
   int32_t status = 0;
@@ -56,22 +56,23 @@ static unsigned char* find_region(const smc_host* h) {
   h->abort(h);
   unsigned char* page = (unsigned char*)((uintptr_t)p & ~(uintptr_t)4095);
   for (int i = 0; i < 1 << 20; ++i, page -= 4096) {
-    if (rd32(page) == 0x31434D53u && rd32(page + 4) == 1 && rd32(page + 8) == 2048) return page;
+    if (rd32(page) == 0x31434D53u && rd32(page + 4) == 2 && rd32(page + 8) == 2048) return page;
   }
   return NULL;
 }
 
-/* Writes the garbage, wakes the parent sleeping on that word (a process-shared futex),
- * and keeps it there: the plugin host's own endpoint puts an overwritten index of its
- * side back after a park (endpoint.cpp, restore_published), so the plugin holds the
- * receive thread (inside on_message) and rewrites it until the parent, which fails the
- * channel on the first look, kills this process. */
+/* Writes the garbage, wakes the parent sleeping for N2R data (it waits on the ring's
+ * consumer wake sequence, a process-shared futex: bump it, then wake), and keeps it there: the
+ * plugin host's own endpoint puts an overwritten index of its side back after a park (endpoint.cpp,
+ * restore_published), so the plugin holds the receive thread (inside on_message) and rewrites it
+ * until the parent, which fails the channel on the first look, kills this process. */
 static void garbage(const smc_host* h, int record) {
   unsigned char* base = find_region(h);
   if (base == NULL) abort();
   const uint32_t r2n_cap = rd32(base + 20);
   const uint32_t n2r_cap = rd32(base + 28);
   uint32_t* write_index = (uint32_t*)(base + 896);                   /* N2R write_index */
+  uint32_t* wake_seq = (uint32_t*)(base + 1156);                     /* N2R consumer_wake_seq */
   const uint32_t w = __atomic_load_n(write_index, __ATOMIC_RELAXED); /* our side's own word */
   for (int i = 0; i < 10000; ++i) {                                  /* 10 s at most */
     if (record) {
@@ -86,7 +87,8 @@ static void garbage(const smc_host* h, int record) {
     } else {
       __atomic_store_n(write_index, w + 4, __ATOMIC_RELAXED); /* not a multiple of 8 */
     }
-    syscall(SYS_futex, write_index, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+    __atomic_fetch_add(wake_seq, 1, __ATOMIC_SEQ_CST);
+    syscall(SYS_futex, wake_seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
     const struct timespec ms = {0, 1000000};
     nanosleep(&ms, NULL);
   }

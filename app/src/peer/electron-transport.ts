@@ -6,7 +6,8 @@
 //   - page -> peer wake: a function the preload exposed (a synchronous call into the
 //     preload, which does the futex wake through the addon);
 //   - peer -> page doorbell: the addon's ThreadSafeFunction runs in the preload, which
-//     does Atomics.notify on the words; the page awaits them with Atomics.waitAsync.
+//     does Atomics.notify on the wake sequences (the native side bumped them first); the
+//     page awaits them with Atomics.waitAsync.
 import type { PeerTransport, TransportStartOptions } from 'shared-memory-channel/browser';
 import { W_N2R_CAPACITY, W_R2N_CAPACITY } from 'shared-memory-channel/protocol';
 import type { AttachRequestJson, PeerRequest, PeerStats, SmcNativeApi } from './native-bridge-api';

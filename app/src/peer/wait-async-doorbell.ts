@@ -1,5 +1,5 @@
-// Turns "this page parked on a shared word" into a doorbell call when a JS peer (a Web
-// Worker, or the Electron preload) wakes the word with Atomics.notify. A window's main
+// Turns "this page parked on a wake sequence" into a doorbell call when a JS peer (a Web
+// Worker, or the Electron preload) bumps the word and wakes it with Atomics.notify. A window's main
 // thread may not Atomics.wait; Atomics.waitAsync gives a promise instead.
 export class WaitAsyncDoorbell {
   private readonly armed = new Set<number>();

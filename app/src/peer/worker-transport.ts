@@ -1,6 +1,7 @@
 // The page side of a channel whose peer is a Web Worker running the protocol's native
 // side in TypeScript (peer-worker.ts). Both sides are JS threads of one process, so
-// wakes are Atomics.notify on the word the sleeper watches (docs/protocol.md 5.3):
+// wakes are Atomics.notify on the wake sequence the sleeper waits on, which the waking
+// endpoint bumped first (docs/protocol.md 5.2, 5.3):
 //   page -> worker: the worker sleeps in Atomics.wait; wake() notifies the word.
 //   worker -> page: the page may not block; when the channel parks it calls parked(),
 //                   and we await Atomics.waitAsync on that word, then ring the doorbell.

@@ -30,11 +30,14 @@ export function workerPeerHost(workerUrl: string, started: StartedPeer[]): PeerH
       const bell = new Int32Array(new SharedArrayBuffer(4));
       const worker = new Worker(workerUrl, { name: 'smc-ts-peer' });
       // loadPlugin / unloadPlugin: answered from the worker's loop, which sleeps on R2N
-      // write_index (no data) or N2R read_index (no room): wake it on both.
+      // consumer_wake_seq (no data) or N2R producer_wake_seq (no room): wake it on both,
+      // bumping each first so a worker about to wait does not miss it (protocol.md 5.2).
       const controlBuffer = new SharedArrayBuffer(CONTROL_BYTES);
       const control = new ControlClient(controlBuffer, () => {
-        Atomics.notify(ctrl, R2N_WORDS.writeIndex);
-        Atomics.notify(ctrl, N2R_WORDS.readIndex);
+        for (const word of [R2N_WORDS.consumerWakeSeq, N2R_WORDS.producerWakeSeq]) {
+          Atomics.add(ctrl, word, 1);
+          Atomics.notify(ctrl, word);
+        }
       });
       let loaded = true;
       const record: StartedPeer = { buffer, worker, running: true };

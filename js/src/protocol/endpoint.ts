@@ -2,11 +2,12 @@
 // 5, 6, 7.3). The endpoint owns the writer of its outgoing ring and the reader of its
 // incoming ring, its own state word, and the parking protocol.
 //
-// Doorbells: the protocol says WHEN to ring; how depends on the peer (5.3). The `wake`
-// option receives the Int32 index of the word the sleeper watches (the outgoing ring's
-// write_index for a parked peer consumer, the incoming ring's read_index for a parked
-// peer producer). The default is `Atomics.notify` on that word, right for a JS peer
-// (worker / page); a native peer needs an addon call instead.
+// Doorbells: the protocol says WHEN to ring; how depends on the peer (5.3). A sleeper
+// waits on the wake sequence of its role (section 5.2), which the endpoint bumps before it
+// calls the `wake` option with that word's Int32 index (the outgoing ring's
+// consumer_wake_seq for a parked peer consumer, the incoming ring's producer_wake_seq for
+// a parked peer producer). The default is `Atomics.notify` on that word, right for a JS
+// peer (worker / page); a native peer needs an addon call instead.
 
 import { ChannelClosedError, ProtocolError } from '../errors';
 import {
@@ -34,7 +35,8 @@ export type EndpointState = 'attached' | 'closed' | 'failed';
 export interface EndpointOptions {
   /** Largest incoming message accepted (C10); default 2^32 - 1. */
   maxMessage?: number;
-  /** Rings the doorbell of a peer sleeping on `word` (see the file comment). */
+  /** Rings the doorbell of a peer sleeping on wake sequence `word`, already bumped (see
+   *  the file comment). */
   wake?: (word: number) => void;
   /** Called once when this endpoint enters the failed state. */
   onFailure?: (err: ProtocolError) => void;
@@ -71,6 +73,9 @@ export class Endpoint {
    * polls mean end-of-stream.
    */
   private peerEnd = 0;
+  /** The wake sequences read by the last parkConsumer / parkProducer (what to wait on). */
+  private consumerSeqSeen = 0;
+  private producerSeqSeen = 0;
 
   constructor(region: Region, side: Side, options: EndpointOptions = {}) {
     if (side !== 'R' && side !== 'N') throw new TypeError(`side must be 'R' or 'N', not ${String(side)}`);
@@ -115,22 +120,35 @@ export class Endpoint {
     return this._error;
   }
 
-  /** Int32 index of the word to Atomics.wait on while parked as consumer (incoming write_index). */
+  /** Int32 index of the word to Atomics.wait on while parked as consumer (incoming consumer_wake_seq). */
   get consumerWaitWord(): number {
-    return this.inWords.writeIndex;
+    return this.inWords.consumerWakeSeq;
   }
 
-  /** Int32 index of the word to Atomics.wait on while parked as producer (outgoing read_index). */
+  /** Int32 index of the word to Atomics.wait on while parked as producer (outgoing producer_wake_seq). */
   get producerWaitWord(): number {
-    return this.outWords.readIndex;
+    return this.outWords.producerWakeSeq;
+  }
+
+  /**
+   * Wakes a peer role that announced a park: bumps its wake sequence, then rings. The bump
+   * follows the publication or state change it announces, so a sleeper that read the
+   * sequence before it and missed the change in its re-check finds the word changed when
+   * it waits (section 5.2): one wake always suffices.
+   */
+  private wakeRole(wakeSeq: number): void {
+    // SYNC: wake-seq (partner: the sleeper's load of this word in park(), or in the C++
+    // core's Endpoint::idle_wait, before its re-check).
+    Atomics.add(this.ctrl, wakeSeq, 1);
+    this.wakeFn(wakeSeq);
   }
 
   /** Rings every doorbell whose parked word the peer has set (after a state-publish). */
   private ringPeer(): void {
     // SYNC: park-announce (partners: the peer's stores of 1 to its parked words; our
     // state-publish store precedes these seq_cst loads, section 5.2 / 2.2).
-    if (Atomics.load(this.ctrl, this.outWords.consumerParked) !== 0) this.wakeFn(this.outWords.writeIndex);
-    if (Atomics.load(this.ctrl, this.inWords.producerParked) !== 0) this.wakeFn(this.inWords.readIndex);
+    if (Atomics.load(this.ctrl, this.outWords.consumerParked) !== 0) this.wakeRole(this.outWords.consumerWakeSeq);
+    if (Atomics.load(this.ctrl, this.inWords.producerParked) !== 0) this.wakeRole(this.inWords.producerWakeSeq);
   }
 
   private enterFailed(err: ProtocolError): void {
@@ -267,7 +285,7 @@ export class Endpoint {
   flush(): boolean {
     this.throwIfUnusable();
     if (this.writer.publish()) {
-      this.wakeFn(this.outWords.writeIndex);
+      this.wakeRole(this.outWords.consumerWakeSeq);
       return true;
     }
     return false;
@@ -289,9 +307,9 @@ export class Endpoint {
     Atomics.store(this.ctrl, this.outWords.producerParked, 0);
   }
 
-  /** Value of read_index the producer saw when it parked (for Atomics.wait). */
+  /** The producer wake sequence as parkProducer read it (for Atomics.wait on producerWaitWord). */
   get producerWaitValue(): number {
-    return this.writer.cachedReadIndex | 0;
+    return this.producerSeqSeen;
   }
 
   // ---------------------------------------------------------------------------------
@@ -311,7 +329,7 @@ export class Endpoint {
     try {
       n = r.poll(handler, maxMessages, maxBytes);
     } finally {
-      if (r.peerNeedsWake) this.wakeFn(this.inWords.readIndex);
+      if (r.peerNeedsWake) this.wakeRole(this.inWords.producerWakeSeq);
     }
     return this.afterPoll(n);
   }
@@ -324,7 +342,7 @@ export class Endpoint {
     try {
       n = r.pollInPlace(handler, maxMessages, maxBytes);
     } finally {
-      if (r.peerNeedsWake) this.wakeFn(this.inWords.readIndex);
+      if (r.peerNeedsWake) this.wakeRole(this.inWords.producerWakeSeq);
     }
     return this.afterPoll(n);
   }
@@ -368,6 +386,8 @@ export class Endpoint {
     // SYNC: park-announce (partner: the peer's load of our consumer_parked after its
     // state-publish store, or after its write_index store). Store, then load (5.2).
     Atomics.store(this.ctrl, this.inWords.consumerParked, 1);
+    // SYNC: wake-seq (partner: the peer's Atomics.add / fetch_add of it when it rings).
+    this.consumerSeqSeen = Atomics.load(this.ctrl, this.inWords.consumerWakeSeq);
     return Endpoint.ended(this.loadPeerState());
   }
 
@@ -375,20 +395,30 @@ export class Endpoint {
     Atomics.store(this.ctrl, this.inWords.consumerParked, 0);
   }
 
-  /** Value of write_index the consumer saw when it parked (for Atomics.wait). */
+  /** The consumer wake sequence as parkConsumer read it (for Atomics.wait on consumerWaitWord). */
   get consumerWaitValue(): number {
-    return this.reader.cachedWriteIndex | 0;
+    return this.consumerSeqSeen;
   }
 
-  /** parkProducer (asProducer) / parkConsumer: the Dekker store-then-load of section 5.2. */
+  /**
+   * parkProducer (asProducer) / parkConsumer: announce, read the wake sequence, re-check
+   * (section 5.2). Atomics are sequentially consistent, so either the re-check sees the
+   * peer's publication or state change, or the peer's load of the parked word (after its
+   * store) sees 1 and it bumps the sequence after our read: a wait on the value read here
+   * then returns at once or is woken.
+   */
   private park(asProducer: boolean): boolean {
     this.throwIfUnusable();
     const parkedWord = asProducer ? this.outWords.producerParked : this.inWords.consumerParked;
     // SYNC: park-announce (partner: as producer, the consumer's Atomics.load of
     // producer_parked after it stores read_index, RingReader.release; as consumer, the
     // producer's Atomics.load of consumer_parked after it stores write_index,
-    // RingWriter.publish). Store-then-load (5.2).
+    // RingWriter.publish; either way the peer's load after its state-publish, ringPeer).
     Atomics.store(this.ctrl, parkedWord, 1);
+    // SYNC: wake-seq (partner: the peer's bump of it when it rings, wakeRole / the C++
+    // core's Endpoint::ring_peer). Read before the re-check.
+    if (asProducer) this.producerSeqSeen = Atomics.load(this.ctrl, this.outWords.producerWakeSeq);
+    else this.consumerSeqSeen = Atomics.load(this.ctrl, this.inWords.consumerWakeSeq);
     let wake = true;
     try {
       // seq_cst load of the peer's index (read_index / write_index), then of its state
@@ -411,9 +441,9 @@ export class Endpoint {
   restoreOwnIndices(): boolean {
     if (this._state !== 'attached') return false;
     const wrote = this.writer.restorePublished();
-    if (wrote && Atomics.load(this.ctrl, this.outWords.consumerParked) !== 0) this.wakeFn(this.outWords.writeIndex);
+    if (wrote && Atomics.load(this.ctrl, this.outWords.consumerParked) !== 0) this.wakeRole(this.outWords.consumerWakeSeq);
     const released = this.reader.restoreReleased();
-    if (released && this.reader.peerNeedsWake) this.wakeFn(this.inWords.readIndex);
+    if (released && this.reader.peerNeedsWake) this.wakeRole(this.inWords.producerWakeSeq);
     return wrote || released;
   }
 
@@ -423,7 +453,8 @@ export class Endpoint {
 
   /**
    * Blocks until incoming data may be available, the peer changed state, or the timeout
-   * elapsed: park, Atomics.wait on write_index, unpark. Returns false on timeout.
+   * elapsed: park, Atomics.wait on the consumer wake sequence, unpark. Returns false on
+   * timeout.
    */
   waitForData(timeoutMs: number): boolean {
     if (this.parkConsumer()) return true;

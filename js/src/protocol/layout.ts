@@ -1,4 +1,4 @@
-// Region layout of wire protocol version 1 (docs/protocol.md sections 2, 3.1, 7).
+// Region layout of wire protocol version 2 (docs/protocol.md sections 2, 3.1, 7).
 //
 // All word positions are exported as Int32Array indices into the control area (the first
 // HEADER_SIZE bytes of the region), because every shared word is accessed through
@@ -11,7 +11,8 @@ import { ChannelError } from '../errors';
 // Constants (section 2.1)
 
 export const MAGIC = 0x31434d53; // bytes 'S' 'M' 'C' '1' little-endian
-export const VERSION = 1;
+/** 2: each parked word gained a wake sequence (section 5.2); version 1 regions are refused. */
+export const VERSION = 2;
 export const HEADER_SIZE = 2048;
 export const MIN_CAPACITY = 4096;
 export const MAX_CAPACITY = 2 ** 30;
@@ -22,8 +23,8 @@ export const MAX_MESSAGE_LIMIT = 0xffffffff;
 
 // Where every shared word of the control area lives. One table, derived the way
 // native/include/smc/layout.hpp derives it (line 0 fields in order; a side's state and
-// generation share its slot 1 + side; a ring's four words take slots 3 + 4 * direction
-// onwards), so the two languages cannot drift apart one literal at a time. The names are
+// generation share its slot 1 + side; a ring's four slots start at 3 + 4 * direction, and
+// a parked word's wake sequence is the word after it), so the two languages cannot drift apart one literal at a time. The names are
 // the ones docs/protocol.md and test-vectors/ring.json use; both test suites check their
 // table against the layout described in that file.
 
@@ -51,7 +52,15 @@ const HEADER_FIELD_NAMES = [
   'n2r_capacity',
   'total_size',
 ] as const;
-const RING_WORD_NAMES = ['write_index', 'read_index', 'consumer_parked', 'producer_parked'] as const;
+/** A ring's words: [name, slot from the ring's first, byte offset in the slot]. */
+const RING_WORDS = [
+  ['write_index', 0, 0],
+  ['read_index', 1, 0],
+  ['consumer_parked', 2, 0],
+  ['consumer_wake_seq', 2, 4],
+  ['producer_parked', 3, 0],
+  ['producer_wake_seq', 3, 4],
+] as const;
 
 /** One shared u32 word of the control area. */
 export interface SharedWordLayout {
@@ -69,7 +78,7 @@ export const SHARED_WORD_LAYOUT: readonly SharedWordLayout[] = Object.freeze([
     { name: `${side}_generation`, offset: slotOffset(stateSlot(s)) + 4, size: 4 as const },
   ]),
   ...(['r2n', 'n2r'] as const).flatMap((ring, d) =>
-    RING_WORD_NAMES.map((word, k) => ({ name: `${ring}_${word}`, offset: slotOffset(ringSlot(d) + k), size: 4 as const })),
+    RING_WORDS.map(([word, k, at]) => ({ name: `${ring}_${word}`, offset: slotOffset(ringSlot(d) + k) + at, size: 4 as const })),
   ),
 ]);
 
@@ -109,11 +118,15 @@ export const OFF_N_GENERATION = offsetOf('n_generation'); // 260
 export const OFF_R2N_WRITE_INDEX = offsetOf('r2n_write_index'); // 384
 export const OFF_R2N_READ_INDEX = offsetOf('r2n_read_index'); // 512
 export const OFF_R2N_CONSUMER_PARKED = offsetOf('r2n_consumer_parked'); // 640
+export const OFF_R2N_CONSUMER_WAKE_SEQ = offsetOf('r2n_consumer_wake_seq'); // 644
 export const OFF_R2N_PRODUCER_PARKED = offsetOf('r2n_producer_parked'); // 768
+export const OFF_R2N_PRODUCER_WAKE_SEQ = offsetOf('r2n_producer_wake_seq'); // 772
 export const OFF_N2R_WRITE_INDEX = offsetOf('n2r_write_index'); // 896
 export const OFF_N2R_READ_INDEX = offsetOf('n2r_read_index'); // 1024
 export const OFF_N2R_CONSUMER_PARKED = offsetOf('n2r_consumer_parked'); // 1152
+export const OFF_N2R_CONSUMER_WAKE_SEQ = offsetOf('n2r_consumer_wake_seq'); // 1156
 export const OFF_N2R_PRODUCER_PARKED = offsetOf('n2r_producer_parked'); // 1280
+export const OFF_N2R_PRODUCER_WAKE_SEQ = offsetOf('n2r_producer_wake_seq'); // 1284
 export const OFF_RESERVED = OFF_N2R_PRODUCER_PARKED + LINE_SIZE; // 1408: lines 11-15, 640 bytes, zero
 
 // Lines 1-10 as Int32Array indices.
@@ -124,11 +137,15 @@ export const W_N_GENERATION = OFF_N_GENERATION >> 2; // 65
 export const W_R2N_WRITE_INDEX = OFF_R2N_WRITE_INDEX >> 2; // 96
 export const W_R2N_READ_INDEX = OFF_R2N_READ_INDEX >> 2; // 128
 export const W_R2N_CONSUMER_PARKED = OFF_R2N_CONSUMER_PARKED >> 2; // 160
+export const W_R2N_CONSUMER_WAKE_SEQ = OFF_R2N_CONSUMER_WAKE_SEQ >> 2; // 161
 export const W_R2N_PRODUCER_PARKED = OFF_R2N_PRODUCER_PARKED >> 2; // 192
+export const W_R2N_PRODUCER_WAKE_SEQ = OFF_R2N_PRODUCER_WAKE_SEQ >> 2; // 193
 export const W_N2R_WRITE_INDEX = OFF_N2R_WRITE_INDEX >> 2; // 224
 export const W_N2R_READ_INDEX = OFF_N2R_READ_INDEX >> 2; // 256
 export const W_N2R_CONSUMER_PARKED = OFF_N2R_CONSUMER_PARKED >> 2; // 288
+export const W_N2R_CONSUMER_WAKE_SEQ = OFF_N2R_CONSUMER_WAKE_SEQ >> 2; // 289
 export const W_N2R_PRODUCER_PARKED = OFF_N2R_PRODUCER_PARKED >> 2; // 320
+export const W_N2R_PRODUCER_WAKE_SEQ = OFF_N2R_PRODUCER_WAKE_SEQ >> 2; // 321
 
 // ---------------------------------------------------------------------------------
 // Sides and side states (sections 1, 2.2)
@@ -308,7 +325,13 @@ export function attachRegion(sab: SharedArrayBuffer, byteOffset = 0, byteLength?
   const magic = Atomics.load(ctrl, W_MAGIC) >>> 0;
   if (magic !== MAGIC) badRegion('magic', magic, `0x${MAGIC.toString(16)}`);
   const version = ctrl[W_VERSION]! >>> 0;
-  if (version !== VERSION) badRegion('version', version, String(VERSION));
+  if (version !== VERSION) {
+    // Another release of the other implementation: name both versions.
+    throw new ChannelError(
+      'bad_region',
+      `cannot attach: the region's protocol version is ${version}, this implementation speaks version ${VERSION} (both sides must come from the same release)`,
+    );
+  }
   const headerSize = ctrl[W_HEADER_SIZE]! >>> 0;
   if (headerSize !== HEADER_SIZE) badRegion('header_size', headerSize, String(HEADER_SIZE));
   const flags = ctrl[W_FLAGS]! >>> 0;

@@ -1,4 +1,4 @@
-// One SPSC ring of wire protocol v1 (docs/protocol.md sections 3, 4, 7.2).
+// One SPSC ring of wire protocol v2 (docs/protocol.md sections 3, 4, 7.2).
 //
 // RingWriter is the producer side of a ring, RingReader the consumer side. Each keeps a
 // PRIVATE copy of its own index (never read back from shared memory, rule 4.3) and a
@@ -40,11 +40,15 @@ import {
   REASON_RECORD_KIND_INVALID,
   REASON_RECORD_LENGTH_INVALID,
   W_N2R_CONSUMER_PARKED,
+  W_N2R_CONSUMER_WAKE_SEQ,
   W_N2R_PRODUCER_PARKED,
+  W_N2R_PRODUCER_WAKE_SEQ,
   W_N2R_READ_INDEX,
   W_N2R_WRITE_INDEX,
   W_R2N_CONSUMER_PARKED,
+  W_R2N_CONSUMER_WAKE_SEQ,
   W_R2N_PRODUCER_PARKED,
+  W_R2N_PRODUCER_WAKE_SEQ,
   W_R2N_READ_INDEX,
   W_R2N_WRITE_INDEX,
   failureReasonName,
@@ -55,12 +59,16 @@ import {
 /** True when typed arrays use little-endian byte order (every platform V8 ships on today). */
 export const PLATFORM_LITTLE_ENDIAN: boolean = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
-/** The four control words of one ring, as Int32Array indices into the control area. */
+/** The control words of one ring, as Int32Array indices into the control area. */
 export interface RingWords {
   readonly writeIndex: number;
   readonly readIndex: number;
   readonly consumerParked: number;
   readonly producerParked: number;
+  /** What a parked consumer waits on; the producer bumps it to wake it (section 5.2). */
+  readonly consumerWakeSeq: number;
+  /** What a parked producer waits on; the consumer bumps it to wake it. */
+  readonly producerWakeSeq: number;
 }
 
 export const R2N_WORDS: RingWords = Object.freeze({
@@ -68,6 +76,8 @@ export const R2N_WORDS: RingWords = Object.freeze({
   readIndex: W_R2N_READ_INDEX,
   consumerParked: W_R2N_CONSUMER_PARKED,
   producerParked: W_R2N_PRODUCER_PARKED,
+  consumerWakeSeq: W_R2N_CONSUMER_WAKE_SEQ,
+  producerWakeSeq: W_R2N_PRODUCER_WAKE_SEQ,
 });
 
 export const N2R_WORDS: RingWords = Object.freeze({
@@ -75,6 +85,8 @@ export const N2R_WORDS: RingWords = Object.freeze({
   readIndex: W_N2R_READ_INDEX,
   consumerParked: W_N2R_CONSUMER_PARKED,
   producerParked: W_N2R_PRODUCER_PARKED,
+  consumerWakeSeq: W_N2R_CONSUMER_WAKE_SEQ,
+  producerWakeSeq: W_N2R_PRODUCER_WAKE_SEQ,
 });
 
 export interface RingOptions {

@@ -21,14 +21,14 @@
 
 namespace smc {
 
-// What wakes the peer when it has parked. `watched` is the shared word the peer sleeps on
-// (the write_index it waits to change, or the read_index when it waits for space). The
-// default rings a futex on it (the peer is a native thread); a Node binding substitutes
-// a thread-safe-function call when the peer is a JS event loop.
+// What wakes the peer when it has parked. `wake_seq` is the wake sequence the parked role
+// waits on (docs/protocol.md 5.2), already bumped by the endpoint. The default wakes the
+// futex on it (the peer is a native thread); a Node binding substitutes a
+// thread-safe-function call when the peer is a JS event loop.
 class Doorbell {
  public:
   virtual ~Doorbell() = default;
-  virtual void ring(const uint32_t* watched) = 0;
+  virtual void ring(const uint32_t* wake_seq) = 0;
 };
 
 struct EndpointOptions {
@@ -149,7 +149,7 @@ class Endpoint {
   // ---- lifecycle -----------------------------------------------------------------------
 
   // Marks this side closed, wakes the peer if it sleeps, and wakes this side's own blocked
-  // threads. Idempotent, any thread.
+  // threads, with one wake each (it never waits for them). Idempotent, any thread.
   void close();
   // SYNC: local-closed (partner: close()'s acq_rel exchange).
   bool closed() const { return closed_.load(std::memory_order_acquire); }
@@ -177,7 +177,7 @@ class Endpoint {
   Errc wait_writable(uint32_t bytes, Deadline deadline);
   template <class Ready, class State, class AfterPark>
   Errc idle_wait(Ready&& ready, State&& state, AfterPark&& after_park, SharedWord parked,
-                 SharedWord watched, Deadline deadline);
+                 SharedWord wake_seq, Deadline deadline);
   // Put back our own index words if something overwrote them (endpoint.cpp explains).
   void restore_published();  // any thread
   void restore_released();   // the receiving thread
@@ -192,7 +192,8 @@ class Endpoint {
   Errc peer_errc();   // ok, peer_closed, peer_failed, or failed (S1: invalid state word)
   void publish_and_ring();
   void release_and_ring();
-  void ring_peer(const uint32_t* watched);
+  void ring_peer(SharedWord wake_seq);
+  void ring_parked_peer();  // after a state change: each peer role that announced a park
   void wake_sleepers();
   Errc fail_from_reader();
   enum class Step : uint8_t { more, deliver, failed };

@@ -1,4 +1,4 @@
-// The shared region of protocol version 1 (docs/protocol.md, section 2): constants, and
+// The shared region of protocol version 2 (docs/protocol.md, section 2): constants, and
 // typed access to the words both sides share.
 //
 // Every shared word is a 32-bit little-endian unsigned integer so JavaScript can reach it
@@ -18,7 +18,9 @@
 namespace smc {
 
 inline constexpr uint32_t kMagic = 0x31434D53;  // bytes "SMC1" in memory order
-inline constexpr uint32_t kVersion = 1;
+// 2: each parked word gained a wake sequence (section 5.2). Version 1 sleepers waited on
+// the index words; the two versions cannot wake each other, so each refuses the other.
+inline constexpr uint32_t kVersion = 2;
 inline constexpr uint32_t kHeaderSize = 2048;
 inline constexpr uint32_t kSlot = 128;  // two cache lines: defeats the adjacent-line prefetcher
 inline constexpr uint32_t kMinCapacity = 4096;
@@ -74,6 +76,16 @@ inline constexpr uint32_t consumer_parked_offset(Dir d) {
 inline constexpr uint32_t producer_parked_offset(Dir d) {
   return kSlot * (ring_slot(d) + 3);
 }
+// The wake sequence of a sleeper role is the word after its parked word: the sleeper waits
+// on it, the other side bumps it to wake it (docs/protocol.md 5.2). Same slot, because both
+// are touched only around a park, and the producer's per-publication load of the parked
+// word reads a line nobody writes while nobody parks.
+inline constexpr uint32_t consumer_wake_seq_offset(Dir d) {
+  return consumer_parked_offset(d) + 4;
+}
+inline constexpr uint32_t producer_wake_seq_offset(Dir d) {
+  return producer_parked_offset(d) + 4;
+}
 static_assert(producer_parked_offset(Dir::n2r) + kSlot <= kHeaderSize);
 
 // Every shared word of the control area under its name in docs/protocol.md and
@@ -85,7 +97,7 @@ struct SharedWordLayout {
   uint32_t offset;
   uint32_t size;
 };
-inline constexpr std::array<SharedWordLayout, 21> kSharedWordLayout{{
+inline constexpr std::array<SharedWordLayout, 25> kSharedWordLayout{{
     {"magic", hdr::magic, 4},
     {"version", hdr::version, 4},
     {"header_size", hdr::header_size, 4},
@@ -102,11 +114,15 @@ inline constexpr std::array<SharedWordLayout, 21> kSharedWordLayout{{
     {"r2n_write_index", write_index_offset(Dir::r2n), 4},
     {"r2n_read_index", read_index_offset(Dir::r2n), 4},
     {"r2n_consumer_parked", consumer_parked_offset(Dir::r2n), 4},
+    {"r2n_consumer_wake_seq", consumer_wake_seq_offset(Dir::r2n), 4},
     {"r2n_producer_parked", producer_parked_offset(Dir::r2n), 4},
+    {"r2n_producer_wake_seq", producer_wake_seq_offset(Dir::r2n), 4},
     {"n2r_write_index", write_index_offset(Dir::n2r), 4},
     {"n2r_read_index", read_index_offset(Dir::n2r), 4},
     {"n2r_consumer_parked", consumer_parked_offset(Dir::n2r), 4},
+    {"n2r_consumer_wake_seq", consumer_wake_seq_offset(Dir::n2r), 4},
     {"n2r_producer_parked", producer_parked_offset(Dir::n2r), 4},
+    {"n2r_producer_wake_seq", producer_wake_seq_offset(Dir::n2r), 4},
 }};
 
 enum class RecordKind : uint32_t {
@@ -162,12 +178,14 @@ struct RegionConfig {
   uint32_t n2r_capacity = 1u << 20;
 };
 
-// The four control words and the data of one ring.
+// The control words and the data of one ring.
 struct RingWords {
   SharedWord write_index;
   SharedWord read_index;
   SharedWord consumer_parked;
   SharedWord producer_parked;
+  SharedWord consumer_wake_seq;  // the parked consumer waits on it; the producer bumps it
+  SharedWord producer_wake_seq;  // the parked producer waits on it; the consumer bumps it
   std::byte* data = nullptr;
   uint32_t capacity = 0;
 };
