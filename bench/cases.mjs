@@ -228,6 +228,28 @@ async function chanRttDoorbell({ iters, reps, size = 64 }) {
   return out;
 }
 
+// close() latency with a parked native peer: a fresh channel per sample (default
+// doorbell mode), closed once the native thread has parked (its parks counter moved:
+// it spun, yielded, and waits in a futex). close() wakes it, stops it and joins it, so
+// the figure is the JS side's whole close. Microseconds.
+async function chanClose({ iters, reps }) {
+  const { SharedMemoryChannel } = channelLib();
+  const out = [];
+  for (let rep = 0; rep <= reps; rep++) {
+    const samples = new Float64Array(iters);
+    for (let i = 0; i < iters; i++) {
+      const ch = new SharedMemoryChannel(1 << 16, 1 << 16, { handler: 'echo' });
+      while ((ch.getStats().peer.parks ?? 0) === 0) await tick();
+      const t0 = hr();
+      ch.close();
+      samples[i] = Number(hr() - t0) / 1000;
+    }
+    const s = samples.sort();
+    if (rep > 0) out.push({ p50_us: pct(s, 0.5), p99_us: pct(s, 0.99), n: iters }); // rep 0 warms up
+  }
+  return out;
+}
+
 // Idle CPU: an open channel in doorbell mode, receiving, with nothing to do. CPU time of
 // the whole process (JS thread + native thread) over wall time.
 async function chanIdle({ ms, reps }) {
@@ -706,7 +728,7 @@ async function chanFootprint({ n, r2n, n2r }) {
 }
 
 export const cases = {
-  chanJ2N, chanN2J, chanRttSpin, chanRttDoorbell, chanIdle,
+  chanJ2N, chanN2J, chanRttSpin, chanRttDoorbell, chanClose, chanIdle,
   tsfnFlood, mutexQueue, pmFlood, pmRtt, tsfnRtt,
   sabSet, handover, memcpy, rawSpin, timerCost, peerRing, chanRttBreakdown,
   chanScale, chanFootprint, chanN2JRead, chanN2JRead8, jsSum, firstTouch,

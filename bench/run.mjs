@@ -81,6 +81,8 @@ const plan = [
     Object.keys(r[0] ?? {}).map((k) => [`channel.rtt.breakdown.${k}_ns`, [med(r, k), 'ns']]))],
   ['channel doorbell round trip', 'chanRttDoorbell', { iters: 1000 * K, reps: R }, (r) => ({
     'channel.rtt.doorbell.p50_ns': [med(r, 'p50_ns'), 'ns'], 'channel.rtt.doorbell.p99_ns': [med(r, 'p99_ns'), 'ns'] })],
+  ['channel close() with a parked native peer', 'chanClose', { iters: 100 * K, reps: R }, (r) => ({
+    'channel.close.latency_us.p50': [med(r, 'p50_us'), 'us'], 'channel.close.latency_us.p99': [med(r, 'p99_us'), 'us'] })],
   ['channel idle CPU', 'chanIdle', { ms: quick ? 1000 : 3000, reps: quick ? 2 : 3 }, (r) => ({ 'channel.idle_cpu_percent': [med(r, 'cpu_percent'), '%'] })],
   ['baseline TSFN flood native->JS 64 B', 'tsfnFlood', { n: 200_000 * K, reps: R }, (r) => ({ 'baseline.tsfn.native_to_js.64B.msgs_per_s': [med(r, 'msgs_per_s'), 'msg/s'] })],
   ['baseline mutex queue JS->native 64 B', 'mutexQueue', { n: 500_000 * K, reps: R }, (r) => ({ 'baseline.queue.js_to_native.64B.msgs_per_s': [med(r, 'msgs_per_s'), 'msg/s'] })],
@@ -179,6 +181,7 @@ function fmt(v, unit) {
   if (unit === 'B/s') return `${(v / 1e9).toFixed(2)} GB/s`;
   if (unit === 'ns') return v >= 1e4 ? `${(v / 1e3).toFixed(1)} us` : `${Math.round(v)} ns`;
   if (unit === '%') return `${v.toFixed(2)} %`;
+  if (unit === 'us') return `${v.toFixed(1)} us`;
   return String(v);
 }
 const machine = `${os.cpus().length} x ${os.cpus()[0]?.model ?? '?'}, ${os.platform()} ${os.release()}, Node ${process.version}, load avg ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`;

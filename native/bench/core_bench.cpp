@@ -18,6 +18,11 @@
 //   period. 1 MiB messages go with send(), one publication each.
 //   The consumer receive()s and sums every payload byte (as 64-bit words, four
 //   accumulators) in place, and checks the sequence number each message carries.
+// Close: js closes while a native thread is parked in receive() (default idle options:
+//   it spins, yields, then waits in the platform's primitive); timed are close() itself
+//   and close() to the parked thread's return, once its parks counter has moved. The
+//   dead-peer figure closes with the peer's parked word set and no thread behind it (a
+//   peer that died parked). Microseconds, p50/p99 of each rep, medians over the reps.
 // Latency: round trips of one 8-byte message each way; the echo side replies from inside
 //   its receive callback. Spin: IdleOptions{park=false} on both sides. Doorbell: both
 //   sides park at once (no spin, no yield), so each direction is a wake of the platform
@@ -425,6 +430,46 @@ double one_thread_rtt_ns_once(uint64_t iters) {
   return median(std::move(batches));
 }
 
+// ---- close latency -----------------------------------------------------------------------
+
+struct CloseLatency {
+  Latency call;    // close() itself, ns
+  Latency woken;   // close() called until the parked peer thread returned, ns
+  Latency orphan;  // close() with a parked word set by a peer that is gone, ns
+};
+
+CloseLatency close_latency_once(uint64_t samples) {
+  std::vector<double> call, woken, orphan;
+  auto ns_since = [](Clock::time_point a, Clock::time_point b) {
+    return static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(b - a).count());
+  };
+  for (uint64_t i = 0; i < samples; ++i) {
+    auto ch = make_channel(1u << 16, smc::IdleOptions{});
+    Clock::time_point returned;
+    std::thread peer([&] {
+      size_t n = 0;
+      const smc::Errc e = ch->native->receive([](std::span<const std::byte>) {}, 1, &n);
+      returned = Clock::now();
+      if (e != smc::Errc::peer_closed) die("close latency: the parked peer", e);
+    });
+    while (ch->native->stats().parks == 0) std::this_thread::yield();
+    const auto t0 = Clock::now();
+    ch->js->close();
+    const auto t1 = Clock::now();
+    peer.join();
+    call.push_back(ns_since(t0, t1));
+    woken.push_back(ns_since(t0, returned));
+  }
+  for (uint64_t i = 0; i < std::max<uint64_t>(samples / 10, 5); ++i) {
+    auto ch = make_channel(1u << 16, smc::IdleOptions{});
+    ch->region.ring(smc::Dir::r2n).consumer_parked.store(1, std::memory_order_seq_cst);
+    const auto t0 = Clock::now();
+    ch->js->close();
+    orphan.push_back(ns_since(t0, Clock::now()));
+  }
+  return {summarize(std::move(call)), summarize(std::move(woken)), summarize(std::move(orphan))};
+}
+
 // The same shape with nothing but two atomics, one 128-byte slot per direction.
 Latency raw_pingpong_once(uint64_t warmup, uint64_t samples) {
   struct alignas(128) Slot {
@@ -696,6 +741,24 @@ int main(int argc, char** argv) {
        std::string("both sides park (") + smc::wait_primitive() + ") every time");
   emit("core.rtt.doorbell.p99_ns", rp.p99_ns, "ns");
 
+  std::vector<CloseLatency> closes;
+  for (int r = 0; r < reps; ++r) closes.push_back(close_latency_once(q ? 50 : 200));
+  auto close_median = [&](Latency CloseLatency::*which, double Latency::*p) {
+    std::vector<double> v;
+    for (const CloseLatency& c : closes) v.push_back(c.*which.*p / 1000);
+    return median(v);
+  };
+  emit("core.close.latency_us.p50", close_median(&CloseLatency::call, &Latency::p50_ns), "us",
+       "close() with the peer thread parked in receive()");
+  emit("core.close.latency_us.p99", close_median(&CloseLatency::call, &Latency::p99_ns), "us");
+  emit("core.close.peer_woken_us.p50", close_median(&CloseLatency::woken, &Latency::p50_ns), "us",
+       "close() called until the parked peer returned peer_closed");
+  emit("core.close.peer_woken_us.p99", close_median(&CloseLatency::woken, &Latency::p99_ns), "us");
+  emit("core.close.dead_peer.latency_us.p50", close_median(&CloseLatency::orphan, &Latency::p50_ns),
+       "us", "close() with the peer's parked word set and no peer behind it");
+  emit("core.close.dead_peer.latency_us.p99", close_median(&CloseLatency::orphan, &Latency::p99_ns),
+       "us");
+
   // Ratios. Targets: 64 B >= 20 M msg/s; 1 MiB >= 0.5x memcpy; spin p50 <= 3x raw.
   const double r64 = t64.bytes_per_s / mc64;
   const double r4k = t4k.bytes_per_s / mc4k;
@@ -750,6 +813,14 @@ int main(int argc, char** argv) {
     row("round trip doorbell p50", fmt("%.0f ns", rp.p50_ns), fmt("%.0f ns", rs.p50_ns) + "#",
         rp.p50_ns / rs.p50_ns, "(info)");
     row("round trip doorbell p99", fmt("%.0f ns", rp.p99_ns), "", 0, "");
+    row("close(), peer parked p50",
+        fmt("%.1f us", close_median(&CloseLatency::call, &Latency::p50_ns)), "", 0, "(info)");
+    row("close(), peer parked p99",
+        fmt("%.1f us", close_median(&CloseLatency::call, &Latency::p99_ns)), "", 0, "(info)");
+    row("close() to peer woken p50",
+        fmt("%.1f us", close_median(&CloseLatency::woken, &Latency::p50_ns)), "", 0, "(info)");
+    row("close(), dead parked peer p50",
+        fmt("%.1f us", close_median(&CloseLatency::orphan, &Latency::p50_ns)), "", 0, "(info)");
     std::printf(
         "\n* single-thread memcpy of the same size, in cache   + raw two-thread atomic "
         "ping-pong\n^ bare two-thread hand-over through 8 slots (memcpy in, sum out)   # the spin "
