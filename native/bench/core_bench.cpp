@@ -1,7 +1,9 @@
 // core_bench: the C++ core measured C++ <-> C++ through one channel, with references
 // measured in the same run (single-thread memcpy, raw two-thread atomic ping-pong).
 //
-//   core_bench [--json] [--quick] [--reps=N] [--no-pin]
+//   core_bench [--json] [--quick] [--reps=N] [--no-pin] [--only=64B]
+//
+// --only=64B: the raw ping-pong (the placement) and the three 64 B paths, for paired A/B runs.
 //
 // One Region lives in a heap buffer; an Endpoint attaches as Side::js on one thread and
 // as Side::native on another (the threads are pinned to CPUs 0 and 1 when there are two).
@@ -66,6 +68,7 @@ using smc::Clock;
 struct Options {
   bool json = false;
   bool quick = false;
+  bool only_64b = false;  // --only=64B: the raw ping-pong and the three 64 B paths, nothing else
   bool pin = true;
   int reps = 0;  // 0: default for the mode
 };
@@ -349,18 +352,20 @@ Latency channel_rtt_once(smc::IdleOptions idle, uint64_t warmup, uint64_t sample
   return summarize(std::move(out));
 }
 
-// The spin round trip against the echo the Node addon runs (smc::Responder's loop with
-// make_echo_handler(): replies written with flush=false inside the receive callback,
-// read_index released when the poll returns, the replies published by on_batch_end), so
-// the JS channel's native half is measured here alone.
+// The spin round trip against the echo the Node addon runs: a real smc::Responder (its
+// own thread, not pinned, as in the addon) with make_echo_handler(): replies written with
+// flush=false in the callback and published by on_batch_end. The JS channel's native
+// half, measured alone.
 Latency responder_rtt_once(uint64_t warmup, uint64_t samples) {
   smc::IdleOptions spin;
   spin.park = false;
   auto ch = make_channel(1u << 16, spin);
+  smc::Responder responder(std::move(ch->native), smc::make_echo_handler());
   const uint64_t total = warmup + samples;
   std::vector<double> out;
   out.reserve(samples);
-  auto pinger = [&] {
+  std::thread pinger([&] {
+    pin_to(0);
     smc::Endpoint& ep = *ch->js;
     uint64_t echoed = 0;
     auto on_reply = [&](std::span<const std::byte> m) { std::memcpy(&echoed, m.data(), 8); };
@@ -375,20 +380,10 @@ Latency responder_rtt_once(uint64_t warmup, uint64_t samples) {
       if (echoed != i) die("responder rtt echo mismatch", smc::Errc::invalid_argument);
       if (i >= warmup) out.push_back(static_cast<double>(t1 - t0) * g_ns_per_tick);
     }
-  };
-  auto echoer = [&] {
-    smc::Endpoint& ep = *ch->native;
-    auto handler = smc::make_echo_handler();
-    for (uint64_t i = 0; i < total;) {  // Responder::run's loop
-      size_t n = 0;
-      const smc::Errc e =
-          ep.receive([&](std::span<const std::byte> m) { handler->on_message(m, ep); }, 1024, &n);
-      if (e != smc::Errc::ok) die("responder receive", e);
-      if (n > 0) handler->on_batch_end(ep);
-      i += n;
-    }
-  };
-  run_pair(pinger, echoer);
+  });
+  pinger.join();
+  ch->js->close();
+  responder.stop();
   return summarize(std::move(out));
 }
 
@@ -637,6 +632,8 @@ bool parse_args(int argc, char** argv) {
       g_opt.quick = true;
     } else if (a == "--no-pin") {
       g_opt.pin = false;
+    } else if (a == "--only=64B") {
+      g_opt.only_64b = true;
     } else if (a.starts_with("--reps=")) {
       g_opt.reps = std::atoi(argv[i] + 7);
       if (g_opt.reps < 1 || g_opt.reps > 101) {
@@ -644,7 +641,8 @@ bool parse_args(int argc, char** argv) {
         return false;
       }
     } else {
-      std::fprintf(stderr, "usage: core_bench [--json] [--quick] [--reps=N] [--no-pin]\n");
+      std::fprintf(stderr,
+                   "usage: core_bench [--json] [--quick] [--reps=N] [--no-pin] [--only=64B]\n");
       if (a == "--help" || a == "-h") std::exit(0);
       return false;
     }
@@ -673,6 +671,20 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "core_bench: C++ <-> C++ through one channel, %d rep(s) each, medians%s%s\n", reps,
                  q ? ", quick" : "", g_opt.pin ? ", threads pinned to CPUs 0 and 1" : "");
+  }
+
+  if (g_opt.only_64b) {
+    const Latency raw = repeat_latency(reps, [&] { return raw_pingpong_once(10'000, 50'000); });
+    emit("core.raw_pingpong.rtt.p50_ns", raw.p50_ns, "ns", "reference: 2 threads, 2 atomics");
+    const SendMode modes[] = {SendMode::batch, SendMode::send_noflush, SendMode::reserve_noflush};
+    const char* names[] = {"core.64B.msgs_per_s", "core.64B.send_noflush.msgs_per_s",
+                           "core.64B.reserve_noflush.msgs_per_s"};
+    for (int m = 0; m < 3; ++m) {
+      const ThroughputResult t = throughput(64, kMiB, n64, kBatch, modes[m], reps);
+      emit(names[m], t.msgs_per_s, "msg/s", human_rate(t.msgs_per_s, "msg/s"));
+    }
+    if (g_opt.json) print_json();
+    return 0;
   }
 
   // References first, so the ratios below use figures from this run.
