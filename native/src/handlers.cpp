@@ -152,7 +152,11 @@ std::string one_of(const std::array<std::string_view, N>& names) {
   std::string s;
   for (size_t i = 0; i < N; ++i) {
     if (i > 0) s += i + 1 == N ? " or " : ", ";
-    s += "'" + std::string(names[i]) + "'";
+    // Appended piece by piece: GCC 12's -Wrestrict misreads `"'" + std::string(...)`
+    // inlined here as an overlapping memcpy (a false positive that -Werror turns fatal).
+    s += '\'';
+    s.append(names[i]);
+    s += '\'';
   }
   return s;
 }
