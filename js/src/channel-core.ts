@@ -86,10 +86,13 @@ export class ChannelCore {
       }
     };
     this.deliverInPlace = (buffer: Uint8Array, offset: number, length: number): void => {
+      const receive = this.inPlaceReceiver;
+      // Replaced or stopped by a callback earlier in this batch: the view path decides.
+      if (receive === null) return this.deliver(new Uint8Array(buffer.buffer, buffer.byteOffset + offset, length));
       counters.messagesReceived++;
       counters.bytesReceived += length;
       try {
-        this.inPlaceReceiver!(buffer, offset, length);
+        receive(buffer, offset, length);
       } catch (e) {
         throw callbackFailed(e);
       }

@@ -81,6 +81,21 @@ test('startReceivingInPlace replaces a startReceiving callback, and the reverse'
   assert.deepEqual({ views, inPlace }, { views: [2], inPlace: [1] });
 });
 
+test('startReceivingInPlace: a callback that switches to startReceiving mid-batch hands the rest of the batch to the new callback', async (t) => {
+  const ch = open(t, 4096, 4096);
+  const inPlace: number[] = [];
+  const views: number[] = [];
+  ch.startReceivingInPlace((buffer, offset) => {
+    inPlace.push(buffer[offset]!);
+    ch.startReceiving((m) => views.push(m[0]!));
+  });
+  ch.sendMany(Array.from({ length: 10 }, (_, i) => new Uint8Array([i]))); // one batch: echoed together or not
+  await waitFor(() => inPlace.length + views.length === 10, 2000, 'ten echoes');
+  assert.deepEqual(inPlace, [0]);
+  assert.deepEqual(views, [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  assert.equal(ch.isClosed, false);
+});
+
 test('startReceivingInPlace: a callback that throws ends the channel with callback_failed', async (t) => {
   const ch = open(t, 4096, 4096);
   const failed = new Promise<Error>((resolve) => ch.on('error', resolve));
