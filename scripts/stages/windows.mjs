@@ -20,7 +20,22 @@ export const wineEnv = { ...process.env, WINEPREFIX: prefix, WINEDEBUG: '-all', 
 // The JS suites that drive the channel end to end through the real addon: send/receive
 // both ways, fragmentation, doorbells with both sides parked, sendDirect, reserve,
 // plugins, cleanup, GC, errors.
-const JS_SUITES = ['channel.test.js', 'channel-reliability.test.js', 'channel-gc.test.js', 'plugins.test.js'];
+const JS_SUITES = [
+  'channel-integrity.test.js',
+  'native-handlers.test.js',
+  'channel-send.test.js',
+  'channel-send-direct.test.js',
+  'channel-send-many.test.js',
+  'channel-reserve.test.js',
+  'channel-receive.test.js',
+  'channel-input.test.js',
+  'channel-lifecycle.test.js',
+  'channel-errors.test.js',
+  'channel-wake-modes.test.js',
+  'channel-reliability.test.js',
+  'channel-gc.test.js',
+  'plugins.test.js',
+];
 
 /** A Windows path for a file under / (Wine maps drive Z: to /). */
 export const winPath = (p) => `Z:${p.replaceAll('/', '\\')}`;
