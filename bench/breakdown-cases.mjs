@@ -8,6 +8,7 @@
 //                 thread copies the 64 B into the pong area, then stores its index word;
 //                 JS reads the reply's first word. No framing, no checks, no callback
 //   channel_spin  the channel round trip, exactly chanRttSpin's loop (handler 'echo')
+//   channel_vs_raw, record_vs_raw   the two ratios to raw_spin within each rep
 // CPU cost on one thread, no cross-core traffic (ns per loop iteration, perCall below):
 //   ts_one_thread        the TS protocol both ways: R.trySend + flush, N.poll echoing with
 //                        N.trySend + flush, R.poll delivering: write+publish+poll+deliver x2
@@ -179,6 +180,10 @@ export async function chanRttBreakdown({ iters, oneThreadIters, reps, size = 64 
     ch.cleanup();
     await new Promise((res) => setImmediate(res));
     if (got === 0) throw new Error('nothing was delivered');
+    // Ratios within this rep: the host may move the vCPUs between two reps (docs/benchmarks.md,
+    // placement), so a ratio of medians over reps can compare two placements.
+    r.channel_vs_raw = r.channel_spin / r.raw_spin;
+    r.record_vs_raw = r.record_spin / r.raw_spin;
     out.push(r);
   }
   return out;
