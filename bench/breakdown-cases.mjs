@@ -8,6 +8,7 @@
 //                 thread copies the 64 B into the pong area, then stores its index word;
 //                 JS reads the reply's first word. No framing, no checks, no callback
 //   channel_spin  the channel round trip, exactly chanRttSpin's loop (handler 'echo')
+//   channel_spin_in_place   the same, received with startReceivingInPlace (no view per message)
 //   channel_vs_raw, record_vs_raw   the two ratios to raw_spin within each rep
 // CPU cost on one thread, no cross-core traffic (ns per loop iteration, perCall below):
 //   ts_one_thread        the TS protocol both ways: R.trySend + flush, N.poll echoing with
@@ -122,6 +123,18 @@ export async function chanRttBreakdown({ iters, oneThreadIters, reps, size = 64 
       let got = 0;
       ch.startReceiving(() => void got++);
       r.channel_spin = spinP50(iters, 2000, () => {
+        ch.sendDirect(msg, 1000);
+        const want = got + 1;
+        while (got < want) ch.poll();
+      });
+      ch.cleanup();
+      await new Promise((res) => setImmediate(res));
+    }
+    {
+      const ch = new SharedMemoryChannel(ring, ring, { handler: 'echo', wakeMode: 'spin' });
+      let got = 0;
+      ch.startReceivingInPlace(() => void got++);
+      r.channel_spin_in_place = spinP50(iters, 2000, () => {
         ch.sendDirect(msg, 1000);
         const want = got + 1;
         while (got < want) ch.poll();
