@@ -618,7 +618,7 @@ function replay(vector) {
       case 'reserve':
         settle(() => {
           const bytes = messageBytes(step.message);
-          const at = ep().writer.reserveOffset(bytes.length);
+          const at = ep().frameWriter.reserveOffset(bytes.length);
           if (at < 0) {
             got.result = 'timeout';
             return;
@@ -658,7 +658,20 @@ function replay(vector) {
         if (step.do === 'reader_poll') {
           const delivered = [];
           got.messages = delivered;
-          settle(() => void reader.poll((m) => void delivered.push(Uint8Array.from(m)), step.max));
+          // Records only (MESSAGE payloads), as the C++ suite's bare reader; one release.
+          settle(() => {
+            try {
+              for (let n = 0; n < (step.max ?? Infinity); n++) {
+                const kind = reader.peek();
+                if (kind === 0) break;
+                if (kind !== P.KIND_MESSAGE) throw new Error('reader_poll reads MESSAGE records only');
+                delivered.push(reader.data.slice(reader.payloadOffset, reader.payloadOffset + reader.payloadLength));
+                reader.consume();
+              }
+            } finally {
+              reader.release();
+            }
+          });
         } else {
           settle(() => void reader.refresh());
         }

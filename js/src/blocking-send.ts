@@ -15,7 +15,7 @@ export function sendBlocking(core: ChannelCore, bytes: Uint8Array, timeoutMs: nu
   // a sizeable part of a spin round trip: docs/benchmarks.md, the breakdown).
   let deadline = core.sender.queue.length > 0 ? now() + timeoutMs : -1;
   const { endpoint, sender } = core;
-  const w = endpoint.writer;
+  const w = endpoint.frameWriter;
   core.failureGoesToCaller = true;
   try {
     // Earlier queued messages first (order is part of the contract).

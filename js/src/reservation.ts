@@ -34,7 +34,7 @@ export class ReservationSlot {
     }
     this.assertNone('reserve');
     if (core.sender.queue.length > 0) return null;
-    const w = core.endpoint.writer;
+    const w = core.endpoint.frameWriter;
     let view: Uint8Array | null;
     try {
       view = w.reserve(n);

@@ -46,7 +46,7 @@ export class SendQueue {
    * is full); the caller fails the channel.
    */
   pump(budgetMs: number): boolean {
-    const w = this.endpoint.writer;
+    const w = this.endpoint.frameWriter;
     const t0 = budgetMs === Infinity ? 0 : now();
     let wrote = false;
     while (this.head < this.items.length) {

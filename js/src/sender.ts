@@ -120,13 +120,14 @@ export class Sender {
   private tryWriteWhole(bytes: Uint8Array): boolean {
     const { endpoint, maxPayload, region } = this.core;
     if (bytes.length <= maxPayload) return endpoint.trySend(bytes);
-    const w = endpoint.writer;
+    const ring = endpoint.writer;
+    const w = endpoint.frameWriter;
     // Larger than a record: only if every fragment fits now (the queue copies otherwise).
     const records = Math.ceil((bytes.length + 8) / maxPayload);
     const need = bytes.length + 16 * records + region.r2nCapacity / 4;
-    if (w.freeBytesCached < need) {
-      w.refresh();
-      if (w.freeBytesCached < need) return false;
+    if (ring.freeBytesCached < need) {
+      ring.refresh();
+      if (ring.freeBytesCached < need) return false;
     }
     w.beginLarge(bytes);
     if (w.continueLarge()) return true;

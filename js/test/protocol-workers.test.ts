@@ -158,9 +158,9 @@ function workerMain(job: Job): Result {
           if (pending === null) {
             pending = sendBuf.subarray(0, msgLength(mySeed, res.sent, outCap));
             fillMessage(mySeed, res.sent, pending);
-            if (pending.length > w.maxPayload) w.beginLarge(pending);
+            if (pending.length > w.maxPayload) e.frameWriter.beginLarge(pending);
           }
-          if (!(w.largePending ? w.continueLarge() : w.tryWrite(pending))) break;
+          if (!(e.frameWriter.largePending ? e.frameWriter.continueLarge() : e.frameWriter.tryWrite(pending))) break;
           pending = null;
           res.sent++;
         }

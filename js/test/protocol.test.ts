@@ -5,6 +5,8 @@ import { ChannelClosedError, ChannelError, ProtocolError } from '../src/errors';
 import {
   EOF,
   Endpoint,
+  FrameReader,
+  FrameWriter,
   HEADER_SIZE,
   KIND_CANCEL,
   KIND_FIRST,
@@ -80,8 +82,8 @@ function ringPair(cap = 4096, start = 0, maxMessage?: number) {
   const { ctrl } = fx.region;
   Atomics.store(ctrl, W_R2N_WRITE_INDEX, start | 0);
   Atomics.store(ctrl, W_R2N_READ_INDEX, start | 0);
-  const w = new RingWriter(ctrl, R2N_WORDS, fx.region.r2nData, cap);
-  const r = new RingReader(ctrl, R2N_WORDS, fx.region.r2nData, cap, maxMessage === undefined ? {} : { maxMessage });
+  const w = new FrameWriter(new RingWriter(ctrl, R2N_WORDS, fx.region.r2nData, cap));
+  const r = new FrameReader(new RingReader(ctrl, R2N_WORDS, fx.region.r2nData, cap), maxMessage === undefined ? {} : { maxMessage });
   return { fx, w, r, ctrl, data: fx.region.r2nData };
 }
 
@@ -109,16 +111,16 @@ function setU32(data: Uint8Array, off: number, v: number): void {
 }
 
 /** Sends any message through writer/reader in one thread, draining as space appears. */
-function transfer(w: RingWriter, r: RingReader, msg: Uint8Array): Uint8Array[] {
+function transfer(w: FrameWriter, r: FrameReader, msg: Uint8Array): Uint8Array[] {
   const got: Uint8Array[] = [];
   const collect = (m: Uint8Array) => void got.push(m.slice());
   w.beginLarge(msg);
   let steps = 0;
   for (;;) {
     const done = w.continueLarge();
-    w.publish();
+    w.ring.publish();
     r.poll(collect);
-    if (done && r.drained) break;
+    if (done && r.ring.drained) break;
     assert.ok(++steps < 1_000_000, 'no progress');
   }
   r.poll(collect);
@@ -229,15 +231,15 @@ test('ring: indices wrap modulo 2^32', () => {
   let recv = 0;
   for (let i = 0; i < 400; i++) {
     while (w.tryWrite(bytes(sent % 50, sent))) sent++;
-    w.publish();
+    w.ring.publish();
     r.poll((m) => {
       assert.deepEqual(m, bytes(recv % 50, recv));
       recv++;
     });
   }
   assert.equal(sent, recv);
-  assert.ok(r.readIndex < start, 'wrapped past 2^32');
-  assert.equal(Atomics.load(ctrl, W_R2N_READ_INDEX) >>> 0, r.readIndex);
+  assert.ok(r.ring.readIndex < start, 'wrapped past 2^32');
+  assert.equal(Atomics.load(ctrl, W_R2N_READ_INDEX) >>> 0, r.ring.readIndex);
 });
 
 test('ring: full and empty', () => {
@@ -249,18 +251,18 @@ test('ring: full and empty', () => {
   assert.equal(w.reserveOffset(8), 4040, 'an 8-byte record still fits before the end');
   w.abort();
   assert.equal(w.reserveOffset(64), -1, 'no room for PAD 64 + 72');
-  w.publish();
+  w.ring.publish();
   assert.equal(r.poll(() => {}, 10), 10);
   assert.equal(Atomics.load(ctrl, W_R2N_READ_INDEX), 720);
   assert.ok(w.tryWrite(bytes(64, 99)), 'space after release');
-  w.publish();
+  w.ring.publish();
   let k = 0;
   assert.equal(r.poll(() => void k++), 47);
-  assert.ok(r.drained);
+  assert.ok(r.ring.drained);
   assert.equal(r.poll(() => {}), 0);
   // byte budget: one 72-byte record per 1-byte budget step
   for (let i = 0; i < 3; i++) w.tryWrite(bytes(64));
-  w.publish();
+  w.ring.publish();
   assert.equal(r.poll(() => {}, Infinity, 1), 1);
   assert.equal(r.poll(() => {}, Infinity, 73), 2);
 });
@@ -281,7 +283,7 @@ test('ring: reserve / commit / abort', () => {
   w.commit();
   assert.throws(() => w.commit(), /no open reservation/);
   assert.throws(() => w.reserveOffset(w.maxPayload + 1), RangeError);
-  w.publish();
+  w.ring.publish();
   const got: Uint8Array[] = [];
   r.poll((m) => void got.push(m.slice()));
   assert.deepEqual(got, [bytes(100, 3).subarray(0, 50), bytes(8, 5)]);
@@ -290,7 +292,7 @@ test('ring: reserve / commit / abort', () => {
   assert.equal(p.w.reserveOffset(200), 8);
   p.w.abort();
   assert.ok(p.w.tryWrite(bytes(5)));
-  p.w.publish();
+  p.w.ring.publish();
   const got2: Uint8Array[] = [];
   p.r.poll((m) => void got2.push(m.slice()));
   assert.deepEqual(got2, [bytes(5)]);
@@ -326,19 +328,19 @@ test('ring: CANCEL discards the partial message', () => {
   const collect = (m: Uint8Array) => void got.push(m.slice());
   w.beginLarge(bytes(40000));
   assert.equal(w.continueLarge(), false);
-  w.publish();
+  w.ring.publish();
   r.poll(collect);
   assert.ok(r.inMessage);
   assert.equal(w.continueLarge(), false); // more fragments
-  w.publish();
+  w.ring.publish();
   w.cancelLarge();
   assert.equal(w.largePending, false);
   assert.equal(w.cancelPending, true, 'ring full: CANCEL owed');
   assert.equal(w.tryWrite(bytes(3)), false);
   r.poll(collect);
   assert.ok(w.tryWrite(bytes(3, 8)), 'CANCEL then the message');
-  w.publish();
-  const cancelAt = (w.writeIndex - 16 - 8) & 4095;
+  w.ring.publish();
+  const cancelAt = (w.ring.writeIndex - 16 - 8) & 4095;
   assert.deepEqual([u32(data, cancelAt), u32(data, cancelAt + 4)], [0, KIND_CANCEL]);
   r.poll(collect);
   assert.equal(r.inMessage, false);
@@ -348,7 +350,7 @@ test('ring: CANCEL discards the partial message', () => {
   p.w.beginLarge(bytes(5000));
   p.w.cancelLarge();
   assert.equal(p.w.cancelPending, false);
-  assert.equal(p.w.writeIndex, 0);
+  assert.equal(p.w.ring.writeIndex, 0);
 });
 
 test('endpoint: attach, generation, close from either side', () => {
@@ -475,7 +477,7 @@ test('randomized both directions in one thread (seeded)', () => {
     const k = 1 + Math.floor(rand() * 8);
     for (let i = 0; i < k && (d.seq < TARGET || d.pending !== null); i++) {
       if (d.pending === null) d.pending = makeMsg(d);
-      const w = d.tx.writer;
+      const w = d.tx.frameWriter;
       let ok: boolean;
       if (!w.largePending && d.pending.length <= w.maxPayload) ok = d.tx.trySend(d.pending);
       else {
@@ -707,7 +709,7 @@ test('a FIRST announcing 4 GiB costs memory in proportion to the bytes that arri
   h.rec(16, KIND_MIDDLE);
   h.publish();
   assert.equal(h.R.poll(() => assert.fail('nothing is complete')), 0);
-  assert.ok(h.R.reader.inMessage, 'the message is being reassembled');
+  assert.ok(h.R.frameReader.inMessage, 'the message is being reassembled');
   const grown = process.memoryUsage().arrayBuffers - before;
   assert.ok(grown < 256 * 1024 * 1024, `reassembly took ${grown} bytes for 24 received`);
 });

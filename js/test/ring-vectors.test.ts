@@ -228,7 +228,7 @@ function replay(v: Vector, check: (step: Step, index: number, outcome: Outcome, 
         break;
       case 'reserve':
         settle(() => {
-          const writer = ep().writer;
+          const writer = ep().frameWriter;
           const bytes = messageBytes(step.message!);
           const at = writer.reserveOffset(bytes.length);
           if (at < 0) {
@@ -278,7 +278,20 @@ function replay(v: Vector, check: (step: Step, index: number, outcome: Outcome, 
         if (step.do === 'reader_poll') {
           const delivered: string[] = [];
           outcome.messages = delivered;
-          settle(() => void bare.poll((m) => void delivered.push(Buffer.from(m).toString('hex')), step.max));
+          // Records only, as the C++ suite's bare reader: MESSAGE payloads, one release.
+          settle(() => {
+            try {
+              for (let n = 0; n < (step.max ?? Infinity); n++) {
+                const kind = bare.peek();
+                if (kind === 0) break;
+                assert.equal(kind, P.KIND_MESSAGE, `${where}: reader_poll reads MESSAGE records only`);
+                delivered.push(Buffer.from(bare.data.subarray(bare.payloadOffset, bare.payloadOffset + bare.payloadLength)).toString('hex'));
+                bare.consume();
+              }
+            } finally {
+              bare.release();
+            }
+          });
         } else {
           settle(() => void bare.refresh());
         }

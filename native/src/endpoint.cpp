@@ -78,7 +78,8 @@ Endpoint::Endpoint(Region region, Side side, EndpointOptions options)
       own_state_(region.state(side)),
       peer_state_(region.state(peer_of(side))),
       out_(region.ring(outgoing(side))),
-      in_(region.ring(incoming(side))) {}
+      in_(region.ring(incoming(side))),
+      frame_reader_(options.max_message, options.keep_assembly) {}
 
 Endpoint::~Endpoint() {
   close();
@@ -271,7 +272,7 @@ void Endpoint::fail(Reason r) {
 
 Errc Endpoint::fail_from_reader() {
   fail(reader_.failure());
-  return Errc::failed;
+  return end_stream(Errc::failed);
 }
 
 // ---- sending -----------------------------------------------------------------------------
@@ -362,46 +363,37 @@ void Endpoint::Batch::end() {
 Errc Endpoint::send_locked(std::span<const std::byte> message, Deadline deadline) {
   if (Errc e = send_state(); e != Errc::ok) return e;
   if (Errc e = pay_cancel(deadline); e != Errc::ok) return e;
-  const uint32_t max = writer_.max_payload();
-  if (message.size() <= max) return write_record(RecordKind::message, {}, message, deadline);
-
-  const auto total = static_cast<uint32_t>(message.size());
-  const uint32_t prefix_words[2] = {total, 0};
-  const auto prefix = std::as_bytes(std::span(prefix_words));
-  size_t sent = max - kFirstPrefix;
-  Errc e = write_record(RecordKind::first, prefix, message.first(sent), deadline);
-  if (e != Errc::ok) return e;  // nothing of the message was written
-  while (e == Errc::ok && sent < message.size()) {
-    const size_t chunk = std::min<size_t>(max, message.size() - sent);
-    const bool last = sent + chunk == message.size();
-    e = write_record(last ? RecordKind::last : RecordKind::middle, {}, message.subspan(sent, chunk),
-                     deadline);
-    sent += chunk;
+  frame_writer_.begin(message);
+  while (!frame_writer_.advance()) {
+    Errc e = wait_for_room(frame_writer_.next_record_bytes(), deadline);
+    if (e == Errc::timeout) {
+      // Part of the message may be out: cancel it so the receiver drops the part it holds.
+      frame_writer_.cancel();
+    } else if (e != Errc::ok) {
+      frame_writer_.abandon();
+    }
+    if (e != Errc::ok) return e;
   }
-  if (e == Errc::timeout) {
-    // Part of the message is out: cancel it so the receiver drops the part it holds.
-    cancel_owed_ = !writer_.write({}, RecordKind::cancel);
-  }
-  return e;
+  return Errc::ok;
 }
 
 // A CANCEL owed by a message that timed out part-way goes before any other record.
 Errc Endpoint::pay_cancel(Deadline deadline) {
-  if (!cancel_owed_) return Errc::ok;
-  if (Errc e = write_record(RecordKind::cancel, {}, {}, deadline); e != Errc::ok) return e;
-  cancel_owed_ = false;
+  while (!frame_writer_.pay_cancel()) {
+    if (Errc e = wait_for_room(frame_writer_.next_record_bytes(), deadline); e != Errc::ok)
+      return e;
+  }
   return Errc::ok;
 }
 
-Errc Endpoint::write_record(RecordKind kind, std::span<const std::byte> prefix,
-                            std::span<const std::byte> body, Deadline deadline) {
-  const auto n = static_cast<uint32_t>(prefix.size() + body.size());
-  std::span<std::byte> dst;
-  if (Errc e = reserve_record(n, kind, deadline, &dst); e != Errc::ok) return e;
-  if (!prefix.empty()) std::memcpy(dst.data(), prefix.data(), prefix.size());
-  if (!body.empty()) std::memcpy(dst.data() + prefix.size(), body.data(), body.size());
-  writer_.commit(n);
-  return Errc::ok;
+Errc Endpoint::wait_for_room(uint32_t bytes, Deadline deadline) {
+  if (writer_.failure() != Reason::none) {
+    fail(writer_.failure());
+    return Errc::failed;
+  }
+  // Full. Publish what is pending first: the consumer cannot free space it cannot see.
+  publish_and_ring();
+  return wait_writable(bytes, deadline);
 }
 
 // Room for one record of `n` payload bytes, waiting for the consumer while the ring is
@@ -413,13 +405,7 @@ Errc Endpoint::reserve_record(uint32_t n, RecordKind kind, Deadline deadline,
       *out = *dst;
       return Errc::ok;
     }
-    if (writer_.failure() != Reason::none) {
-      fail(writer_.failure());
-      return Errc::failed;
-    }
-    // Full. Publish what is pending first: the consumer cannot free space it cannot see.
-    publish_and_ring();
-    if (Errc e = wait_writable(writer_.bytes_needed(n), deadline); e != Errc::ok) return e;
+    if (Errc e = wait_for_room(writer_.bytes_needed(n), deadline); e != Errc::ok) return e;
   }
 }
 
@@ -557,92 +543,29 @@ Errc Endpoint::Reservation::commit(size_t used, bool flush) {
 
 // ---- receiving ---------------------------------------------------------------------------
 
-// Makes the reassembly buffer hold at least `need` (<= assembly_total_) bytes. Messages up
-// to kKeepAssembly get their whole size at once; larger ones grow by doubling as
-// fragments arrive, so a hostile FIRST announcing 4 GiB costs memory only in proportion
-// to the bytes the peer really sends.
-bool Endpoint::grow_assembly(uint32_t need) {
-  if (need <= assembly_capacity_ && assembly_) return true;
-  uint64_t cap = assembly_total_;
-  if (assembly_total_ > kKeepAssembly) {
-    cap = std::max<uint64_t>({need, uint64_t{assembly_capacity_} * 2, uint64_t{kKeepAssembly}});
-    cap = std::min<uint64_t>(cap, assembly_total_);
-  }
-  std::unique_ptr<std::byte[]> bigger(new (std::nothrow) std::byte[cap]);
-  if (!bigger) return false;
-  if (assembly_have_ > 0) std::memcpy(bigger.get(), assembly_.get(), assembly_have_);
-  assembly_ = std::move(bigger);
-  assembly_capacity_ = static_cast<uint32_t>(cap);
-  return true;
+Errc Endpoint::fail_from_framer() {
+  fail(frame_reader_.failure());
+  return Errc::failed;
 }
 
-// Copies a fragment out of the ring with software read-ahead (prefetch.hpp): the
-// fragment was just written by the other core, and a plain memcpy of it stalls at every
-// 4 KiB page.
-static void copy_out_of_ring(std::byte* dst, std::span<const std::byte> src) {
-  for_each_block(src, [&](std::span<const std::byte> block) {
-    std::memcpy(dst, block.data(), block.size());
-    dst += block.size();
-  });
-}
-
-// Applies C8-C10 to one record: a whole message ready in *deliver, more fragments to
-// come, or a violation (the endpoint has failed).
-Endpoint::Step Endpoint::handle_record(const Record& rec, std::span<const std::byte>* deliver) {
-  const auto len = static_cast<uint32_t>(rec.payload.size());
-  switch (rec.kind) {
-    case RecordKind::message:
-      if (in_message_) return reject(Reason::fragment_sequence);
-      *deliver = rec.payload;
-      return Step::deliver;
-    case RecordKind::first: {
-      if (in_message_) return reject(Reason::fragment_sequence);
-      if (len < kFirstPrefix) return reject(Reason::fragment_length);
-      uint32_t prefix[2];
-      std::memcpy(prefix, rec.payload.data(), sizeof prefix);  // read once
-      const uint32_t total = prefix[0];
-      const uint32_t chunk = len - kFirstPrefix;
-      if (prefix[1] != 0 || chunk == 0 || chunk > total) {
-        return reject(Reason::fragment_length);
-      }
-      if (total > options_.max_message) return reject(Reason::message_too_large);
-      assembly_total_ = total;
-      assembly_have_ = 0;
-      if (!grow_assembly(chunk)) return reject(Reason::local_error);
-      copy_out_of_ring(assembly_.get(), rec.payload.subspan(kFirstPrefix));
-      assembly_have_ = chunk;
-      in_message_ = true;
-      return Step::more;
-    }
-    case RecordKind::middle:
-    case RecordKind::last: {
-      if (!in_message_) return reject(Reason::fragment_sequence);
-      const bool last = rec.kind == RecordKind::last;
-      const uint32_t room = assembly_total_ - assembly_have_;
-      if (len == 0 || len > room || (last && len != room) || (!last && len == room)) {
-        return reject(Reason::fragment_length);
-      }
-      if (!grow_assembly(assembly_have_ + len)) return reject(Reason::local_error);
-      copy_out_of_ring(assembly_.get() + assembly_have_, rec.payload);
-      assembly_have_ += len;
-      if (!last) return Step::more;
-      in_message_ = false;
-      *deliver = {assembly_.get(), assembly_total_};
-      return Step::deliver;
-    }
-    case RecordKind::cancel:
-      if (!in_message_) return reject(Reason::fragment_sequence);
-      in_message_ = false;
-      return Step::more;
-    case RecordKind::pad:  // RingReader never returns PAD
+Errc Endpoint::end_stream(Errc e) {
+  switch (e) {
+    case Errc::closed:
+      frame_reader_.end(StreamEnd::closed);
+      break;
+    case Errc::peer_closed:
+      frame_reader_.end(StreamEnd::peer_closed);
+      break;
+    case Errc::peer_failed:
+      frame_reader_.end(StreamEnd::peer_failed);
+      break;
+    case Errc::failed:
+      frame_reader_.end(StreamEnd::failed);
+      break;
+    default:
       break;
   }
-  return reject(Reason::record_kind_invalid);
-}
-
-Endpoint::Step Endpoint::reject(Reason r) {
-  fail(r);
-  return Step::failed;
+  return e;
 }
 
 Errc Endpoint::wait_readable(Deadline deadline) {

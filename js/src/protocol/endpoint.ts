@@ -1,6 +1,7 @@
 // One side (R or N) of a channel over an attached region (docs/protocol.md sections 2.2,
 // 5, 6, 7.3). The endpoint owns the writer of its outgoing ring and the reader of its
-// incoming ring, its own state word, and the parking protocol.
+// incoming ring (ring.ts) with their framers (framer.ts: fragmentation, reassembly,
+// CANCEL), its own state word, and the parking protocol.
 //
 // Doorbells: the protocol says WHEN to ring; how depends on the peer (5.3). A sleeper
 // waits on the wake sequence of its role (section 5.2), which the endpoint bumps before it
@@ -25,6 +26,7 @@ import {
   type Region,
   type Side,
 } from './layout';
+import { FrameReader, FrameWriter } from './framer';
 import { N2R_WORDS, R2N_WORDS, RingReader, RingWriter, type InPlaceHandler, type MessageHandler, type RingWords } from './ring';
 
 /** Returned by Endpoint.poll when the peer closed and everything it sent was delivered. */
@@ -57,6 +59,10 @@ export class Endpoint {
   readonly writer: RingWriter;
   /** Consumer of the incoming ring. */
   readonly reader: RingReader;
+  /** Messages of any size into the outgoing ring (fragments, the CANCEL owed). */
+  readonly frameWriter: FrameWriter;
+  /** Messages out of the incoming ring (C8-C10, reassembly or a FragmentSink). */
+  readonly frameReader: FrameReader;
   /** This side's generation after attaching (incremented on every attach). */
   readonly generation: number;
   readonly outWords: RingWords;
@@ -94,8 +100,11 @@ export class Endpoint {
     this.writer = new RingWriter(ctrl, this.outWords, isR ? region.r2nData : region.n2rData, isR ? region.r2nCapacity : region.n2rCapacity, {
       onFailure: ringFail,
     });
-    const readerOpts = options.maxMessage === undefined ? { onFailure: ringFail } : { onFailure: ringFail, maxMessage: options.maxMessage };
-    this.reader = new RingReader(ctrl, this.inWords, isR ? region.n2rData : region.r2nData, isR ? region.n2rCapacity : region.r2nCapacity, readerOpts);
+    this.reader = new RingReader(ctrl, this.inWords, isR ? region.n2rData : region.r2nData, isR ? region.n2rCapacity : region.r2nCapacity, {
+      onFailure: ringFail,
+    });
+    this.frameWriter = new FrameWriter(this.writer);
+    this.frameReader = new FrameReader(this.reader, options.maxMessage === undefined ? {} : { maxMessage: options.maxMessage });
     this.generation = (Atomics.add(ctrl, isR ? W_R_GENERATION : W_N_GENERATION, 1) + 1) >>> 0;
     // Both parked words we own start cleared (a previous incarnation may have died parked).
     Atomics.store(ctrl, this.outWords.producerParked, 0);
@@ -157,6 +166,7 @@ export class Endpoint {
     this._error = err;
     this.writer.poison(err);
     this.reader.poison(err);
+    this.frameReader.end('failed');
     // SYNC: state-publish (partner: the peer's load of our state word, loadPeerState). 7.3.
     Atomics.store(this.ctrl, this.ownStateWord, STATE_FAILED | ((err.reasonCode & 0xff) << 8));
     this.ringPeer();
@@ -238,6 +248,7 @@ export class Endpoint {
       if (this._state !== 'attached') return;
     }
     this._state = 'closed';
+    this.frameReader.end('closed');
     // SYNC: state-publish (partner: the peer's load of our state word, loadPeerState),
     // then ring.
     Atomics.store(this.ctrl, this.ownStateWord, STATE_CLOSED);
@@ -261,19 +272,19 @@ export class Endpoint {
    */
   trySend(bytes: Uint8Array): boolean {
     this.throwIfUnusable();
-    if (this.writer.tryWrite(bytes)) return true;
+    if (this.frameWriter.tryWrite(bytes)) return true;
     this.checkPeerForSend();
     return false;
   }
 
   /**
    * Writes messages list[from .. to) (each at most writer.maxPayload bytes) back to back
-   * while they fit (RingWriter.tryWriteMany). Returns how many were written; when not all
+   * while they fit (FrameWriter.tryWriteMany). Returns how many were written; when not all
    * fit, first checks that the peer is still there (as trySend). Call flush() to publish.
    */
   trySendMany(list: ArrayLike<Uint8Array>, from: number, to: number): number {
     this.throwIfUnusable();
-    const n = this.writer.tryWriteMany(list, from, to);
+    const n = this.frameWriter.tryWriteMany(list, from, to);
     if (n < to - from) this.checkPeerForSend();
     return n;
   }
@@ -316,8 +327,8 @@ export class Endpoint {
   // Receiving
 
   /**
-   * Delivers incoming messages (see RingReader.poll; MESSAGE views are valid only during
-   * the handler call). Rings the peer producer if it was parked. Returns the number of
+   * Delivers incoming messages (see FrameReader.poll; views are valid only during the
+   * handler call). Rings the peer producer if it was parked. Returns the number of
    * messages delivered, or EOF (-1) once the peer closed and everything it published
    * before closing was delivered (6). Throws ChannelClosedError('peer_failed') instead
    * of EOF when the peer failed.
@@ -327,20 +338,20 @@ export class Endpoint {
     const r = this.reader;
     let n: number;
     try {
-      n = r.poll(handler, maxMessages, maxBytes);
+      n = this.frameReader.poll(handler, maxMessages, maxBytes);
     } finally {
       if (r.peerNeedsWake) this.wakeRole(this.inWords.producerWakeSeq);
     }
     return this.afterPoll(n);
   }
 
-  /** poll() with messages handed over in place (RingReader.pollInPlace). */
+  /** poll() with messages handed over in place (FrameReader.pollInPlace). */
   pollInPlace(handler: InPlaceHandler, maxMessages = Infinity, maxBytes = Infinity): number {
     this.throwIfUnusable();
     const r = this.reader;
     let n: number;
     try {
-      n = r.pollInPlace(handler, maxMessages, maxBytes);
+      n = this.frameReader.pollInPlace(handler, maxMessages, maxBytes);
     } finally {
       if (r.peerNeedsWake) this.wakeRole(this.inWords.producerWakeSeq);
     }
@@ -360,7 +371,11 @@ export class Endpoint {
       // missed. Return now; the caller polls again and gets EOF once empty.
       if (r.refresh() > 0) return 0;
     }
-    if ((this.peerEnd & 0xff) === STATE_FAILED) throw Endpoint.peerFailedError(this.peerEnd >>> 8);
+    if ((this.peerEnd & 0xff) === STATE_FAILED) {
+      this.frameReader.end('peer_failed');
+      throw Endpoint.peerFailedError(this.peerEnd >>> 8);
+    }
+    this.frameReader.end('peer_closed');
     return EOF;
   }
 
@@ -485,7 +500,7 @@ export class Endpoint {
    */
   sendSync(bytes: Uint8Array, waitTimeoutMs = 100, maxWaits = Infinity): boolean {
     this.throwIfUnusable();
-    const w = this.writer;
+    const w = this.frameWriter;
     if (bytes.length <= w.maxPayload && !w.largePending) {
       let waits = 0;
       while (!w.tryWrite(bytes)) {

@@ -1,4 +1,5 @@
-// Wire protocol v1 (docs/protocol.md): layout, rings, endpoints.
+// Wire protocol v1 (docs/protocol.md): layout, rings, framer, endpoints.
 export * from './layout';
 export * from './ring';
+export * from './framer';
 export * from './endpoint';

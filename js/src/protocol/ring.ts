@@ -1,4 +1,8 @@
-// One SPSC ring of wire protocol v2 (docs/protocol.md sections 3, 4, 7.2).
+// One SPSC ring of records of wire protocol v2 (docs/protocol.md sections 3, 4, 7.2):
+// records only (reserve/commit/publish, peek/consume/release, the C and P checks on
+// records and indices); messages over records are framer.ts's job. The C++ twin is
+// native/include/smc/ring.hpp. Over 400 lines because both ends live here with their
+// shared base (as ring.hpp), and each shared-memory check carries its own message.
 //
 // RingWriter is the producer side of a ring, RingReader the consumer side. Each keeps a
 // PRIVATE copy of its own index (never read back from shared memory, rule 4.3) and a
@@ -18,22 +22,14 @@
 import { ProtocolError } from '../errors';
 import {
   KIND_CANCEL,
-  KIND_FIRST,
-  KIND_LAST,
-  KIND_MESSAGE,
-  KIND_MIDDLE,
   KIND_NAMES,
+  KIND_MESSAGE,
   KIND_PAD,
   MAX_CAPACITY,
-  MAX_MESSAGE_LIMIT,
   MIN_CAPACITY,
-  REASON_FRAGMENT_LENGTH,
-  REASON_FRAGMENT_SEQUENCE,
   REASON_INDEX_MISALIGNED,
   REASON_INDEX_OUT_OF_RANGE,
   REASON_INDEX_REGRESSED,
-  REASON_LOCAL_ERROR,
-  REASON_MESSAGE_TOO_LARGE,
   REASON_PAD_INVALID,
   REASON_RECORD_BEYOND_INDEX,
   REASON_RECORD_CROSSES_END,
@@ -103,16 +99,11 @@ export interface RingOptions {
   doorbell?: () => void;
 }
 
-export interface ReaderOptions extends RingOptions {
-  /** Largest message accepted (C10); default and maximum 2^32 - 1. */
-  maxMessage?: number;
-}
-
 /** Receives one message. The view may point INTO the ring: valid only during the call. */
 export type MessageHandler = (message: Uint8Array) => void;
 /** A message delivered in place: bytes buffer[offset .. offset + length). `buffer` is the
- *  ring's data for a message of one record (valid only during the call), or an owned
- *  reassembled message (offset 0). Nothing is allocated per message. */
+ *  ring's data for a message of one record, or the reassembly buffer (reused for the next
+ *  message): valid only during the call. Nothing is allocated per message. */
 export type InPlaceHandler = (buffer: Uint8Array, offset: number, length: number) => void;
 
 function checkRingArgs(ctrl: Int32Array, data: Uint8Array, capacity: number): void {
@@ -186,8 +177,11 @@ abstract class RingEnd {
     this.failedError = new ProtocolError(reason, failureReasonName(reason), detail);
   }
 
-  /** Enters the failed state: reports to the owner, then throws. Never returns. */
-  protected fail(reason: number, detail: string): never {
+  /**
+   * Enters the failed state: reports to the owner, then throws. Never returns. Public for
+   * the framer, whose checks (C8-C10) fail the ring they read.
+   */
+  fail(reason: number, detail: string): never {
     if (this.failedError === null) {
       this.failedError = new ProtocolError(reason, failureReasonName(reason), detail);
       if (this.onFailure !== null) this.onFailure(this.failedError);
@@ -218,14 +212,11 @@ abstract class RingEnd {
  * publish once. When a write reports "no space", call publish() first (the consumer can
  * only free what it has seen), then wait for space (Endpoint.parkProducer) and retry.
  *
- * Three ways to write:
- * - tryWrite(bytes): copy a message of at most maxPayload bytes; all or nothing.
- * - reserveOffset(n) / reserve(n), then commit(nActual) or abort(): write the payload in
- *   place into `data` (zero-copy; reserveOffset allocates nothing).
- * - beginLarge(bytes) then continueLarge() until it returns true: any size up to
- *   2^32 - 1, written incrementally (FIRST/MIDDLE/LAST) as space appears; the "fragment
- *   cursor" lives in the writer. cancelLarge() abandons it (a CANCEL record is owed and
- *   written before any other record if FIRST was already written).
+ * Two ways to write a record of at most maxPayload bytes:
+ * - tryWrite(bytes, kind): copy it; all or nothing.
+ * - reserveOffset(n, kind), then commit(nActual) or abort(): write the payload in place
+ *   into `data` (zero-copy; reserveOffset allocates nothing).
+ * Messages of any size, and the CANCEL owed by an abandoned one, are FrameWriter's.
  */
 export class RingWriter extends RingEnd {
   /** Private write index (all records written, published or not). */
@@ -237,12 +228,7 @@ export class RingWriter extends RingEnd {
   /** Data offset of the open reservation's record header, or -1. */
   private resOff = -1;
   private resLen = 0;
-  /** Fragment cursor: the message being written incrementally, or null. */
-  private large: Uint8Array | null = null;
-  /** Bytes of `large` written so far; > 0 exactly when its FIRST record was written. */
-  private largeSent = 0;
-  /** A CANCEL record must be written before anything else. */
-  private owesCancel = false;
+  private resKind = KIND_MESSAGE;
 
   constructor(ctrl: Int32Array, words: RingWords, data: Uint8Array, capacity: number, options: RingOptions = {}) {
     super(ctrl, words, data, capacity, options);
@@ -302,21 +288,6 @@ export class RingWriter extends RingEnd {
     return this.write !== this.published;
   }
 
-  /** True while a fragmented message from beginLarge() is not completely written. */
-  get largePending(): boolean {
-    return this.large !== null;
-  }
-
-  /** True while a CANCEL record is owed (no space for it yet). */
-  get cancelPending(): boolean {
-    return this.owesCancel;
-  }
-
-  /** Bytes of the message in progress already written (for progress reporting). */
-  get largeProgress(): number {
-    return this.largeSent;
-  }
-
   /** Free bytes according to the cache (no shared load). */
   get freeBytesCached(): number {
     return this.capacity - ((this.write - this.cachedRead) >>> 0);
@@ -374,44 +345,36 @@ export class RingWriter extends RingEnd {
     return off;
   }
 
-  private checkIdle(): void {
+  /** Throws when the ring failed or a reservation is open. */
+  checkIdle(): void {
     if (this.failedError !== null) throw this.failedError;
     if (this.resOff >= 0) throw new Error('RingWriter: a reservation is open (commit or abort it first)');
-    if (this.large !== null) throw new Error('RingWriter: a fragmented message is in progress (continueLarge or cancelLarge first)');
   }
 
-  private flushCancel(): boolean {
-    const off = this.claim(8);
-    if (off < 0) return false;
-    this.setU32(off, 0);
-    this.setU32(off + 4, KIND_CANCEL);
-    this.write = (this.write + 8) >>> 0;
-    this.owesCancel = false;
-    return true;
-  }
-
-  /** Writes `src` (<= maxPayload bytes) as one MESSAGE record; false when there is no space. */
-  private putMessage(src: Uint8Array): boolean {
-    const n = src.length;
-    const size = 8 + ((n + 7) & ~7);
-    const off = this.claim(size);
-    if (off < 0) return false;
-    this.data.set(src, off + 8);
-    this.setU32(off, n);
-    this.setU32(off + 4, KIND_MESSAGE);
-    this.write = (this.write + size) >>> 0;
-    return true;
+  /** Throws RangeError unless `n` is a payload size a record can hold. */
+  checkReservation(n: number): void {
+    if (!(n >= 0 && n <= this.maxPayload && Number.isInteger(n))) {
+      throw new RangeError(`reservation of ${n} bytes must be an integer in [0, ${this.maxPayload}]`);
+    }
   }
 
   /**
-   * Copies one message of at most maxPayload bytes into the ring as a MESSAGE record.
-   * Returns false (nothing written) when there is no space. Not visible until publish().
+   * Copies `src` (at most maxPayload bytes; CANCEL: none) into the ring as one record of
+   * `kind`. Returns false (nothing written) when there is no space. Not visible until
+   * publish().
    */
-  tryWrite(src: Uint8Array): boolean {
+  tryWrite(src: Uint8Array, kind: number = KIND_MESSAGE): boolean {
     this.checkIdle();
-    if (src.length > this.maxPayload) throw new RangeError(`message of ${src.length} bytes exceeds maxPayload ${this.maxPayload}; use beginLarge()`);
-    if (this.owesCancel && !this.flushCancel()) return false;
-    return this.putMessage(src);
+    const n = src.length;
+    if (n > this.maxPayload) throw new RangeError(`record of ${n} bytes exceeds maxPayload ${this.maxPayload}`);
+    const size = 8 + ((n + 7) & ~7);
+    const off = this.claim(size);
+    if (off < 0) return false;
+    if (n > 0) this.data.set(src, off + 8);
+    this.setU32(off, n);
+    this.setU32(off + 4, kind);
+    this.write = (this.write + size) >>> 0;
+    return true;
   }
 
   /**
@@ -424,7 +387,6 @@ export class RingWriter extends RingEnd {
    */
   tryWriteMany(list: ArrayLike<Uint8Array>, from: number, to: number): number {
     this.checkIdle();
-    if (this.owesCancel && !this.flushCancel()) return 0;
     const data = this.data;
     const u32 = this.u32;
     const cap = this.capacity;
@@ -453,35 +415,33 @@ export class RingWriter extends RingEnd {
       }
       this.write = w >>> 0;
       if (i === to) break;
-      // The next record needs more than is known free before the end: putMessage reloads
+      // The next record needs more than is known free before the end: tryWrite reloads
       // the consumer's index and pads to the ring's start if the tail is too short.
-      if (!this.putMessage(list[i]!)) break;
+      if (!this.tryWrite(list[i]!)) break;
       i++;
     }
     return i - from;
   }
 
   /**
-   * Reserves room for a MESSAGE of up to `n` (<= maxPayload) bytes and returns the offset
-   * in `data` where its payload goes, or -1 when there is no space. Allocation-free.
-   * Fill data[offset .. offset + n) then commit(nActual) or abort().
+   * Reserves room for a record of `kind` with up to `n` (<= maxPayload) payload bytes and
+   * returns the offset in `data` where its payload goes, or -1 when there is no space.
+   * Allocation-free. Fill data[offset .. offset + n) then commit(nActual) or abort().
    */
-  reserveOffset(n: number): number {
+  reserveOffset(n: number, kind: number = KIND_MESSAGE): number {
     this.checkIdle();
-    if (!(n >= 0 && n <= this.maxPayload && Number.isInteger(n))) {
-      throw new RangeError(`reservation of ${n} bytes must be an integer in [0, ${this.maxPayload}]`);
-    }
-    if (this.owesCancel && !this.flushCancel()) return -1;
+    this.checkReservation(n);
     const off = this.claim(8 + ((n + 7) & ~7));
     if (off < 0) return -1;
     this.resOff = off;
     this.resLen = n;
+    this.resKind = kind;
     return off + 8;
   }
 
   /** Like reserveOffset but returns a view of the n payload bytes (allocates the view), or null. */
-  reserve(n: number): Uint8Array | null {
-    const p = this.reserveOffset(n);
+  reserve(n: number, kind: number = KIND_MESSAGE): Uint8Array | null {
+    const p = this.reserveOffset(n, kind);
     return p < 0 ? null : this.data.subarray(p, p + n);
   }
 
@@ -494,7 +454,7 @@ export class RingWriter extends RingEnd {
     }
     this.throwIfFailed();
     this.setU32(off, nActual);
-    this.setU32(off + 4, KIND_MESSAGE);
+    this.setU32(off + 4, this.resKind);
     this.write = (this.write + 8 + ((nActual + 7) & ~7)) >>> 0;
     this.resOff = -1;
   }
@@ -502,75 +462,6 @@ export class RingWriter extends RingEnd {
   /** Drops the open reservation (a PAD it may have needed stays: it is a valid record). */
   abort(): void {
     this.resOff = -1;
-  }
-
-  /** Starts writing a message of any size (0 .. 2^32 - 1) incrementally; see continueLarge(). */
-  beginLarge(src: Uint8Array): void {
-    this.checkIdle();
-    if (src.length > MAX_MESSAGE_LIMIT) throw new RangeError(`message of ${src.length} bytes exceeds 2^32 - 1`);
-    this.large = src;
-    this.largeSent = 0;
-  }
-
-  /**
-   * Writes as many records of the message started by beginLarge() as fit. Returns true
-   * when the whole message is written (then publish()), false when out of space (publish(),
-   * wait for space, call again). A message of at most maxPayload bytes goes as one MESSAGE.
-   */
-  continueLarge(): boolean {
-    this.throwIfFailed();
-    const src = this.large;
-    if (src === null) return true;
-    if (this.owesCancel && !this.flushCancel()) return false;
-    const total = src.length;
-    const mp = this.maxPayload;
-    if (this.largeSent === 0) {
-      if (total <= mp) {
-        if (!this.putMessage(src)) return false;
-        this.large = null;
-        return true;
-      }
-      // FIRST: {length = mp, FIRST}, total_length, 0, then mp - 8 bytes (< total).
-      const off = this.claim(8 + mp); // mp + 8 = capacity / 4, a multiple of 8
-      if (off < 0) return false;
-      const chunk = mp - 8;
-      this.setU32(off + 8, total);
-      this.setU32(off + 12, 0);
-      this.data.set(src.subarray(0, chunk), off + 16);
-      this.setU32(off, mp);
-      this.setU32(off + 4, KIND_FIRST);
-      this.write = (this.write + 8 + mp) >>> 0;
-      this.largeSent = chunk; // mp - 8 >= 1008: from now on largeSent > 0 means FIRST is written
-    }
-    for (;;) {
-      const sent = this.largeSent;
-      const rem = total - sent; // >= 1: FIRST never carries everything
-      const chunk = rem < mp ? rem : mp;
-      const size = 8 + ((chunk + 7) & ~7);
-      const off = this.claim(size);
-      if (off < 0) return false;
-      this.data.set(src.subarray(sent, sent + chunk), off + 8);
-      this.setU32(off, chunk);
-      this.setU32(off + 4, chunk === rem ? KIND_LAST : KIND_MIDDLE);
-      this.write = (this.write + size) >>> 0;
-      this.largeSent = sent + chunk;
-      if (chunk === rem) {
-        this.large = null;
-        return true;
-      }
-    }
-  }
-
-  /**
-   * Abandons the message started by beginLarge(). If its FIRST record was already written,
-   * a CANCEL record is owed: written now if there is space, else before the next record.
-   */
-  cancelLarge(): void {
-    if (this.large === null) return;
-    if (this.largeSent > 0) this.owesCancel = true;
-    this.large = null;
-    this.largeSent = 0;
-    if (this.owesCancel && this.failedError === null) this.flushCancel();
   }
 
   /**
@@ -604,15 +495,12 @@ export class RingWriter extends RingEnd {
 /**
  * Consumer end of a ring.
  *
- * poll() delivers whole messages. A MESSAGE record is delivered as a Uint8Array view INTO
- * THE RING: it is valid only during the handler call (the bytes are released to the
- * producer when poll returns); copy it (`slice()`) to keep it. A fragmented message is
- * reassembled into an owned Uint8Array, which the handler may keep.
- * Views are over shared memory: in Chromium, TextDecoder rejects them; decode a copy.
+ * peek() returns the kind of the next record (PADs skipped), checked against C1-C7, with
+ * its payload at data[payloadOffset .. payloadOffset + payloadLength); consume() steps past
+ * it; release() hands everything consumed back to the producer with one store. A payload
+ * stays readable until it is released. Messages over records (C8-C10, reassembly) are
+ * FrameReader's.
  */
-const KEEP_WHOLE = 64 * 1024 * 1024;
-const EMPTY = new Uint8Array(0);
-
 export class RingReader extends RingEnd {
   /** Private read index (everything consumed). */
   private read: number;
@@ -620,45 +508,16 @@ export class RingReader extends RingEnd {
   private released: number;
   /** Cached write_index of the producer (reloaded only when the ring looks empty). */
   private cachedWrite: number;
-  readonly maxMessage: number;
-  /** Reassembly buffer of the fragmented message in progress, or null. */
-  /** Reassembly buffer (null outside a fragmented message); grows towards asmTotal. */
-  private asm: Uint8Array | null = null;
-  private asmLen = 0;
-  private asmTotal = 0;
-
-  /**
-   * The reassembly buffer with room for `need` (<= asmTotal) bytes. Messages up to 64 MiB
-   * get their whole size at once; larger ones grow by doubling as fragments arrive, so a
-   * hostile FIRST announcing 4 GiB costs memory only in proportion to the bytes really
-   * sent (as the C++ Endpoint::grow_assembly).
-   */
-  private growAssembly(need: number): Uint8Array {
-    const old = this.asm;
-    if (old !== null && need <= old.length) return old;
-    const total = this.asmTotal;
-    const size = total <= KEEP_WHOLE ? total : Math.min(total, Math.max(need, 2 * (old?.length ?? 0), KEEP_WHOLE));
-    let buf: Uint8Array;
-    try {
-      buf = new Uint8Array(size);
-    } catch {
-      this.fail(REASON_LOCAL_ERROR, `cannot allocate ${size} bytes for reassembly`);
-    }
-    if (old !== null && this.asmLen > 0) buf.set(old.subarray(0, this.asmLen), 0);
-    this.asm = buf;
-    return buf;
-  }
-  private polling = false;
-  /** Set by poll(): true when its release found the producer parked (ring its doorbell). */
+  /** Ring bytes of the record peek() returned (0: none). */
+  private current = 0;
+  /** The payload of the record peek() returned: its offset in `data` and its length. */
+  payloadOffset = 0;
+  payloadLength = 0;
+  /** Set by release(): true when it found the producer parked (ring its doorbell). */
   peerNeedsWake = false;
 
-  constructor(ctrl: Int32Array, words: RingWords, data: Uint8Array, capacity: number, options: ReaderOptions = {}) {
+  constructor(ctrl: Int32Array, words: RingWords, data: Uint8Array, capacity: number, options: RingOptions = {}) {
     super(ctrl, words, data, capacity, options);
-    const mm = options.maxMessage ?? MAX_MESSAGE_LIMIT;
-    if (!Number.isInteger(mm) || mm < 0 || mm > MAX_MESSAGE_LIMIT) {
-      throw new RangeError(`maxMessage ${mm} must be an integer in [0, 2^32 - 1]`);
-    }
-    this.maxMessage = mm;
     // Own index read once at attach (normally 0); private from then on (rule 4.3). Only we
     // write it, so this load synchronizes with nobody.
     const r = Atomics.load(ctrl, words.readIndex) >>> 0;
@@ -695,11 +554,6 @@ export class RingReader extends RingEnd {
     return this.read === this.cachedWrite;
   }
 
-  /** True while a fragmented message is being reassembled. */
-  get inMessage(): boolean {
-    return this.asm !== null;
-  }
-
   /**
    * Reloads write_index even if the cache is not exhausted (after a peer-state load, or
    * when re-checking before parking). Returns the unconsumed bytes. Throws ProtocolError.
@@ -714,158 +568,88 @@ export class RingReader extends RingEnd {
     // SYNC: ring-publish (partner: producer's Atomics.store of write_index in
     // RingWriter.publish). Loaded once into `w`; only `w` is used afterwards.
     const w = Atomics.load(this.ctrl, this.words.writeIndex) >>> 0;
-    if ((w & 7) !== 0) this.fail(REASON_INDEX_MISALIGNED, `write_index ${w} is not a multiple of 8`);
+    if ((w & 7) !== 0) this.fail(REASON_INDEX_MISALIGNED, `write_index ${w} is not a multiple of 8`); // C1
     const avail = (w - read) >>> 0;
     if (avail > this.capacity) {
-      this.fail(REASON_INDEX_OUT_OF_RANGE, `write_index ${w} is more than ${this.capacity} ahead of read ${read}`);
+      this.fail(REASON_INDEX_OUT_OF_RANGE, `write_index ${w} is more than ${this.capacity} ahead of read ${read}`); // C2
     }
     if (avail < ((this.cachedWrite - read) >>> 0)) {
-      this.fail(REASON_INDEX_REGRESSED, `write_index moved back from ${this.cachedWrite} to ${w}`);
+      this.fail(REASON_INDEX_REGRESSED, `write_index moved back from ${this.cachedWrite} to ${w}`); // C3
     }
     this.cachedWrite = w;
     return w;
   }
 
-  /**
-   * Consumes records and delivers whole messages to `handler`, until the ring is empty
-   * (write_index reloaded once each time the cache runs out) or `maxMessages` messages
-   * were delivered or `maxBytes` ring bytes consumed. Then releases everything consumed
-   * with ONE store of read_index. Returns the number of messages delivered.
-   * If the handler throws, the messages delivered so far (including that one) count as
-   * consumed, are released, and the exception propagates.
-   * Throws ProtocolError (after reporting it through onFailure) on a protocol violation.
-   */
-  poll(handler: MessageHandler, maxMessages = Infinity, maxBytes = Infinity): number {
-    return this.pollRecords(handler, null, maxMessages, maxBytes);
-  }
-
-  /** poll() handing each message to `handler` in place (InPlaceHandler): no view per message. */
-  pollInPlace(handler: InPlaceHandler, maxMessages = Infinity, maxBytes = Infinity): number {
-    return this.pollRecords(null, handler, maxMessages, maxBytes);
-  }
-
-  /** The loop of poll() and pollInPlace(): exactly one of `viewHandler`, `inPlace` is set. */
-  private pollRecords(viewHandler: MessageHandler | null, inPlace: InPlaceHandler | null, maxMessages: number, maxBytes: number): number {
+  /** Starts a batch of reads: throws if the ring failed; clears peerNeedsWake. */
+  startBatch(): void {
     this.throwIfFailed();
-    if (this.polling) throw new Error('RingReader.poll is not reentrant');
-    this.polling = true;
     this.peerNeedsWake = false;
-    let delivered = 0;
-    try {
-      const cap = this.capacity;
-      const mask = this.mask;
-      const mp = this.maxPayload;
-      const data = this.data;
-      // A view per message made with the constructor: subarray() costs about twice as much.
-      const buffer = data.buffer;
-      const base = data.byteOffset;
-      let consumed = 0;
-      let read = this.read;
-      let w = this.cachedWrite;
-      while (delivered < maxMessages && consumed < maxBytes) {
-        let avail = (w - read) >>> 0;
-        if (avail === 0) {
-          this.read = read;
-          w = this.loadWrite();
-          avail = (w - read) >>> 0;
-          if (avail === 0) break;
-        }
-        // avail >= 8 (both indices are multiples of 8), so the header lies below w;
-        // off is 8-aligned and <= capacity - 8, so the header lies inside the ring.
-        const off = read & mask;
-        const len = this.getU32(off); // read once
-        const kind = this.getU32(off + 4); // read once; bits 8-31 must be zero
-        if (kind < KIND_MESSAGE || kind > KIND_CANCEL) {
-          this.read = read;
-          this.fail(REASON_RECORD_KIND_INVALID, `kind word 0x${kind.toString(16)} at offset ${off}`);
-        }
-        if (kind === KIND_PAD) {
-          // C7 first: a PAD's length is fully determined by its position.
-          if (len !== cap - off - 8) this.fail(REASON_PAD_INVALID, `PAD length ${len} at offset ${off}, expected ${cap - off - 8}`);
-          if (cap - off > avail) this.fail(REASON_RECORD_BEYOND_INDEX, `PAD at offset ${off} extends past write_index`);
-          read = (read + cap - off) >>> 0;
-          consumed += cap - off;
-          continue;
-        }
-        // C5 (before any arithmetic on len, so len is small afterwards).
-        if (kind === KIND_CANCEL ? len !== 0 : len > mp) {
-          this.fail(REASON_RECORD_LENGTH_INVALID, `${kindName(kind)} length ${len} (max ${kind === KIND_CANCEL ? 0 : mp})`);
-        }
-        const size = 8 + ((len + 7) & ~7);
-        if (size > avail) this.fail(REASON_RECORD_BEYOND_INDEX, `record of ${size} bytes at offset ${off}, only ${avail} published`);
-        if (off + size > cap) this.fail(REASON_RECORD_CROSSES_END, `record of ${size} bytes at offset ${off} crosses the end`);
-        const p = off + 8;
-        if (kind === KIND_MESSAGE) {
-          if (this.asm !== null) this.fail(REASON_FRAGMENT_SEQUENCE, 'MESSAGE inside a fragmented message');
-          read = (read + size) >>> 0;
-          consumed += size;
-          delivered++;
-          this.read = read; // counted as consumed even if the handler throws
-          if (inPlace !== null) inPlace(data, p, len);
-          else viewHandler!(new Uint8Array(buffer, base + p, len));
-        } else if (kind === KIND_FIRST) {
-          if (this.asm !== null) this.fail(REASON_FRAGMENT_SEQUENCE, 'FIRST inside a fragmented message');
-          // 8 prefix bytes and a chunk of at least one byte (docs/protocol.md 3.2, C9).
-          if (len <= 8) this.fail(REASON_FRAGMENT_LENGTH, `FIRST length ${len} leaves no chunk after the 8-byte prefix`);
-          const total = this.getU32(p); // read once
-          const zero = this.getU32(p + 4);
-          if (zero !== 0) this.fail(REASON_FRAGMENT_LENGTH, `FIRST zero word is ${zero}`);
-          const chunk = len - 8;
-          if (chunk > total) this.fail(REASON_FRAGMENT_LENGTH, `FIRST chunk ${chunk} > total_length ${total}`);
-          // C10 after every C9 check: the first failing check in table order names the reason (7.2).
-          if (total > this.maxMessage) this.fail(REASON_MESSAGE_TOO_LARGE, `total_length ${total} > maxMessage ${this.maxMessage}`);
-          this.asm = EMPTY;
-          this.asmTotal = total;
-          this.asmLen = 0;
-          const buf = this.growAssembly(chunk);
-          buf.set(data.subarray(p + 8, p + 8 + chunk), 0);
-          this.asmLen = chunk;
-          read = (read + size) >>> 0;
-          consumed += size;
-        } else if (kind === KIND_MIDDLE || kind === KIND_LAST) {
-          if (this.asm === null) this.fail(REASON_FRAGMENT_SEQUENCE, `${kindName(kind)} outside a fragmented message`);
-          if (len === 0) this.fail(REASON_FRAGMENT_LENGTH, `empty ${kindName(kind)}`);
-          const at = this.asmLen;
-          const room = this.asmTotal - at;
-          // A MIDDLE leaves at least one byte for the LAST; the LAST completes exactly.
-          if (kind === KIND_MIDDLE ? len >= room : len !== room) {
-            this.fail(REASON_FRAGMENT_LENGTH, `${kindName(kind)} of ${len} bytes with ${room} of ${this.asmTotal} missing`);
-          }
-          const buf = this.growAssembly(at + len);
-          buf.set(data.subarray(p, p + len), at);
-          read = (read + size) >>> 0;
-          consumed += size;
-          if (kind === KIND_MIDDLE) {
-            this.asmLen = at + len;
-          } else {
-            this.asm = null;
-            this.asmLen = 0;
-            delivered++;
-            this.read = read;
-            if (inPlace !== null) inPlace(buf, 0, buf.length);
-            else viewHandler!(buf);
-          }
-        } else {
-          // KIND_CANCEL (length already checked to be 0)
-          if (this.asm === null) this.fail(REASON_FRAGMENT_SEQUENCE, 'CANCEL outside a fragmented message');
-          this.asm = null;
-          this.asmLen = 0;
-          read = (read + size) >>> 0;
-          consumed += size;
-        }
-      }
-      this.read = read;
-    } finally {
-      this.polling = false;
-      if (this.failedError === null) this.release();
-    }
-    return delivered;
   }
 
-  /** Stores read_index if it moved (one store per batch) and checks the producer's parked word. */
-  private release(): void {
+  /** The u32 at data offset `off` (4-aligned, inside the ring), read once (FIRST's prefix). */
+  wordAt(off: number): number {
+    return this.getU32(off);
+  }
+
+  /**
+   * The kind of the next record that is not a PAD, checked (C4-C7), or 0 when nothing is
+   * published (write_index is reloaded once the cache runs out). Its payload is at
+   * data[payloadOffset .. payloadOffset + payloadLength). Does not advance: consume() does.
+   * Throws ProtocolError (after reporting it through onFailure) on a violation.
+   */
+  peek(): number {
+    this.throwIfFailed();
+    const cap = this.capacity;
+    for (;;) {
+      const read = this.read;
+      let avail = (this.cachedWrite - read) >>> 0;
+      if (avail === 0) {
+        avail = (this.loadWrite() - read) >>> 0;
+        if (avail === 0) return 0;
+      }
+      // avail >= 8 (both indices are multiples of 8), so the header lies below w;
+      // off is 8-aligned and <= capacity - 8, so the header lies inside the ring.
+      const off = read & this.mask;
+      const len = this.getU32(off); // read once
+      const kind = this.getU32(off + 4); // read once; bits 8-31 must be zero
+      if (kind < KIND_MESSAGE || kind > KIND_CANCEL) {
+        this.fail(REASON_RECORD_KIND_INVALID, `kind word 0x${kind.toString(16)} at offset ${off}`); // C4
+      }
+      if (kind === KIND_PAD) {
+        // C7 first: a PAD's length is fully determined by its position.
+        if (len !== cap - off - 8) this.fail(REASON_PAD_INVALID, `PAD length ${len} at offset ${off}, expected ${cap - off - 8}`);
+        if (cap - off > avail) this.fail(REASON_RECORD_BEYOND_INDEX, `PAD at offset ${off} extends past write_index`); // C6
+        this.read = (read + cap - off) >>> 0;
+        continue;
+      }
+      // C5 (before any arithmetic on len, so len is small afterwards).
+      if (kind === KIND_CANCEL ? len !== 0 : len > this.maxPayload) {
+        this.fail(REASON_RECORD_LENGTH_INVALID, `${kindName(kind)} length ${len} (max ${kind === KIND_CANCEL ? 0 : this.maxPayload})`);
+      }
+      const size = 8 + ((len + 7) & ~7);
+      if (size > avail) this.fail(REASON_RECORD_BEYOND_INDEX, `record of ${size} bytes at offset ${off}, only ${avail} published`); // C6
+      if (off + size > cap) this.fail(REASON_RECORD_CROSSES_END, `record of ${size} bytes at offset ${off} crosses the end`); // C7
+      this.current = size;
+      this.payloadOffset = off + 8;
+      this.payloadLength = len;
+      return kind;
+    }
+  }
+
+  /** Steps past the record the last peek() returned. It stays readable until release(). */
+  consume(): void {
+    this.read = (this.read + this.current) >>> 0;
+    this.current = 0;
+  }
+
+  /**
+   * Stores read_index if it moved (one store per batch) and checks the producer's parked
+   * word: peerNeedsWake (and the doorbell option) say whether to ring it. A failed ring
+   * writes nothing more (7.3).
+   */
+  release(): void {
     const r = this.read;
-    if (r === this.released) return;
+    if (r === this.released || this.failedError !== null) return;
     // SYNC: ring-release (partner: producer's Atomics.load of read_index in
     // RingWriter.reloadRead and the RingWriter constructor). Our plain reads of the
     // released bytes happen-before the producer overwrites them.
@@ -891,7 +675,7 @@ function movedBack(seen: number, ours: number, capacity: number): boolean {
   return (seen & 7) === 0 && back !== 0 && back <= capacity;
 }
 
-/** Name of a record kind for failure messages (poll validated it to be in 1..6). */
-function kindName(kind: number): string {
+/** Name of a record kind for failure messages. */
+export function kindName(kind: number): string {
   return KIND_NAMES[kind] ?? `kind ${kind}`;
 }

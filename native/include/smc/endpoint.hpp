@@ -1,7 +1,7 @@
 // One side of a channel: full duplex over a Region (docs/protocol.md). Adds to the rings
-// what an application needs: blocking with deadlines (spin, yield, park), fragmentation
-// and reassembly of messages of any size up to 2^32-1 bytes, peer-state tracking, close,
-// and the failed state.
+// (ring.hpp) and the framer (framer.hpp: fragmentation, reassembly, CANCEL) what an
+// application needs: blocking with deadlines (spin, yield, park), messages of any size up
+// to 2^32-1 bytes, peer-state tracking, close, and the failed state.
 //
 // Threads: any number of threads may send (they are serialized by a mutex, so the ring
 // still has one producer); exactly one thread at a time may receive. close() may be
@@ -15,6 +15,7 @@
 #include <span>
 #include <utility>
 
+#include "smc/framer.hpp"
 #include "smc/layout.hpp"
 #include "smc/ring.hpp"
 #include "smc/wait.hpp"
@@ -34,7 +35,9 @@ class Doorbell {
 struct EndpointOptions {
   IdleOptions idle;
   uint32_t max_message = UINT32_MAX;  // largest message this side accepts (C10)
-  Doorbell* doorbell = nullptr;       // not owned; nullptr: futex wake (native peer)
+  // Largest reassembly buffer kept for the next fragmented message (FrameReader).
+  uint32_t keep_assembly = FrameReader::kDefaultKeep;
+  Doorbell* doorbell = nullptr;  // not owned; nullptr: futex wake (native peer)
   // The peer is a thread of another process mapping the same memory (an isolated plugin,
   // smc/isolated_plugin.hpp): park and wake with process-shared futexes.
   bool process_shared = false;
@@ -146,6 +149,12 @@ class Endpoint {
   // peer_failed, failed.
   Errc wait_readable(Deadline deadline);
 
+  // Streaming receive (opt-in): fragments of messages larger than one record go to `sink`
+  // as they arrive, without reassembly; whole messages still go to poll's callback. Call
+  // on the receiving thread, between messages; nullptr turns it off. `sink` must outlive
+  // its use. A streamed message counts as received when its last fragment arrives.
+  void set_fragment_sink(FragmentSink* sink) { frame_reader_.set_sink(sink); }
+
   // ---- lifecycle -----------------------------------------------------------------------
 
   // Marks this side closed, wakes the peer if it sleeps, and wakes this side's own blocked
@@ -172,8 +181,6 @@ class Endpoint {
  private:
   Endpoint(Region region, Side side, EndpointOptions options);
   Errc send_locked(std::span<const std::byte> message, Deadline deadline);
-  Errc write_record(RecordKind kind, std::span<const std::byte> prefix,
-                    std::span<const std::byte> body, Deadline deadline);
   Errc wait_writable(uint32_t bytes, Deadline deadline);
   template <class Ready, class State, class AfterPark>
   Errc idle_wait(Ready&& ready, State&& state, AfterPark&& after_park, SharedWord parked,
@@ -183,6 +190,8 @@ class Endpoint {
   void restore_released();   // the receiving thread
   Errc send_counted(std::span<const std::byte> message, Deadline deadline);
   Errc pay_cancel(Deadline deadline);
+  // Waits for room for `bytes` of ring after a write found it full; publishes first.
+  Errc wait_for_room(uint32_t bytes, Deadline deadline);
   Errc reserve_record(uint32_t n, RecordKind kind, Deadline deadline, std::span<std::byte>* out);
   // The zero-copy send of Reservation and Batch, under the send lock: room for one
   // MESSAGE record (after any CANCEL owed), then its commit with the send counters.
@@ -196,10 +205,9 @@ class Endpoint {
   void ring_parked_peer();  // after a state change: each peer role that announced a park
   void wake_sleepers();
   Errc fail_from_reader();
-  enum class Step : uint8_t { more, deliver, failed };
-  Step handle_record(const Record& rec, std::span<const std::byte>* deliver);
-  Step reject(Reason r);
-  bool grow_assembly(uint32_t need);
+  Errc fail_from_framer();
+  // A receive that ended the channel tells a streamed message's sink (FrameReader::end).
+  Errc end_stream(Errc e);
   void bump(std::atomic<uint64_t>& c, uint64_t by = 1) {
     c.store(c.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
   }
@@ -225,7 +233,7 @@ class Endpoint {
   // Sending (guarded by send_mu_).
   alignas(kSlot) std::mutex send_mu_;
   RingWriter writer_;
-  bool cancel_owed_ = false;
+  FrameWriter frame_writer_{&writer_};
   // What write_index holds once the publication in progress is done: stored (under
   // send_mu_) before write_index itself, so the receiving thread can restore an
   // overwritten write_index without the send lock (restore_published).
@@ -235,16 +243,7 @@ class Endpoint {
   // Receiving (the receiving thread only).
   alignas(kSlot) RingReader reader_;
   std::atomic<uint64_t> messages_received_{0}, bytes_received_{0};
-  // Reassembly of a fragmented message. The buffer is kept between messages: a fresh 1 MiB
-  // allocation per message is an mmap, 256 page faults and an munmap, which capped reassembly at ~1
-  // GB/s. Buffers above kKeepAssembly are returned after each message so one huge message does not
-  // pin memory.
-  static constexpr uint32_t kKeepAssembly = 64u << 20;
-  std::unique_ptr<std::byte[]> assembly_;
-  uint32_t assembly_capacity_ = 0;
-  uint32_t assembly_total_ = 0;
-  uint32_t assembly_have_ = 0;
-  bool in_message_ = false;
+  FrameReader frame_reader_{UINT32_MAX};
 
   // Slow-path counters (any thread).
   alignas(kSlot) std::atomic<uint64_t> doorbells_{0}, parks_{0};
@@ -270,8 +269,8 @@ Errc Endpoint::poll(F&& on_message, size_t max_messages, size_t* delivered) {
     }
   } finish{this, &count, &bytes, delivered};
 
-  if (closed()) return Errc::closed;
-  if (failure() != Reason::none) return Errc::failed;
+  if (closed()) return end_stream(Errc::closed);
+  if (failure() != Reason::none) return end_stream(Errc::failed);
   const uint32_t release_every = reader_.capacity() / 4;
   while (count < max_messages) {
     std::optional<Record> rec = reader_.peek();
@@ -280,16 +279,16 @@ Errc Endpoint::poll(F&& on_message, size_t max_messages, size_t* delivered) {
       break;
     }
     std::span<const std::byte> message;
-    const Step step = handle_record(*rec, &message);
-    if (step == Step::failed) return Errc::failed;
-    if (step == Step::deliver) {
+    const FrameReader::Step step = frame_reader_.accept(*rec, &message);
+    if (step == FrameReader::Step::failed) return fail_from_framer();
+    if (step == FrameReader::Step::deliver) {
       ++count;
       bytes += message.size();
       on_message(message);
-      if (rec->kind != RecordKind::message && assembly_capacity_ > kKeepAssembly) {
-        assembly_.reset();
-        assembly_capacity_ = 0;
-      }
+      if (rec->kind != RecordKind::message) frame_reader_.delivered();
+    } else if (step == FrameReader::Step::streamed) {
+      ++count;
+      bytes += frame_reader_.total();
     }
     reader_.consume();
     if (reader_.unreleased() >= release_every) release_and_ring();
@@ -309,7 +308,7 @@ Errc Endpoint::receive(F&& on_message, size_t max_messages, size_t* delivered, D
     e = wait_readable(deadline);
     if (e != Errc::ok) {
       if (delivered) *delivered = 0;
-      return e;
+      return e == Errc::timeout ? e : end_stream(e);
     }
   }
 }
