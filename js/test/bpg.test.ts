@@ -276,14 +276,14 @@ function malformedCases(): MalformedCase[] {
     fn(b);
     return b;
   };
-  cases.push({ name: 'bad magic', bytes: patched((b) => (b[3] = 2)), code: 'bad_magic', messagePart: '0x42504702' });
+  cases.push({ name: 'B1 bad magic', bytes: patched((b) => (b[3] = 2)), code: 'bad_magic', messagePart: '0x42504702' });
   for (let dl = 0; dl < 4; dl++) {
-    cases.push({ name: `data length ${dl}`, bytes: patched((b) => putU32(b, 18, dl)), code: 'data_length_too_small', messagePart: `data length ${dl} is below the minimum 4` });
+    cases.push({ name: `B2 data length ${dl}`, bytes: patched((b) => putU32(b, 18, dl)), code: 'data_length_too_small', messagePart: `data length ${dl} is below the minimum 4` });
   }
-  cases.push({ name: 'string length too large', bytes: patched((b) => putU32(b, 22, 8)), code: 'string_length_too_large', messagePart: 'string length 8 exceeds data length 11 - 4 = 7' });
-  cases.push({ name: 'string length huge', bytes: patched((b) => putU32(b, 22, 0xffffffff)), code: 'string_length_too_large', messagePart: '4294967295' });
-  cases.push({ name: 'tag NUL', bytes: patched((b) => (b[5] = 0)), code: 'invalid_tag', messagePart: '0x00' });
-  cases.push({ name: 'tag non-ASCII', bytes: patched((b) => (b[4] = 0x80)), code: 'invalid_tag', messagePart: 'tag byte 0 is 0x80' });
+  cases.push({ name: 'B5 string length too large', bytes: patched((b) => putU32(b, 22, 8)), code: 'string_length_too_large', messagePart: 'string length 8 exceeds data length 11 - 4 = 7' });
+  cases.push({ name: 'B5 string length huge', bytes: patched((b) => putU32(b, 22, 0xffffffff)), code: 'string_length_too_large', messagePart: '4294967295' });
+  cases.push({ name: 'B6 tag NUL', bytes: patched((b) => (b[5] = 0)), code: 'invalid_tag', messagePart: '0x00' });
+  cases.push({ name: 'B6 tag non-ASCII', bytes: patched((b) => (b[4] = 0x80)), code: 'invalid_tag', messagePart: 'tag byte 0 is 0x80' });
   const badUtf8: [string, number[]][] = [
     ['overlong', [0xc0, 0xaf]],
     ['surrogate', [0xed, 0xa0, 0x80]],
@@ -295,12 +295,12 @@ function malformedCases(): MalformedCase[] {
   for (const [name, meta] of badUtf8) {
     const b = make('TX', true, 1, 2, 'x'.repeat(meta.length));
     b.set(meta, BPG_HEADER_SIZE);
-    cases.push({ name, bytes: b, code: 'invalid_metadata_utf8', messagePart: 'not well-formed UTF-8' });
+    cases.push({ name: `B7 ${name}`, bytes: b, code: 'invalid_metadata_utf8', messagePart: 'not well-formed UTF-8' });
   }
   return cases;
 }
 
-test('decodeOne reports each malformed case with its own code', () => {
+test('decodeOne reports each malformed case (B1, B2, B5-B7) with its own code', () => {
   for (const c of malformedCases()) {
     assert.throws(
       () => decodeOne(c.bytes),
@@ -310,7 +310,7 @@ test('decodeOne reports each malformed case with its own code', () => {
   }
 });
 
-test('the stream decoder reports each malformed case and recovers', () => {
+test('the stream decoder reports each malformed case (B1, B2, B5-B7) and recovers', () => {
   const next = make('AK', true, 77, 78, 'after', new Uint8Array([4]));
   for (const c of malformedCases()) {
     for (const bytewise of [false, true]) {
@@ -365,7 +365,7 @@ test('trailing garbage is counted before any magic appears', () => {
 
 // ---- oversize -------------------------------------------------------------------------------
 
-test('an oversize packet is rejected after its header and skipped without buffering', () => {
+test('B4: an oversize packet is rejected after its header and skipped without buffering', () => {
   const d = new BpgDecoder({ maxPacketSize: 1024 });
   const stream = concat(make('IM', true, 1, 1, '{}', new Uint8Array(100_000).fill(7)), make('TX', true, 1, 2, 'ok'));
   const c: Collected = { groups: [], errors: [] };
@@ -384,7 +384,7 @@ test('an oversize packet is rejected after its header and skipped without buffer
   assert.equal(d.stats.packetsRejectedOversize, 1);
 });
 
-test('a huge declared length fails at once with the default maximum', () => {
+test('B4: a huge declared length fails at once with the default maximum', () => {
   const hdr = make('IM', true, 1, 1, '');
   putU32(hdr, 18, 0xfffffff0);
   const d = new BpgDecoder();
@@ -397,7 +397,7 @@ test('a huge declared length fails at once with the default maximum', () => {
 
 // ---- versions -------------------------------------------------------------------------------
 
-test('version above 1 is skipped and counted', () => {
+test('B3: version above 1 is skipped and counted', () => {
   const v2 = make('TX', true, 1, 1, 'future', new Uint8Array([1, 2, 3]));
   v2[8] = 2;
   const v1 = make('TX', true, 1, 2, 'now');
@@ -413,7 +413,7 @@ test('version above 1 is skipped and counted', () => {
   }
 });
 
-test('version 0 is read as 1', () => {
+test('B3: version 0 is read as 1', () => {
   const v0 = make('TX', true, 1, 1, 'old');
   v0[8] = 0;
   assert.equal(decodeOne(v0).packet.version, 1);

@@ -419,34 +419,34 @@ std::vector<MalformedCase> malformed_cases() {
   {
     Bytes b = good;
     b[3] = 0x02;
-    cases.push_back({"bad magic", b, ErrorCode::bad_magic, "0x42504702"});
+    cases.push_back({"B1 bad magic", b, ErrorCode::bad_magic, "0x42504702"});
   }
   for (uint32_t dl = 0; dl < 4; ++dl) {
     Bytes b = good;
     put_be32(b, 18, dl);
-    cases.push_back({"data length " + std::to_string(dl), b, ErrorCode::data_length_too_small,
+    cases.push_back({"B2 data length " + std::to_string(dl), b, ErrorCode::data_length_too_small,
                      "data length " + std::to_string(dl) + " is below the minimum 4"});
   }
   {
     Bytes b = good;
     put_be32(b, 22, 8);  // data length is 4 + 4 + 3 = 11, so at most 7 is allowed
-    cases.push_back({"string length too large", b, ErrorCode::string_length_too_large,
+    cases.push_back({"B5 string length too large", b, ErrorCode::string_length_too_large,
                      "string length 8 exceeds data length 11 - 4 = 7"});
   }
   {
     Bytes b = good;
     put_be32(b, 22, 0xFFFFFFFFu);
-    cases.push_back({"string length huge", b, ErrorCode::string_length_too_large, "4294967295"});
+    cases.push_back({"B5 string length huge", b, ErrorCode::string_length_too_large, "4294967295"});
   }
   {
     Bytes b = good;
     b[5] = 0x00;
-    cases.push_back({"tag with NUL", b, ErrorCode::invalid_tag, "0x00"});
+    cases.push_back({"B6 tag NUL", b, ErrorCode::invalid_tag, "0x00"});
   }
   {
     Bytes b = good;
     b[4] = 0x80;
-    cases.push_back({"tag non-ASCII", b, ErrorCode::invalid_tag, "tag byte 0 is 0x80"});
+    cases.push_back({"B6 tag non-ASCII", b, ErrorCode::invalid_tag, "tag byte 0 is 0x80"});
   }
   const std::pair<const char*, std::string> bad_utf8[] = {
       {"overlong", "\xC0\xAF"},          {"surrogate", "\xED\xA0\x80"},
@@ -456,7 +456,8 @@ std::vector<MalformedCase> malformed_cases() {
   for (const auto& [name, meta] : bad_utf8) {
     Bytes b = make(kTagText, true, 1, 2, std::string(meta.size(), 'x'), {});
     std::memcpy(b.data() + kHeaderSize, meta.data(), meta.size());
-    cases.push_back({name, b, ErrorCode::invalid_metadata_utf8, "not well-formed UTF-8"});
+    cases.push_back(
+        {std::string("B7 ") + name, b, ErrorCode::invalid_metadata_utf8, "not well-formed UTF-8"});
   }
   return cases;
 }
@@ -540,7 +541,7 @@ TEST(BpgResync, TrailingGarbageIsCountedBeforeAMagicAppears) {
 
 // ---- oversize ---------------------------------------------------------------------------
 
-TEST(BpgOversize, RejectedAfterTheHeaderAndSkippedWithoutBuffering) {
+TEST(BpgB4PacketSize, RejectedAfterTheHeaderAndSkippedWithoutBuffering) {
   DecoderOptions opts;
   opts.max_packet_size = 1024;
   Decoder d(opts);
@@ -565,7 +566,7 @@ TEST(BpgOversize, RejectedAfterTheHeaderAndSkippedWithoutBuffering) {
   EXPECT_EQ(d.stats().packets_rejected_oversize, 1u);
 }
 
-TEST(BpgOversize, HugeDeclaredLengthFailsImmediatelyWithDefaultMax) {
+TEST(BpgB4PacketSize, HugeDeclaredLengthFailsImmediatelyWithDefaultMax) {
   Decoder d;
   Bytes hdr = make(kTagImage, true, 1, 1, "");
   put_be32(hdr, 18, 0xFFFFFFF0u);
@@ -578,7 +579,7 @@ TEST(BpgOversize, HugeDeclaredLengthFailsImmediatelyWithDefaultMax) {
 
 // ---- versions ---------------------------------------------------------------------------
 
-TEST(BpgVersion, AboveOneIsSkippedAndCounted) {
+TEST(BpgB3Version, AboveOneIsSkippedAndCounted) {
   Bytes v2 = make(kTagText, true, 1, 1, "future", {1, 2, 3});
   v2[8] = 2;
   const Bytes v1 = make(kTagText, true, 1, 2, "now");
@@ -600,7 +601,7 @@ TEST(BpgVersion, AboveOneIsSkippedAndCounted) {
   }
 }
 
-TEST(BpgVersion, ZeroIsReadAsOne) {
+TEST(BpgB3Version, ZeroIsReadAsOne) {
   Bytes v0 = make(kTagText, true, 1, 1, "old");
   v0[8] = 0;
   auto r = decode_one(v0);

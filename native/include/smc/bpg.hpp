@@ -1,6 +1,7 @@
 // BPG: the framed packet codec carried over the channel (docs/bpg.md).
 //
-// Byte-compatible with js/src/bpg.ts; both are checked against test-vectors/bpg.json.
+// Byte-compatible with js/src/bpg.ts; both are checked against test-vectors/bpg.json. The
+// implementation: native/src/bpg/ (one file per job, named as the TypeScript modules).
 // Malformed input never throws: every entry point reports a Status / Result.
 #pragma once
 
