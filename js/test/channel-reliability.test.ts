@@ -97,7 +97,12 @@ test('JS state word forged to closed while the ring is full: the send that finds
   assert.equal(seen.errors.length, 1);
   assert.ok(seen.errors[0] instanceof ChannelClosedError && seen.errors[0].code === 'peer_closed');
   assert.match(seen.errors[0].message, /state word as 0x2 \(closed\), which this side never wrote/);
-  assert.match(seen.errors[0].message, /queued message\(s\) were not sent|bytes this side had written were never read/);
+  // Whether data was stranded depends on the interleaving: the native side drains what JS
+  // published before it leaves (docs/protocol.md 6), and JS may pump its queue into the
+  // space that frees first. What it says must add up: peer-end.test.ts checks the clauses.
+  for (const m of seen.errors[0].message.matchAll(/(\d+) (?:bytes this side had written were never read|queued message\(s\) were not sent)/g)) {
+    assert.ok(Number(m[1]) > 0, `a stranded-data clause names a positive count: ${seen.errors[0].message}`);
+  }
 });
 
 test('native state word forged to failed while JS only sends: JS ends with peer_failed at its next publish', async (t) => {
