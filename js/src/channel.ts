@@ -18,7 +18,7 @@ import { sendBlocking } from './blocking-send';
 import { PARK_TIMEOUT_MS } from './drain-loop';
 import { ChannelError } from './errors';
 import { TypedEmitter } from './emitter';
-import { checkCapacity, checkNumber, describe, validateOptions, type ChannelOptions, type WakeMode } from './options';
+import { checkCapacity, checkNumber, describe, splitDeprecatedNative, validateOptions, type ChannelConstructorOptions, type WakeMode } from './options';
 import { loadPlugin, unloadPlugin } from './plugin-control';
 import { Endpoint } from './protocol/endpoint';
 import { initRegion, regionSize, type Region } from './protocol/layout';
@@ -27,10 +27,11 @@ import type { Reservation } from './reservation';
 import { BackstopTimer } from './scheduler';
 import { checkMessageSize, toBatch, toBytes, type SendData } from './send-data';
 import { statsSnapshot, type ChannelStats } from './stats';
+import type { DeprecatedNativeOptions } from './native';
 import type { PeerStats, PeerTransport } from './transport';
 import { WeakCore, failChannel, onDoorbell, onParkTimeout, startPollTimer, wakePeer } from './weak-callbacks';
 
-export type { ChannelOptions, WakeMode } from './options';
+export type { ChannelConstructorOptions, ChannelOptions, WakeMode } from './options';
 export type { PeerStats } from './transport';
 export type { InPlaceCallback, MessageCallback } from './channel-core';
 export type { Reservation } from './reservation';
@@ -50,10 +51,12 @@ interface Events {
   close: [];
 }
 
-let defaultTransportFactory: ((o: ChannelOptions) => PeerTransport) | null = null;
-/** Set by the package entry point (index.ts) to the native addon transport. */
-export function setDefaultTransportFactory(f: (o: ChannelOptions) => PeerTransport): void {
-  defaultTransportFactory = f;
+/** The peer of a channel given no transport, made from the deprecated native options it
+ *  was given: the package's Node entry (index.ts) sets the native addon; the browser entry
+ *  has none. */
+let defaultPeer: ((native: DeprecatedNativeOptions) => PeerTransport) | null = null;
+export function setDefaultPeer(make: (native: DeprecatedNativeOptions) => PeerTransport): void {
+  defaultPeer = make;
 }
 
 export class SharedMemoryChannel extends TypedEmitter<Events> {
@@ -63,16 +66,18 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
   private readonly region: Region;
   private readonly core: ChannelCore;
 
-  constructor(r2nSize: number = 1 << 20, n2rSize: number = 1 << 20, options: ChannelOptions = {}) {
+  constructor(r2nSize: number = 1 << 20, n2rSize: number = 1 << 20, options: ChannelConstructorOptions = {}) {
     super();
     checkCapacity('r2nSize (JS -> native ring bytes)', r2nSize);
     checkCapacity('n2rSize (native -> JS ring bytes)', n2rSize);
-    const o = validateOptions(options);
+    const { channel: channelOptions, native } = splitDeprecatedNative(options);
+    const o = validateOptions(channelOptions);
     this.wakeMode = o.wakeMode;
 
     this.buffer = new SharedArrayBuffer(regionSize(r2nSize, n2rSize));
     this.region = initRegion(this.buffer, r2nSize, n2rSize);
-    const transport = o.transport ?? (defaultTransportFactory ? defaultTransportFactory({ ...options, wakeMode: o.wakeMode }) : null);
+    // Given a transport, the deprecated native options are ignored, as they always were.
+    const transport = o.transport ?? defaultPeer?.(native);
     if (!transport) {
       throw new ChannelError('unsupported', 'no transport: pass options.transport (the default, the native addon, exists only in Node and Electron: import the package entry, not the browser one)');
     }
@@ -88,7 +93,7 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
     const settings = { wakeMode: o.wakeMode, drainBudgetMs: o.drainBudgetMs, highWaterMark: o.highWaterMark };
     this.core = new ChannelCore(this.region, endpoint, transport, settings, this.eventSink(), reach, backstop);
     target.set(this.core);
-    transport.start({ buffer: this.buffer, doorbell: onDoorbell(target) });
+    transport.start({ buffer: this.buffer, doorbell: onDoorbell(target), wakeMode: o.wakeMode, maxMessage: o.maxMessage });
     this.core.updateActivity();
     if (this.wakeMode === 'poll') this.core.drainLoop.setPollTimer(startPollTimer(target, o.pollIntervalMs));
   }

@@ -4,39 +4,109 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { localBuildDir, packageRoot, PACKAGE_NAME, REBUILD_COMMAND, selectPrebuild } from './prebuilds';
 import { ChannelError } from './errors';
+import { checkNumber, describe } from './options';
 import { PluginFailureError } from './plugin-failure';
 import type { PeerStats, PeerTransport, TransportStartOptions } from './transport';
 import { VERSION } from './protocol/layout';
 
-/** Options of the native side, passed to the addon. */
+/** The built-in native handlers. The core's make_handler (native/src/handlers.cpp) is what
+ *  knows and checks them: an unknown name is refused there, naming the allowed ones. */
+export type NativeHandler = 'echo' | 'sink' | 'source' | 'plugin';
+
+/** The native side's settings: the options of AddonTransport. */
 export interface NativeHandlerOptions {
   /** 'echo' (default) replies with the same bytes; 'sink' counts and drops; 'source'
-   *  streams `sourceCount` messages of `sourceSize` bytes. */
-  handler?: 'echo' | 'sink' | 'source' | 'plugin';
-  /** Handler 'plugin': the plugin to load at once (docs/plugins.md); none: an empty slot
-   *  for loadPlugin(). */
+   *  streams `sourceCount` messages of `sourceSize` bytes; 'plugin' runs a native plugin
+   *  (`plugin`; without it the slot starts empty, for loadPlugin()). */
+  handler?: NativeHandler;
+  /** Path of a native plugin to run (docs/plugins.md; pluginPath('echo') gives the built
+   *  examples). Implies handler 'plugin'. A load failure throws an Error naming the path. */
+  plugin?: string;
+  /** The plugin's configuration, passed to its create() as JSON. Default {}. */
+  config?: unknown;
+  /** The same as `plugin` and `config` (a JSON text), in the addon's own terms. */
   pluginPath?: string;
-  /** Handler 'plugin': its configuration as a JSON text (default "{}"). */
   pluginConfig?: string;
-  /** Handler 'plugin': run plugins in a child process, the executable at pluginHostPath
-   *  (docs/plugins.md, "Isolated plugins"). */
+  /** Handler 'plugin': run plugins in a child process (Linux): a crash, hang or ring
+   *  corruption fails the channel with a PluginFailureError instead of killing the app
+   *  (docs/plugins.md, "Isolated plugins"). Default false. */
   isolate?: boolean;
+  /** With isolate: the smc_plugin_host executable. Default: pluginHostPath(). */
   pluginHostPath?: string;
-  /** With isolate: no progress for this long fails the channel (plugin_unresponsive). */
+  /** With isolate: a plugin callback, or a message waiting for the plugin, this long
+   *  without progress fails the channel with plugin_unresponsive (10 .. 3600000 ms; also
+   *  the limit on loading). Default 5000. */
   isolateTimeoutMs?: number;
+  /** Handler 'source': messages to stream and their size (default 0 and 64). */
   sourceCount?: number;
   sourceSize?: number;
   /** Handler 'sink': how each message is folded into the checksum: 'fnv1a' (default) or
    *  'sum32' (sum mod 2^32 of its little-endian u32 words, last one zero-padded; reads
    *  every byte at memory speed, for throughput benchmarks). */
   checksum?: 'fnv1a' | 'sum32';
-  /** Native thread spins instead of parking (wake mode 'spin'). */
+  /** Native thread spins instead of parking. Default: the channel's wakeMode is 'spin'. */
   spin?: boolean;
   spinIterations?: number;
   yieldIterations?: number;
   /** Upper bound on a parked native thread's sleep before it re-checks the JS side. */
   parkTimeoutMs?: number;
+  /** Largest message the native side accepts. Default: the channel's maxMessage. */
   maxMessage?: number;
+}
+
+/** The native side's settings accepted as channel options too, the form of earlier
+ *  versions: the channel hands them to the AddonTransport it creates when it is given no
+ *  transport. Each is deprecated: pass it to an AddonTransport instead. */
+export interface DeprecatedNativeOptions {
+  /** @deprecated Use `transport: new AddonTransport({ handler })`. */
+  handler?: NativeHandler;
+  /** @deprecated Use `transport: new AddonTransport({ plugin })`. */
+  plugin?: string;
+  /** @deprecated Use `transport: new AddonTransport({ plugin, config })`. */
+  config?: unknown;
+  /** @deprecated Use `transport: new AddonTransport({ plugin, isolate })`. */
+  isolate?: boolean;
+  /** @deprecated Use `transport: new AddonTransport({ plugin, isolate, isolateTimeoutMs })`. */
+  isolateTimeoutMs?: number;
+  /** @deprecated Use `transport: new AddonTransport({ handler: 'source', sourceCount })`. */
+  sourceCount?: number;
+  /** @deprecated Use `transport: new AddonTransport({ handler: 'source', sourceSize })`. */
+  sourceSize?: number;
+}
+
+/**
+ * The options the addon gets (native/addon/addon.cpp): `plugin` and `config` in its terms,
+ * the plugin host found for `isolate`. Checks what only JS can (a config JSON cannot
+ * express, isolate without a plugin); the addon checks types and ranges, the core the
+ * handler's name.
+ */
+function addonOptions(o: NativeHandlerOptions): Record<string, unknown> {
+  if (typeof o !== 'object' || o === null) throw new TypeError(`AddonTransport options must be an object, not ${describe(o)}`);
+  const { plugin, config, ...rest } = o;
+  const out: Record<string, unknown> = { ...rest };
+  if (o.isolate !== undefined && typeof o.isolate !== 'boolean') throw new TypeError(`options.isolate must be a boolean, not ${describe(o.isolate)}`);
+  if (o.isolateTimeoutMs !== undefined) checkNumber('isolateTimeoutMs', o.isolateTimeoutMs, 10, 3600000, true);
+  if (plugin !== undefined) {
+    if (o.pluginPath !== undefined) throw new TypeError('options.plugin and options.pluginPath name the same thing: pass one of them');
+    out.handler = 'plugin';
+    out.pluginPath = plugin;
+  }
+  if (config !== undefined) {
+    if (o.pluginConfig !== undefined) throw new TypeError('options.config and options.pluginConfig name the same thing: pass one of them');
+    let json: unknown;
+    try {
+      json = JSON.stringify(config);
+    } catch (e) {
+      throw new TypeError(`options.config must be JSON-serializable (the plugin gets it as JSON): ${(e as Error).message}`);
+    }
+    if (typeof json !== 'string') throw new TypeError(`options.config must be JSON-serializable (the plugin gets it as JSON), not ${describe(config)}`);
+    out.pluginConfig = json;
+  }
+  if ((o.isolate === true || o.isolateTimeoutMs !== undefined) && out.handler !== 'plugin') {
+    throw new TypeError(`options.${o.isolate === true ? 'isolate' : 'isolateTimeoutMs'} needs a plugin: pass options.plugin (or handler 'plugin' for a later loadPlugin())`);
+  }
+  if (o.isolate === true && o.pluginHostPath === undefined) out.pluginHostPath = pluginHostPath();
+  return out;
 }
 
 interface NativeChannelHandle {
@@ -102,9 +172,14 @@ export class AddonTransport implements PeerTransport {
   private handle: NativeChannelHandle | null = null;
   /** The native handle's finalizer stops the thread when the channel is dropped. */
   readonly finalizable = true;
-  constructor(private readonly options: NativeHandlerOptions = {}) {}
+  private readonly options: Record<string, unknown>;
+  /** Throws TypeError / RangeError for options JS can check (see NativeHandlerOptions);
+   *  the addon checks the rest when the channel starts it. */
+  constructor(options: NativeHandlerOptions = {}) {
+    this.options = addonOptions(options);
+  }
 
-  start({ buffer, doorbell }: TransportStartOptions): void {
+  start({ buffer, doorbell, wakeMode, maxMessage }: TransportStartOptions): void {
     const addon = loadAddon();
     if (addon.protocolVersion !== VERSION) {
       // An addon of another release (a stale build or prebuild): it would refuse the region.
@@ -113,7 +188,8 @@ export class AddonTransport implements PeerTransport {
         `${PACKAGE_NAME}: the native addon speaks wire protocol version ${String(addon.protocolVersion)}, this library version ${VERSION}: rebuild it with '${REBUILD_COMMAND}'`,
       );
     }
-    this.handle = new addon.NativeChannel(new Uint8Array(buffer), { ...this.options }, doorbell);
+    const channelDefaults = { ...(wakeMode !== undefined ? { spin: wakeMode === 'spin' } : {}), ...(maxMessage !== undefined ? { maxMessage } : {}) };
+    this.handle = new addon.NativeChannel(new Uint8Array(buffer), { ...channelDefaults, ...this.options }, doorbell);
   }
   wake(word: number): void {
     this.handle?.wake(word);

@@ -1,6 +1,7 @@
 // The options of a SharedMemoryChannel and their validation: every bad value is refused
 // at construction with a message naming the option, the value and what is allowed.
 import { MAX_CAPACITY, MIN_CAPACITY } from './protocol/layout';
+import type { DeprecatedNativeOptions } from './native';
 import type { PeerTransport } from './transport';
 
 export type WakeMode = 'doorbell' | 'poll' | 'spin';
@@ -18,31 +19,32 @@ export interface ChannelOptions {
   highWaterMark?: number;
   /** Largest incoming message accepted, bytes. Default 2^32 - 1. */
   maxMessage?: number;
-  /** Native handler (addon transport): 'echo' (default), 'sink', 'source', or 'plugin'
-   *  (a native plugin slot, see `plugin`; without `plugin` it starts empty). */
-  handler?: 'echo' | 'sink' | 'source' | 'plugin';
-  /** Path of a native plugin to run as the peer (docs/plugins.md; pluginPath('echo') gives
-   *  the built examples). Implies handler 'plugin'. */
-  plugin?: string;
-  /** The plugin's configuration, passed to its create() as JSON. Default {}. */
-  config?: unknown;
-  /** Run the plugin in a child process (Linux): a crash, hang or ring corruption fails the
-   *  channel with a PluginFailureError instead of killing the app (docs/plugins.md,
-   *  "Isolated plugins"). Needs `plugin` or handler 'plugin'. Default false. */
-  isolate?: boolean;
-  /** With isolate: a plugin callback, or a message waiting for the plugin, this long
-   *  without progress fails the channel with plugin_unresponsive (10 .. 3600000 ms; also
-   *  the limit on loading). Default 5000. */
-  isolateTimeoutMs?: number;
-  /** For handler 'source': messages to stream and their size. */
-  sourceCount?: number;
-  sourceSize?: number;
   /** Keep the process alive for the whole time the channel is open, even while it neither
    *  receives nor has sends pending (Node). Default false: a channel keeps the process
    *  alive while it receives or has sends pending, like a Node handle (docs/api.md). */
   keepAlive?: boolean;
-  /** The peer. Default: the in-process native addon (Node / Electron). */
+  /** The peer, and the settings of the peer (a native handler or plugin: an AddonTransport
+   *  with its options). Default: the in-process native addon, echoing (the package's Node
+   *  entry; the browser entry has no default). */
   transport?: PeerTransport;
+}
+
+/** What the constructor accepts: the channel's options, and the deprecated native ones. */
+export type ChannelConstructorOptions = ChannelOptions & DeprecatedNativeOptions;
+
+/** The deprecated native settings (native.ts), accepted as channel options and handed to
+ *  the default peer (the package's Node entry: an AddonTransport). */
+const DEPRECATED_NATIVE_OPTIONS: ReadonlyArray<keyof DeprecatedNativeOptions> = ['handler', 'plugin', 'config', 'isolate', 'isolateTimeoutMs', 'sourceCount', 'sourceSize'];
+
+/** Splits the constructor's options into the channel's own and the deprecated native ones. */
+export function splitDeprecatedNative(options: unknown): { channel: unknown; native: DeprecatedNativeOptions } {
+  if (typeof options !== 'object' || options === null) return { channel: options, native: {} }; // validateOptions says why
+  const channel: Record<string, unknown> = {};
+  const native: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(options)) {
+    ((DEPRECATED_NATIVE_OPTIONS as readonly string[]).includes(key) ? native : channel)[key] = value;
+  }
+  return { channel, native };
 }
 
 const KNOWN_OPTIONS: ReadonlyArray<keyof ChannelOptions> = [
@@ -51,13 +53,6 @@ const KNOWN_OPTIONS: ReadonlyArray<keyof ChannelOptions> = [
   'drainBudgetMs',
   'highWaterMark',
   'maxMessage',
-  'handler',
-  'plugin',
-  'config',
-  'isolate',
-  'isolateTimeoutMs',
-  'sourceCount',
-  'sourceSize',
   'keepAlive',
   'transport',
 ];
@@ -109,7 +104,7 @@ export interface ValidOptions {
   transport: PeerTransport | undefined;
 }
 
-/** Checks every option the JS side knows (the addon checks handler / source options). */
+/** Checks every option of the channel (a transport checks its own, e.g. AddonTransport's). */
 export function validateOptions(options: unknown): ValidOptions {
   if (typeof options !== 'object' || options === null) throw new TypeError(`options must be an object, not ${describe(options)}`);
   const o = options as ChannelOptions;
@@ -123,20 +118,6 @@ export function validateOptions(options: unknown): ValidOptions {
     throw new RangeError(`wakeMode must be 'doorbell', 'poll' or 'spin', not ${describe(mode)}`);
   }
   if (o.keepAlive !== undefined && typeof o.keepAlive !== 'boolean') throw new TypeError(`options.keepAlive must be a boolean, not ${describe(o.keepAlive)}`);
-  if (o.isolate !== undefined && typeof o.isolate !== 'boolean') throw new TypeError(`options.isolate must be a boolean, not ${describe(o.isolate)}`);
-  if (o.isolateTimeoutMs !== undefined) checkNumber('isolateTimeoutMs', o.isolateTimeoutMs, 10, 3600000, true);
-  if ((o.isolate === true || o.isolateTimeoutMs !== undefined) && o.plugin === undefined && o.handler !== 'plugin') {
-    throw new TypeError(`options.${o.isolate === true ? 'isolate' : 'isolateTimeoutMs'} needs a plugin: pass options.plugin (or handler 'plugin' for a later loadPlugin())`);
-  }
-  if (o.config !== undefined) {
-    let json: unknown;
-    try {
-      json = JSON.stringify(o.config);
-    } catch (e) {
-      throw new TypeError(`options.config must be JSON-serializable (the plugin gets it as JSON): ${(e as Error).message}`);
-    }
-    if (typeof json !== 'string') throw new TypeError(`options.config must be JSON-serializable (the plugin gets it as JSON), not ${describe(o.config)}`);
-  }
   return {
     wakeMode: mode,
     pollIntervalMs: checkNumber('pollIntervalMs', o.pollIntervalMs ?? 4, 1, 60000, false),

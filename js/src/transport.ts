@@ -8,12 +8,17 @@
 //     script; wakes are Atomics.notify, doorbells arrive as Atomics.waitAsync.
 
 import type { ChannelError } from './errors';
+import type { WakeMode } from './options';
 
 export interface TransportStartOptions {
   /** The region: the whole SharedArrayBuffer, initialized by the channel. */
   buffer: SharedArrayBuffer;
   /** Called on this thread's event loop when the peer rang (it saw us parked). */
   doorbell: () => void;
+  /** The channel's wake mode and incoming-message limit, for a peer that adopts them
+   *  (the addon's native thread spins in 'spin' and refuses larger messages too). */
+  wakeMode?: WakeMode;
+  maxMessage?: number;
 }
 
 export interface PeerTransport {
