@@ -91,12 +91,6 @@ export interface RingOptions {
    * ProtocolError is thrown. The Endpoint uses it to enter the failed state (7.3).
    */
   onFailure?: (err: ProtocolError) => void;
-  /**
-   * Called after a publication/release when the peer's parked word was set (5.2): the
-   * caller must ring the peer's doorbell. The same answer is also returned by
-   * RingWriter.publish() and left in RingReader.peerNeedsWake.
-   */
-  doorbell?: () => void;
 }
 
 /** Receives one message. The view may point INTO the ring: valid only during the call. */
@@ -129,7 +123,6 @@ abstract class RingEnd {
   protected readonly u32: Uint32Array | null;
   protected readonly dv: DataView;
   protected readonly onFailure: ((err: ProtocolError) => void) | null;
-  protected readonly doorbell: (() => void) | null;
   /** null while healthy, else the error (with its section 7.2 reason) this ring failed with. */
   protected failedError: ProtocolError | null = null;
 
@@ -144,7 +137,6 @@ abstract class RingEnd {
     this.dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
     this.u32 = PLATFORM_LITTLE_ENDIAN ? new Uint32Array(data.buffer, data.byteOffset, capacity >>> 2) : null;
     this.onFailure = options.onFailure ?? null;
-    this.doorbell = options.doorbell ?? null;
   }
 
   /** The reason number this ring failed with, or 0. */
@@ -264,8 +256,8 @@ export class RingWriter extends RingEnd {
 
   /**
    * Stores the last published write_index again if the shared word was moved back
-   * (something overwrote it: see Endpoint.restoreOwnIndices). True if it did; the
-   * consumer's doorbell (option `doorbell`) was then rung if it is parked.
+   * (something overwrote it: see Endpoint.restoreOwnIndices). True if it did (the caller
+   * wakes the consumer if it is parked).
    */
   restorePublished(): boolean {
     if (this.failedError !== null) return false;
@@ -273,8 +265,6 @@ export class RingWriter extends RingEnd {
     // SYNC: ring-publish (partner: consumer's Atomics.load of write_index in
     // RingReader.loadWrite): the records below `published` were written before.
     Atomics.store(this.ctrl, this.words.writeIndex, this.published | 0);
-    // SYNC: park-announce (partner: consumer's Atomics.store(consumer_parked, 1)).
-    if (Atomics.load(this.ctrl, this.words.consumerParked) !== 0 && this.doorbell !== null) this.doorbell();
     return true;
   }
 
@@ -467,7 +457,7 @@ export class RingWriter extends RingEnd {
   /**
    * Publishes every record written so far with ONE store of write_index (batching), then
    * checks whether the consumer is parked. Returns true when the caller must ring the
-   * consumer's doorbell (the `doorbell` option, if given, has then been called too).
+   * consumer's doorbell.
    */
   publish(): boolean {
     this.throwIfFailed();
@@ -481,11 +471,7 @@ export class RingWriter extends RingEnd {
     // SYNC: park-announce (partner: consumer's Atomics.store(consumer_parked, 1) in
     // Endpoint.park, via parkConsumer). Store-then-load, both seq_cst (Dekker, section
     // 5.2): either we see parked = 1 here, or the parking consumer sees our new write_index.
-    if (Atomics.load(this.ctrl, this.words.consumerParked) !== 0) {
-      if (this.doorbell !== null) this.doorbell();
-      return true;
-    }
-    return false;
+    return Atomics.load(this.ctrl, this.words.consumerParked) !== 0;
   }
 }
 
@@ -540,7 +526,6 @@ export class RingReader extends RingEnd {
     // RingWriter.reloadRead): our reads of the bytes below `released` are done.
     Atomics.store(this.ctrl, this.words.readIndex, this.released | 0);
     this.peerNeedsWake = Atomics.load(this.ctrl, this.words.producerParked) !== 0;
-    if (this.peerNeedsWake && this.doorbell !== null) this.doorbell();
     return true;
   }
 
@@ -644,7 +629,7 @@ export class RingReader extends RingEnd {
 
   /**
    * Stores read_index if it moved (one store per batch) and checks the producer's parked
-   * word: peerNeedsWake (and the doorbell option) say whether to ring it. A failed ring
+   * word: peerNeedsWake says whether to ring it. A failed ring
    * writes nothing more (7.3).
    */
   release(): void {
@@ -657,10 +642,7 @@ export class RingReader extends RingEnd {
     this.released = r;
     // SYNC: park-announce (partner: producer's Atomics.store(producer_parked, 1) in
     // Endpoint.park, via parkProducer). Store-then-load, both seq_cst (section 5.2).
-    if (Atomics.load(this.ctrl, this.words.producerParked) !== 0) {
-      this.peerNeedsWake = true;
-      if (this.doorbell !== null) this.doorbell();
-    }
+    if (Atomics.load(this.ctrl, this.words.producerParked) !== 0) this.peerNeedsWake = true;
   }
 }
 
