@@ -220,21 +220,21 @@ class RingReader {
       // The local copies below are all that is used from here on (C4-C7).
       const uint32_t length = detail::load_relaxed(w_.data + offset);
       const uint32_t kind_word = detail::load_relaxed(w_.data + offset + 4);
-      if (kind_word < 1 || kind_word > 6) return fail(Reason::record_kind_invalid);  // C4
+      if (kind_word < 1 || kind_word > 6) return reject(Reason::record_kind_invalid);  // C4
       const auto kind = static_cast<RecordKind>(kind_word);
       const uint32_t to_end = w_.capacity - offset;
       if (kind == RecordKind::pad) {
-        if (length != to_end - kRecordHeader) return fail(Reason::pad_invalid);  // C7
-        if (to_end > avail) return fail(Reason::record_beyond_index);            // C6
+        if (length != to_end - kRecordHeader) return reject(Reason::pad_invalid);  // C7
+        if (to_end > avail) return reject(Reason::record_beyond_index);            // C6
         read_ += to_end;
         continue;
       }
       if (kind == RecordKind::cancel ? length != 0 : length > max_payload(w_.capacity)) {
-        return fail(Reason::record_length_invalid);  // C5
+        return reject(Reason::record_length_invalid);  // C5
       }
       const uint32_t size = kRecordHeader + align8(length);
-      if (size > avail) return fail(Reason::record_beyond_index);  // C6
-      if (size > to_end) return fail(Reason::record_crosses_end);  // C7
+      if (size > avail) return reject(Reason::record_beyond_index);  // C6
+      if (size > to_end) return reject(Reason::record_crosses_end);  // C7
       current_size_ = size;
       return Record{kind, {w_.data + offset + kRecordHeader, length}};
     }
@@ -273,13 +273,15 @@ class RingReader {
     return fresh;
   }
 
-  void fail_with(Reason r) {
+  // Latches a failure found elsewhere (e.g. by the framer); the first reason stays.
+  void fail(Reason r) {
     if (failure_ == Reason::none) failure_ = r;
   }
 
  private:
-  std::nullopt_t fail(Reason r) {
-    fail_with(r);
+  // fail() for peek(): latches the reason and returns "no record".
+  std::nullopt_t reject(Reason r) {
+    fail(r);
     return std::nullopt;
   }
 
