@@ -456,6 +456,9 @@ export class Endpoint {
   restoreOwnIndices(): boolean {
     if (this._state !== 'attached') return false;
     const wrote = this.writer.restorePublished();
+    // SYNC: park-announce (partner: the consumer's Atomics.store(consumer_parked, 1) in its
+    // parkConsumer, before its re-check): after restorePublished's store of write_index,
+    // either it sees the restored index or we see it parked and wake it.
     if (wrote && Atomics.load(this.ctrl, this.outWords.consumerParked) !== 0) this.wakeRole(this.outWords.consumerWakeSeq);
     const released = this.reader.restoreReleased();
     if (released && this.reader.peerNeedsWake) this.wakeRole(this.inWords.producerWakeSeq);
