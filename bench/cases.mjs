@@ -90,12 +90,20 @@ function sum32(u8) {
 // of the default fnv1a (byte-serial, ~1 GB/s, which would measure fnv1a, not the channel).
 // sendMany: the same batches and pacing, each batch one sendMany() call (written back to
 // back, published at once) instead of one send() per message.
-async function chanJ2N({ size, n, reps, direct = false, ring, sendMany = false }) {
+// stream: the sink takes messages larger than a record fragment by fragment (the native
+// streaming receive) instead of reassembled. async: sendAsync, each awaited (the JS queue
+// holds the message when the ring is full; a fragmented one is written from the caller's
+// bytes as space appears).
+async function chanJ2N({ size, n, reps, direct = false, ring, sendMany = false, async: viaAsync = false, stream = false }) {
   const cap = ring ?? ringFor(size);
   const rec = 8 + ((size + 7) & ~7);
   const batch = Math.max(1, Math.min(1024, Math.floor(cap / 4 / rec)));
-  return sinkRuns({ size, n, reps, ring: cap }, async (ch, msg, count) => {
+  return sinkRuns({ size, n, reps, ring: cap, stream }, async (ch, msg, count) => {
     let waits = 0;
+    if (viaAsync) {
+      for (let i = 0; i < count; i++) await ch.sendAsync(msg);
+      return { waits };
+    }
     if (sendMany) {
       const full = new Array(batch).fill(msg);
       for (let i = 0; i < count; ) {
@@ -133,13 +141,13 @@ async function chanJ2N({ size, n, reps, direct = false, ring, sendMany = false }
 
 // Runs `send(ch, msg, count)` into a fresh 'sink' channel per run, times it until the sink
 // has counted every message, then verifies the sink's byte count and checksum.
-async function sinkRuns({ size, n, reps, ring }, send) {
+async function sinkRuns({ size, n, reps, ring, stream = false }, send) {
   const { SharedMemoryChannel, AddonTransport } = channelLib();
-  const msg = payload(size);
+  const msg = size > 1 << 24 ? bigPayload(size) : payload(size);
   const msgSum = sum32(msg);
   return floodRuns({ n, reps }, async (count) => {
     const ch = new SharedMemoryChannel(ring, 1 << 16, {
-      transport: new AddonTransport({ handler: 'sink', checksum: 'sum32' }), keepAlive: true,
+      transport: new AddonTransport({ handler: 'sink', checksum: 'sum32', stream }), keepAlive: true,
     });
     const t0 = hr();
     const extra = await send(ch, msg, count);
@@ -619,7 +627,10 @@ async function chanN2JRead8({ size, n, reps, inPlace = false }) {
 // native -> JS as chanN2J (fresh channel per run, timed from its creation to the n-th
 // message, the same ring), but the consumer reads EVERY byte (a u32 sum per message,
 // checked against the source's pattern): a receiver, not only the native writer.
-async function chanN2JRead({ size, n, reps, ring }) {
+// stream: messages larger than a record come fragment by fragment (the streaming receive,
+// startReceiving's `stream` option) and the consumer sums each fragment as it arrives
+// (fragments start at multiples of 4 bytes, so the sums add up to the message's).
+async function chanN2JRead({ size, n, reps, ring, stream = false }) {
   const { SharedMemoryChannel } = channelLib();
   return floodRuns({ n, reps }, async (count) => {
     let got = 0, acc = 0, done;
@@ -628,10 +639,15 @@ async function chanN2JRead({ size, n, reps, ring }) {
     const ch = new SharedMemoryChannel(1 << 16, ring ?? ringFor(size), {
       handler: 'source', sourceCount: count, sourceSize: size, keepAlive: true,
     });
-    ch.startReceiving((m) => {
+    const whole = (m) => {
       acc = (acc + sum32View(m)) | 0;
       if (++got === count) done();
-    });
+    };
+    const fragment = (b, offset, total) => {
+      acc = (acc + sum32View(b)) | 0;
+      if (offset + b.length === total && ++got === count) done();
+    };
+    ch.startReceiving(whole, stream ? { stream: { fragment } } : {});
     await finished;
     const s = sec(t0);
     ch.cleanup();
@@ -640,6 +656,21 @@ async function chanN2JRead({ size, n, reps, ring }) {
     if (acc >>> 0 !== want >>> 0) throw new Error(`native->JS ${size} B: the consumer's sum ${acc >>> 0} is not the source's ${want >>> 0}`);
     return { msgs_per_s: count / s, bytes_per_s: (count * size) / s };
   });
+}
+
+// Creating a channel with `ring`-byte rings (both directions), with and without
+// prefault: the median time of the constructor alone (ms), on fresh buffers each time.
+async function chanCreate({ ring, reps, prefault }) {
+  const { SharedMemoryChannel, AddonTransport } = channelLib();
+  const out = [];
+  for (let rep = 0; rep <= reps; rep++) {
+    const t0 = hr();
+    const ch = new SharedMemoryChannel(ring, ring, { prefault, transport: new AddonTransport({ handler: 'sink' }) });
+    const ms = sec(t0) * 1e3;
+    ch.cleanup();
+    if (rep > 0) out.push({ ms });
+  }
+  return out;
 }
 
 // The read-every-byte consumer's own speed: the same u32 sum (sum32View) over a `size`-byte
@@ -731,7 +762,7 @@ export const cases = {
   chanJ2N, chanN2J, chanRttSpin, chanRttDoorbell, chanClose, chanIdle,
   tsfnFlood, mutexQueue, pmFlood, pmRtt, tsfnRtt,
   sabSet, handover, memcpy, rawSpin, timerCost, peerRing, chanRttBreakdown,
-  chanScale, chanFootprint, chanN2JRead, chanN2JRead8, jsSum, firstTouch,
+  chanScale, chanFootprint, chanN2JRead, chanN2JRead8, jsSum, firstTouch, chanCreate,
 };
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

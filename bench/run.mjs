@@ -5,7 +5,7 @@
 // child process of its own (bench/cases.mjs), one after another; every figure is the
 // median of several runs; targets are ratios measured in this one run.
 //
-//   node bench/run.mjs [--quick] [--json] [--out=bench-results] [--scaling] [--no-build]
+//   node bench/run.mjs [--quick] [--json] [--out=bench-results] [--scaling] [--no-build] [--only=WORD,...]
 //
 // --scaling: afterwards, the size and ring-size sweep of bench/scaling.mjs (several
 // minutes more; its table on stdout, scaling-*.svg and scaling.json beside bench.svg).
@@ -73,6 +73,23 @@ const plan = [
   ['channel JS->native 256 MiB (sendDirect, 8 MiB ring)', 'chanJ2N', { size: 256 * MiB, n: quick ? 1 : 4, reps: R, direct: true, ring: 8 * MiB }, (r) => ({ 'channel.js_to_native.256MiB.bytes_per_s': [med(r, 'bytes_per_s'), 'B/s'] })],
   ['channel native->JS 256 MiB (8 MiB ring)', 'chanN2J', { size: 256 * MiB, n: quick ? 1 : 4, reps: R }, (r) => ({ 'channel.native_to_js.256MiB.bytes_per_s': [med(r, 'bytes_per_s'), 'B/s'] })],
   ['channel native->JS 256 MiB, JS reads every byte', 'chanN2JRead', { size: 256 * MiB, n: quick ? 1 : 4, reps: R }, (r) => ({ 'channel.native_to_js.256MiB.read_all.bytes_per_s': [med(r, 'bytes_per_s'), 'B/s'] })],
+  // Issue #14 item 7: 512 MiB, the streaming receive in both directions (no reassembly),
+  // sendAsync (no copy into the JS queue for a fragmented message) through the same 8 MiB
+  // ring and through a 1 MiB ring (256 KiB fragments: the per-fragment wake), and what
+  // populating the rings at creation costs.
+  ['channel JS->native 512 MiB (sendDirect, 8 MiB ring)', 'chanJ2N', { size: 512 * MiB, n: quick ? 1 : 2, reps: R, direct: true, ring: 8 * MiB }, (r) => ({ 'channel.js_to_native.512MiB.bytes_per_s': [med(r, 'bytes_per_s'), 'B/s'] })],
+  ['channel native->JS 512 MiB, JS reads every byte', 'chanN2JRead', { size: 512 * MiB, n: quick ? 1 : 2, reps: R }, (r) => ({ 'channel.native_to_js.512MiB.read_all.bytes_per_s': [med(r, 'bytes_per_s'), 'B/s'] })],
+  ['channel JS->native 256 MiB, native streaming sink', 'chanJ2N', { size: 256 * MiB, n: quick ? 1 : 4, reps: R, direct: true, stream: true, ring: 8 * MiB }, (r) => ({ 'channel.js_to_native.256MiB.stream.bytes_per_s': [med(r, 'bytes_per_s'), 'B/s'] })],
+  ['channel JS->native 512 MiB, native streaming sink', 'chanJ2N', { size: 512 * MiB, n: quick ? 1 : 2, reps: R, direct: true, stream: true, ring: 8 * MiB }, (r) => ({ 'channel.js_to_native.512MiB.stream.bytes_per_s': [med(r, 'bytes_per_s'), 'B/s'] })],
+  ['channel native->JS 256 MiB, JS streaming receive reads every byte', 'chanN2JRead', { size: 256 * MiB, n: quick ? 1 : 4, reps: R, stream: true }, (r) => ({ 'channel.native_to_js.256MiB.stream.bytes_per_s': [med(r, 'bytes_per_s'), 'B/s'] })],
+  ['channel native->JS 512 MiB, JS streaming receive reads every byte', 'chanN2JRead', { size: 512 * MiB, n: quick ? 1 : 2, reps: R, stream: true }, (r) => ({ 'channel.native_to_js.512MiB.stream.bytes_per_s': [med(r, 'bytes_per_s'), 'B/s'] })],
+  ['channel JS->native 1 MiB (sendAsync, 8 MiB ring)', 'chanJ2N', { size: MiB, n: 400 * K, reps: R, async: true, ring: 8 * MiB }, (r) => ({ 'channel.js_to_native.1MiB.send_async.bytes_per_s': [med(r, 'bytes_per_s'), 'B/s'] })],
+  ['channel JS->native 256 MiB (sendAsync, 8 MiB ring, streaming sink)', 'chanJ2N', { size: 256 * MiB, n: quick ? 1 : 4, reps: R, async: true, stream: true, ring: 8 * MiB }, (r) => ({ 'channel.js_to_native.256MiB.send_async.stream.bytes_per_s': [med(r, 'bytes_per_s'), 'B/s'] })],
+  ['channel JS->native 1 MiB (sendAsync, 1 MiB ring: 256 KiB fragments)', 'chanJ2N', { size: MiB, n: 400 * K, reps: R, async: true, ring: MiB }, (r) => ({ 'channel.js_to_native.1MiB.send_async.ring1MiB.bytes_per_s': [med(r, 'bytes_per_s'), 'B/s'] })],
+  ['channel JS->native 256 MiB (sendAsync, 1 MiB ring, streaming sink)', 'chanJ2N', { size: 256 * MiB, n: quick ? 1 : 2, reps: R, async: true, stream: true, ring: MiB }, (r) => ({ 'channel.js_to_native.256MiB.send_async.ring1MiB.stream.bytes_per_s': [med(r, 'bytes_per_s'), 'B/s'] })],
+  ['channel creation, 8 MiB rings', 'chanCreate', { ring: 8 * MiB, reps: R, prefault: false }, (r) => ({ 'channel.create.8MiB.ms': [med(r, 'ms'), 'ms'] })],
+  ['channel creation, 8 MiB rings, prefault', 'chanCreate', { ring: 8 * MiB, reps: R, prefault: true }, (r) => ({ 'channel.create.8MiB.prefault.ms': [med(r, 'ms'), 'ms'] })],
+  ['channel creation, 512 MiB rings, prefault', 'chanCreate', { ring: 512 * MiB, reps: quick ? 1 : 3, prefault: true }, (r) => ({ 'channel.create.512MiB.prefault.ms': [med(r, 'ms'), 'ms'] })],
   ['channel spin round trip', 'chanRttSpin', { iters: 20_000 * K, reps: R }, (r) => ({
     'channel.rtt.spin.p50_ns': [med(r, 'p50_ns'), 'ns'], 'channel.rtt.spin.p99_ns': [med(r, 'p99_ns'), 'ns'] })],
   // Issue #14 item 4: where the spin round trip's time goes, every piece in one process
@@ -122,6 +139,15 @@ const ratios = [
   ['native->JS 1 MiB, every byte read vs one byte read', 'channel.native_to_js.1MiB.read_all.bytes_per_s', 'channel.native_to_js.1MiB.bytes_per_s', null, '(info)'],
   ['JS->native 256 MiB vs 1 MiB (same ring)', 'channel.js_to_native.256MiB.bytes_per_s', 'channel.js_to_native.1MiB.bytes_per_s', (x) => x >= 0.5, '>= 0.5x'],
   ['native->JS 256 MiB vs 1 MiB (same ring, every byte read)', 'channel.native_to_js.256MiB.read_all.bytes_per_s', 'channel.native_to_js.1MiB.read_all.bytes_per_s', (x) => x >= 0.5, '>= 0.5x'],
+  ['JS->native 512 MiB vs 1 MiB (same ring)', 'channel.js_to_native.512MiB.bytes_per_s', 'channel.js_to_native.1MiB.bytes_per_s', (x) => x >= 0.5, '>= 0.5x'],
+  ['native->JS 512 MiB vs 1 MiB (same ring, every byte read)', 'channel.native_to_js.512MiB.read_all.bytes_per_s', 'channel.native_to_js.1MiB.read_all.bytes_per_s', (x) => x >= 0.5, '>= 0.5x'],
+  ['JS->native 256 MiB streamed vs 1 MiB (same ring)', 'channel.js_to_native.256MiB.stream.bytes_per_s', 'channel.js_to_native.1MiB.bytes_per_s', (x) => x >= 0.5, '>= 0.5x'],
+  ['JS->native 512 MiB streamed vs 1 MiB (same ring)', 'channel.js_to_native.512MiB.stream.bytes_per_s', 'channel.js_to_native.1MiB.bytes_per_s', (x) => x >= 0.5, '>= 0.5x'],
+  ['native->JS 256 MiB streamed vs 1 MiB (same ring, every byte read)', 'channel.native_to_js.256MiB.stream.bytes_per_s', 'channel.native_to_js.1MiB.read_all.bytes_per_s', (x) => x >= 0.5, '>= 0.5x'],
+  ['native->JS 512 MiB streamed vs 1 MiB (same ring, every byte read)', 'channel.native_to_js.512MiB.stream.bytes_per_s', 'channel.native_to_js.1MiB.read_all.bytes_per_s', (x) => x >= 0.5, '>= 0.5x'],
+  ['JS->native 256 MiB sendAsync (streamed) vs 1 MiB sendAsync (same ring)', 'channel.js_to_native.256MiB.send_async.stream.bytes_per_s', 'channel.js_to_native.1MiB.send_async.bytes_per_s', (x) => x >= 0.5, '>= 0.5x'],
+  ['JS->native 1 MiB sendAsync, 1 MiB ring vs 8 MiB ring', 'channel.js_to_native.1MiB.send_async.ring1MiB.bytes_per_s', 'channel.js_to_native.1MiB.send_async.bytes_per_s', null, '(info)'],
+  ['JS->native 256 MiB sendAsync (streamed), 1 MiB ring vs 1 MiB sendAsync, 1 MiB ring', 'channel.js_to_native.256MiB.send_async.ring1MiB.stream.bytes_per_s', 'channel.js_to_native.1MiB.send_async.ring1MiB.bytes_per_s', (x) => x >= 0.5, '>= 0.5x'],
   ['native->JS 256 MiB vs 1 MiB (same ring, one byte read)', 'channel.native_to_js.256MiB.bytes_per_s', 'channel.native_to_js.1MiB.bytes_per_s', null, '(info)'],
   ['spin RTT p50 vs raw spin p50', 'channel.rtt.spin.p50_ns', 'limit.raw_spin.rtt.p50_ns', (x) => x <= 3, '<= 3x'],
   // null denominator: the metric is already a ratio (here the median of per-rep ratios).
@@ -141,8 +167,11 @@ ensureBuilt();
 const metrics = {};
 const raw = {};
 const started = Date.now();
-plan.forEach(([label, name, params, extract], i) => {
-  log(`[${i + 1}/${plan.length}] ${label} ... `);
+// --only=a,b: only the cases whose label contains one of the words (e.g. --only=MiB).
+const only = opt('only', '').split(',').filter(Boolean);
+const chosen = only.length ? plan.filter(([label]) => only.some((w) => label.includes(w))) : plan;
+chosen.forEach(([label, name, params, extract], i) => {
+  log(`[${i + 1}/${chosen.length}] ${label} ... `);
   const t0 = Date.now();
   const r = spawnSync(process.execPath, [path.join(root, 'bench/cases.mjs'), name, JSON.stringify(params)], {
     cwd: root, encoding: 'utf8', timeout: quick ? 30_000 : 180_000, maxBuffer: 1 << 24,

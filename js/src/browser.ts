@@ -4,10 +4,12 @@ export {
   type ChannelOptions,
   type ChannelStats,
   type InPlaceCallback,
+  type FragmentStream,
   type MessageCallback,
   type ReceiveOptions,
   type Reservation,
   type SendData,
+  type StreamEnd,
   type WakeMode,
 } from './channel';
 export { ChannelClosedError, ChannelError, ProtocolError, TimeoutError, type ChannelErrorCode } from './errors';

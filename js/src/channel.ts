@@ -28,6 +28,7 @@ import { BackstopTimer } from './scheduler';
 import { checkMessageSize, toBatch, toBytes, type SendData } from './send-data';
 import { statsSnapshot, type ChannelStats } from './stats';
 import type { DeprecatedNativeOptions } from './native';
+import { checkFragmentStream, streamSink, type FragmentStream } from './stream-receive';
 import type { PeerStats, PeerTransport } from './transport';
 import { WeakCore, failChannel, onDoorbell, onParkTimeout, startPollTimer, wakePeer } from './weak-callbacks';
 
@@ -35,6 +36,7 @@ export type { ChannelConstructorOptions, ChannelOptions, WakeMode } from './opti
 export type { PeerStats } from './transport';
 export type { InPlaceCallback, MessageCallback } from './channel-core';
 export type { Reservation } from './reservation';
+export type { FragmentStream, StreamEnd } from './stream-receive';
 export type { SendData } from './send-data';
 export type { ChannelStats } from './stats';
 export { PARK_TIMEOUT_MS } from './drain-loop';
@@ -42,6 +44,12 @@ export { PARK_TIMEOUT_MS } from './drain-loop';
 export interface ReceiveOptions {
   /** Deliver owned copies instead of views into the ring. Default false. */
   copy?: boolean;
+  /**
+   * Streaming receive: messages larger than one record (n2rSize / 4 - 8 bytes) go to
+   * `stream` fragment by fragment as they arrive, never reassembled; smaller ones still
+   * go to `cb`. Default none (every message reassembled and given to `cb`).
+   */
+  stream?: FragmentStream;
 }
 
 interface Events {
@@ -49,6 +57,11 @@ interface Events {
   drain: [];
   error: [ChannelError];
   close: [];
+}
+
+/** Writes one byte per 4 KiB page of fresh (all-zero) memory, so the OS maps it now. */
+function touchPages(bytes: Uint8Array): void {
+  for (let i = 0; i < bytes.length; i += 4096) bytes[i] = 0;
 }
 
 /** The peer of a channel given no transport, made from the deprecated native options it
@@ -76,6 +89,10 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
 
     this.buffer = new SharedArrayBuffer(regionSize(r2nSize, n2rSize));
     this.region = initRegion(this.buffer, r2nSize, n2rSize);
+    if (o.prefault) {
+      touchPages(this.region.r2nData);
+      touchPages(this.region.n2rData);
+    }
     // Given a transport, the deprecated native options are ignored, as they always were.
     const transport = o.transport ?? defaultPeer?.(native);
     if (!transport) {
@@ -199,9 +216,11 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
     const core = this.core;
     core.assertOpen('startReceiving');
     if (typeof cb !== 'function') throw new TypeError(`startReceiving(cb): cb must be a function, not ${describe(cb)}`);
+    if (options.stream !== undefined) checkFragmentStream(options.stream);
     core.receiver = cb;
     core.inPlaceReceiver = null;
     core.copyMessages = options.copy === true;
+    core.endpoint.frameReader.sink = options.stream === undefined ? null : streamSink(core, options.stream);
     core.updateActivity();
     core.drainLoop.scheduleDrain();
   }
@@ -219,6 +238,7 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
     if (typeof cb !== 'function') throw new TypeError(`startReceivingInPlace(cb): cb must be a function, not ${describe(cb)}`);
     core.inPlaceReceiver = cb;
     core.receiver = null;
+    core.endpoint.frameReader.sink = null;
     core.updateActivity();
     core.drainLoop.scheduleDrain();
   }
@@ -226,6 +246,7 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
   stopReceiving(): void {
     this.core.receiver = null;
     this.core.inPlaceReceiver = null;
+    this.core.endpoint.frameReader.sink = null;
     this.core.updateActivity();
     this.core.drainLoop.receivingStopped();
   }

@@ -44,6 +44,9 @@ export interface NativeHandlerOptions {
    *  'sum32' (sum mod 2^32 of its little-endian u32 words, last one zero-padded; reads
    *  every byte at memory speed, for throughput benchmarks). */
   checksum?: 'fnv1a' | 'sum32';
+  /** Handler 'sink': take messages larger than one record fragment by fragment as they
+   *  arrive (the native streaming receive, smc::FragmentSink) instead of reassembled. */
+  stream?: boolean;
   /** Native thread spins instead of parking. Default: the channel's wakeMode is 'spin'. */
   spin?: boolean;
   spinIterations?: number;

@@ -27,6 +27,10 @@ export interface ChannelOptions {
    *  with its options). Default: the in-process native addon, echoing (the package's Node
    *  entry; the browser entry has no default). */
   transport?: PeerTransport;
+  /** Touch every page of both rings at construction, so no message pays the first touch
+   *  of fresh memory (several microseconds per 4 KiB page on some VMs); construction pays
+   *  it instead (docs/benchmarks.md has the cost). Default false. */
+  prefault?: boolean;
 }
 
 /** What the constructor accepts: the channel's options, and the deprecated native ones. */
@@ -54,6 +58,7 @@ const KNOWN_OPTIONS: ReadonlyArray<keyof ChannelOptions> = [
   'highWaterMark',
   'maxMessage',
   'keepAlive',
+  'prefault',
   'transport',
 ];
 
@@ -101,6 +106,7 @@ export interface ValidOptions {
   highWaterMark: number;
   maxMessage: number;
   keepAlive: boolean;
+  prefault: boolean;
   transport: PeerTransport | undefined;
 }
 
@@ -118,6 +124,7 @@ export function validateOptions(options: unknown): ValidOptions {
     throw new RangeError(`wakeMode must be 'doorbell', 'poll' or 'spin', not ${describe(mode)}`);
   }
   if (o.keepAlive !== undefined && typeof o.keepAlive !== 'boolean') throw new TypeError(`options.keepAlive must be a boolean, not ${describe(o.keepAlive)}`);
+  if (o.prefault !== undefined && typeof o.prefault !== 'boolean') throw new TypeError(`options.prefault must be a boolean, not ${describe(o.prefault)}`);
   return {
     wakeMode: mode,
     pollIntervalMs: checkNumber('pollIntervalMs', o.pollIntervalMs ?? 4, 1, 60000, false),
@@ -125,6 +132,7 @@ export function validateOptions(options: unknown): ValidOptions {
     highWaterMark: checkNumber('highWaterMark', o.highWaterMark ?? 16 * 1024 * 1024, 0, 2 ** 53, true),
     maxMessage: checkNumber('maxMessage', o.maxMessage ?? 2 ** 32 - 1, 0, 2 ** 32 - 1, true),
     keepAlive: o.keepAlive === true,
+    prefault: o.prefault === true,
     transport: o.transport === undefined ? undefined : checkTransport(o.transport),
   };
 }

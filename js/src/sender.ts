@@ -99,7 +99,11 @@ export class Sender {
     return new Promise<void>((resolve, reject) => {
       try {
         if (this.writeNow(bytes)) resolve();
-        else this.enqueue(bytes.slice(), resolve, reject);
+        // A message larger than a record is written from the caller's bytes, fragment by
+        // fragment, and the promise resolves when the last one is in the ring: copying it
+        // into the queue first would cost a fresh buffer as large as the message (its page
+        // faults dominated large sends, docs/benchmarks.md).
+        else this.enqueue(bytes.length > this.core.maxPayload ? bytes : bytes.slice(), resolve, reject);
       } catch (e) {
         this.core.fail(e);
         reject(this.core.closedError('sendAsync')); // a no-op if fail() rejected it as queued

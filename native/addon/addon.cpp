@@ -157,6 +157,7 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
     smc::HandlerSpec spec;
     spec.name = GetString(opts, "handler", "echo");
     spec.checksum = GetString(opts, "checksum", "fnv1a");
+    spec.stream = GetBool(opts, "stream", false);
     spec.source.count = GetU32(opts, "sourceCount", 0);
     spec.source.size = GetU32(opts, "sourceSize", 64);
     spec.isolate = GetBool(opts, "isolate", false);

@@ -89,10 +89,10 @@ FrameReader::Step FrameReader::reject(Reason r) {
 }
 
 void FrameReader::end(StreamEnd why) {
-  const bool streamed = in_message_ && streaming_;
+  FragmentSink* stream = in_message_ ? stream_ : nullptr;
   in_message_ = false;
-  streaming_ = false;
-  if (streamed) sink_->on_abort(why);
+  stream_ = nullptr;
+  if (stream) stream->on_abort(why);
 }
 
 // Makes the reassembly buffer hold at least `need` (<= total_) bytes. A kept buffer large
@@ -145,11 +145,11 @@ FrameReader::Step FrameReader::first(std::span<const std::byte> payload) {
   total_ = total;
   have_ = 0;
   in_message_ = true;
-  streaming_ = sink_ != nullptr;
+  stream_ = sink_;
   const auto bytes = payload.subspan(kFirstPrefix);
-  if (streaming_) {
+  if (stream_) {
     have_ = chunk;
-    sink_->on_fragment(0, total, bytes);
+    stream_->on_fragment(0, total, bytes);
     return Step::more;
   }
   if (!reserve(chunk)) return reject(Reason::local_error);
@@ -167,13 +167,13 @@ FrameReader::Step FrameReader::next(bool last, std::span<const std::byte> payloa
     return reject(Reason::fragment_length);
   }
   const uint32_t at = have_;
-  if (streaming_) {
+  if (FragmentSink* stream = stream_) {
     have_ += len;
     if (last) {
       in_message_ = false;
-      streaming_ = false;
+      stream_ = nullptr;
     }
-    sink_->on_fragment(at, total_, payload);
+    stream->on_fragment(at, total_, payload);
     return last ? Step::streamed : Step::more;
   }
   if (!reserve(at + len)) return reject(Reason::local_error);

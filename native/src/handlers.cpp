@@ -9,8 +9,7 @@
 
 namespace smc {
 
-uint32_t fnv1a(std::span<const std::byte> data) {
-  uint32_t h = 2166136261u;
+uint32_t fnv1a(std::span<const std::byte> data, uint32_t h) {
   for_each_block(data, [&](std::span<const std::byte> block) {
     uint32_t x = h;  // a local: the loop must not re-load h through the byte pointer
     for (std::byte b : block) {
@@ -59,15 +58,28 @@ class EchoHandler final : public Handler {
   }
 };
 
-class SinkHandler final : public Handler {
+class SinkHandler final : public Handler, public FragmentSink {
  public:
-  explicit SinkHandler(std::shared_ptr<SinkTotals> t, SinkChecksum how = SinkChecksum::fnv1a)
-      : totals_(std::move(t)), how_(how) {}
+  explicit SinkHandler(std::shared_ptr<SinkTotals> t, SinkChecksum how = SinkChecksum::fnv1a,
+                       bool stream = false)
+      : totals_(std::move(t)), how_(how), stream_(stream) {}
   void on_message(std::span<const std::byte> message, Endpoint&) override {
     messages_ += 1;
     bytes_ += message.size();
     checksum_ += how_ == SinkChecksum::sum32 ? sum32(message) : fnv1a(message);
   }
+  FragmentSink* fragment_sink() override { return stream_ ? this : nullptr; }
+  // Fragments start at multiples of 4 bytes (max_payload is), so sum32 of the parts adds
+  // up to sum32 of the message; fnv1a carries its state from part to part.
+  void on_fragment(uint32_t offset, uint32_t total, std::span<const std::byte> bytes) override {
+    if (offset == 0) partial_ = how_ == SinkChecksum::sum32 ? 0 : kFnv1aBasis;
+    partial_ = how_ == SinkChecksum::sum32 ? partial_ + sum32(bytes) : fnv1a(bytes, partial_);
+    if (offset + bytes.size() < total) return;
+    messages_ += 1;
+    bytes_ += total;
+    checksum_ += partial_;
+  }
+  void on_abort(StreamEnd) override { partial_ = 0; }
   void on_batch_end(Endpoint&) override {
     // Publish per batch, not per message. `messages` goes last: a reader that sees a count
     // also sees the bytes and checksum of at least those messages.
@@ -80,6 +92,8 @@ class SinkHandler final : public Handler {
  private:
   std::shared_ptr<SinkTotals> totals_;
   SinkChecksum how_;
+  bool stream_;
+  uint32_t partial_ = 0;  // checksum of the streamed message so far
   uint64_t messages_ = 0, bytes_ = 0, checksum_ = 0;
 };
 
@@ -137,8 +151,9 @@ class SourceHandler final : public Handler {
 std::unique_ptr<Handler> make_echo_handler() {
   return std::make_unique<EchoHandler>();
 }
-std::unique_ptr<Handler> make_sink_handler(std::shared_ptr<SinkTotals> totals, SinkChecksum how) {
-  return std::make_unique<SinkHandler>(std::move(totals), how);
+std::unique_ptr<Handler> make_sink_handler(std::shared_ptr<SinkTotals> totals, SinkChecksum how,
+                                           bool stream) {
+  return std::make_unique<SinkHandler>(std::move(totals), how, stream);
 }
 std::unique_ptr<Handler> make_source_handler(SourceConfig cfg, std::shared_ptr<SinkTotals> totals) {
   return std::make_unique<SourceHandler>(cfg, std::move(totals));
@@ -178,7 +193,8 @@ MadeHandler make_handler(const HandlerSpec& spec, std::string* error) {
     }
     made.totals = std::make_shared<SinkTotals>();
     made.handler = make_sink_handler(
-        made.totals, spec.checksum == "sum32" ? SinkChecksum::sum32 : SinkChecksum::fnv1a);
+        made.totals, spec.checksum == "sum32" ? SinkChecksum::sum32 : SinkChecksum::fnv1a,
+        spec.stream);
   } else if (spec.name == "source") {
     made.totals = std::make_shared<SinkTotals>();
     made.handler = make_source_handler(spec.source, made.totals);
@@ -215,6 +231,7 @@ void Responder::stop() {
 
 void Responder::run() {
   handler_->on_start(*ep_);
+  ep_->set_fragment_sink(handler_->fragment_sink());
   Errc e = Errc::ok;
   while (e == Errc::ok) {
     size_t n = 0;

@@ -243,10 +243,13 @@ export class FrameReader {
   /** Reassembly buffer, kept between messages up to `keep` bytes. */
   private buffer: Uint8Array = EMPTY;
   private inMsg = false;
-  private streaming = false;
+  /** The sink the open message goes to (`sink` at its FIRST), or null: reassembled. */
+  private stream: FragmentSink | null = null;
   private have = 0;
   private total = 0;
   private polling = false;
+  /** The channel ended (end() other than for a CANCEL): poll delivers nothing more. */
+  private ended = false;
 
   constructor(ring: RingReader, options: FrameReaderOptions = {}) {
     this.ring = ring;
@@ -274,10 +277,11 @@ export class FrameReader {
 
   /** The channel ended or failed: a streamed message still open is aborted (its sink told). */
   end(why: StreamEnd): void {
-    const streamed = this.inMsg && this.streaming;
+    if (why !== 'cancelled') this.ended = true; // a callback that closed the channel stops its poll
+    const stream = this.inMsg ? this.stream : null;
     this.inMsg = false;
-    this.streaming = false;
-    if (streamed) this.sink?.abort(why);
+    this.stream = null;
+    if (stream !== null) stream.abort(why);
   }
 
   private reject(reason: number, detail: string): never {
@@ -339,7 +343,7 @@ export class FrameReader {
       const buffer = data.buffer;
       const base = data.byteOffset;
       const start = ring.readIndex;
-      while (delivered < maxMessages && ((ring.readIndex - start) >>> 0) < maxBytes) {
+      while (!this.ended && delivered < maxMessages && ((ring.readIndex - start) >>> 0) < maxBytes) {
         const kind = ring.peek();
         if (kind === 0) break;
         const p = ring.payloadOffset;
@@ -384,7 +388,7 @@ export class FrameReader {
     this.have = 0;
     this.inMsg = true;
     const sink = this.sink;
-    this.streaming = sink !== null;
+    this.stream = sink;
     if (sink !== null) {
       this.have = chunk;
       sink.fragment(data.subarray(p + 8, p + len), 0, total);
@@ -406,13 +410,14 @@ export class FrameReader {
       this.reject(REASON_FRAGMENT_LENGTH, `${name} of ${len} bytes with ${room} of ${this.total} missing`); // C9
     }
     this.ring.consume(); // the view stays valid until the release at the end of poll
-    if (this.streaming) {
+    const stream = this.stream;
+    if (stream !== null) {
       this.have = at + len;
       if (last) {
         this.inMsg = false;
-        this.streaming = false;
+        this.stream = null;
       }
-      this.sink!.fragment(data.subarray(p, p + len), at, this.total);
+      stream.fragment(data.subarray(p, p + len), at, this.total);
       return last;
     }
     const buf = this.reserve(at + len);

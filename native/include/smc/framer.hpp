@@ -128,7 +128,7 @@ class FrameReader {
   uint32_t total_ = 0;
   uint32_t have_ = 0;
   bool in_message_ = false;
-  bool streaming_ = false;  // the open message goes to sink_
+  FragmentSink* stream_ = nullptr;  // the sink the open message goes to (sink_ at its FIRST)
   Reason failure_ = Reason::none;
 };
 

@@ -32,6 +32,10 @@ class Handler {
   virtual void on_batch_end(Endpoint& ep) { ep.flush(); }
   // The receive loop ended (close, peer close or failure). Stop own threads here.
   virtual void on_stop(Endpoint& ep) { (void)ep; }
+  // Opt-in streaming receive: a sink that takes messages larger than one record fragment by
+  // fragment as they arrive, without reassembly (framer.hpp); nullptr (the default): they
+  // come reassembled to on_message. Asked once, before the first message.
+  virtual FragmentSink* fragment_sink() { return nullptr; }
 };
 
 // Replies to each message with the same bytes.
@@ -48,8 +52,11 @@ struct SinkTotals {
 // than memory) or sum32, the sum mod 2^32 of the message's little-endian u32 words (last word
 // zero-padded): it still reads every byte, at memory speed, for throughput benchmarks.
 enum class SinkChecksum { fnv1a, sum32 };
+// With `stream`, messages larger than one record are folded in fragment by fragment as
+// they arrive (Handler::fragment_sink) instead of reassembled first; the totals are the same.
 std::unique_ptr<Handler> make_sink_handler(std::shared_ptr<SinkTotals> totals,
-                                           SinkChecksum how = SinkChecksum::fnv1a);
+                                           SinkChecksum how = SinkChecksum::fnv1a,
+                                           bool stream = false);
 
 // Streams `count` messages of `size` bytes as fast as the ring allows, from a thread of its
 // own, writing in place (Reservation) when a message fits one record. Message i starts
@@ -73,6 +80,7 @@ inline constexpr std::array<std::string_view, 2> kSinkChecksumNames = {"fnv1a", 
 struct HandlerSpec {
   std::string name = "echo";       // one of kHandlerNames
   std::string checksum = "fnv1a";  // sink: one of kSinkChecksumNames
+  bool stream = false;             // sink: fragments as they arrive (make_sink_handler)
   SourceConfig source;             // source
   // plugin: an empty slot (load the plugin into it once the endpoint is bound), in this
   // process, or with `isolate` in a child process running `plugin_host_path`
@@ -95,8 +103,10 @@ struct MadeHandler {
 // the allowed ones, e.g. `handler must be 'echo', 'sink', 'source' or 'plugin', not "x"`.
 MadeHandler make_handler(const HandlerSpec& spec, std::string* error);
 
-// fnv1a-32 of a message: the checksum sink and tests agree on.
-uint32_t fnv1a(std::span<const std::byte> data);
+// fnv1a-32 of a message: the checksum sink and tests agree on. `h` continues a hash of
+// the bytes before `data` (fnv1a of a message = fnv1a of its parts in order).
+inline constexpr uint32_t kFnv1aBasis = 2166136261u;
+uint32_t fnv1a(std::span<const std::byte> data, uint32_t h = kFnv1aBasis);
 // Sum mod 2^32 of the little-endian u32 words of a message (last word zero-padded).
 uint32_t sum32(std::span<const std::byte> data);
 
