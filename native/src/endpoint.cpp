@@ -1,3 +1,8 @@
+// Endpoint (smc/endpoint.hpp): attach, peer state, doorbells, the lifecycle (close,
+// failure, waking sleepers), sending (records, fragments through the framer, batches,
+// reservations), the idle strategy and receiving. Over 400 lines because it is one
+// class's methods in the order of the header; splitting Endpoint itself into sender,
+// receiver and lifecycle handles is the open part of issue #12.
 #include "smc/endpoint.hpp"
 
 #include <algorithm>

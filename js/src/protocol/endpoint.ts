@@ -1,7 +1,9 @@
 // One side (R or N) of a channel over an attached region (docs/protocol.md sections 2.2,
 // 5, 6, 7.3). The endpoint owns the writer of its outgoing ring and the reader of its
 // incoming ring (ring.ts) with their framers (framer.ts: fragmentation, reassembly,
-// CANCEL), its own state word, and the parking protocol.
+// CANCEL), its own state word, and the parking protocol. Over 400 lines for the same
+// reason as its C++ twin (native/src/endpoint.cpp): one class, the split into sender,
+// receiver and lifecycle handles being the open part of issue #12.
 //
 // Doorbells: the protocol says WHEN to ring; how depends on the peer (5.3). A sleeper
 // waits on the wake sequence of its role (section 5.2), which the endpoint bumps before it
