@@ -125,6 +125,12 @@ export function hasTypeScript() {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  for (const a of process.argv.slice(2)) {
+    if (!/^--(preset=[\w-]+|no-js|js-only)$/.test(a)) {
+      console.error(`build: unknown argument '${a}'; usage: node scripts/build.mjs [--preset=NAME] [--no-js] [--js-only] (presets: ${Object.keys(presets).join(', ')})`);
+      process.exit(2);
+    }
+  }
   try {
     if (!args['js-only']) configureAndBuild(preset);
     if ((preset === 'release' && !args['no-js']) || args['js-only']) {
