@@ -85,6 +85,7 @@ export class DrainLoop {
       restored = core.endpoint.restoreOwnIndices();
     });
     core.transport.rearmDoorbell?.();
+    if (this.peerStoppedFailed()) return;
     this.drain();
     if (restored || c.messagesReceived + c.messagesSent !== before || core.closed) c.parkTimeoutWakes++;
   }
@@ -156,6 +157,7 @@ export class DrainLoop {
             if (t - this.lastRestore >= PARK_TIMEOUT_MS) {
               this.lastRestore = t;
               if (core.endpoint.restoreOwnIndices()) core.counters.parkTimeoutWakes++;
+              if (this.peerStoppedFailed()) return;
             }
             break;
           }
@@ -183,6 +185,19 @@ export class DrainLoop {
       if (elapsed > core.counters.longestDrainMs) core.counters.longestDrainMs = elapsed;
     }
     if (more) this.scheduleDrain();
+  }
+
+  /**
+   * Once per park timeout: a peer whose thread ended failed although its state word no
+   * longer says so (a hostile write put "attached" back over it) would otherwise leave
+   * this side waiting forever. True if that ended the channel.
+   */
+  private peerStoppedFailed(): boolean {
+    const core = this.core;
+    const reason = core.transport.peerStoppedFailed?.() ?? null;
+    if (reason === null || core.closed) return false;
+    core.peerFailed(reason);
+    return true;
   }
 
   /** Ring full with a queue: ask the peer for a doorbell when it frees space. */

@@ -7,7 +7,7 @@ import { ChannelError } from './errors';
 import { checkNumber, describe } from './options';
 import { PluginFailureError } from './plugin-failure';
 import type { PeerStats, PeerTransport, TransportStartOptions } from './transport';
-import { VERSION } from './protocol/layout';
+import { FAILURE_REASON_NAMES, REASON_LOCAL_ERROR, VERSION } from './protocol/layout';
 
 /** The built-in native handlers. The core's make_handler (native/src/handlers.cpp) is what
  *  knows and checks them: an unknown name is refused there, naming the allowed ones. */
@@ -218,6 +218,12 @@ export class AddonTransport implements PeerTransport {
   }
   stats(): PeerStats {
     return this.handle ? this.handle.stats() : {};
+  }
+  peerStoppedFailed(): number | null {
+    const s = this.handle?.stats();
+    if (!s || s.running !== false || typeof s.failure !== 'string' || s.failure === 'none') return null;
+    const reason = FAILURE_REASON_NAMES.indexOf(s.failure);
+    return reason > 0 ? reason : REASON_LOCAL_ERROR;
   }
   loadPlugin(path: string, configJson: string): void {
     if (!this.handle) throw new Error('loadPlugin(): the native channel is not running');

@@ -105,6 +105,34 @@ test('JS state word forged to closed while the ring is full: the send that finds
   }
 });
 
+for (const wakeMode of ['doorbell', 'spin'] as const) {
+  test(`the native side fails and a hostile write puts "attached" back over its state word (${wakeMode}): JS still ends with peer_failed and the reason`, async (t) => {
+    // Found by the hostile-memory test (seed 1592590355, spin): the native thread had
+    // ended failed, its state word read attached again, and JS waited forever.
+    const ch = open(t, 4096, 4096, { wakeMode });
+    const seen = watch(ch);
+    const got: Uint8Array[] = [];
+    ch.startReceiving((m) => got.push(m.slice()));
+    ch.send(tagged(1, 32));
+    await waitFor(() => got.length === 1, 3000, 'a first echo');
+    const ctrl = new Int32Array(ch.buffer);
+    const t0 = performance.now();
+    // One synchronous turn: JS's own drain cannot run until the erasure is done.
+    Atomics.store(ctrl, W_R_STATE, 0x59); // no such state: the native side fails (S1)
+    while ((Atomics.load(ctrl, W_N_STATE) & 0xff) !== STATE_FAILED) {
+      if (performance.now() - t0 > 3000) throw new Error('the native side never published failed');
+    }
+    Atomics.store(ctrl, W_N_STATE, 1); // attached, as if it never failed
+    Atomics.store(ctrl, W_R_STATE, 1); // and ours back: only the transport knows now
+    await waitFor(() => seen.errors.length > 0, BOUND_MS, "'error' after the erased failure");
+    const err = seen.errors[0]!;
+    assert.ok(err instanceof ChannelClosedError, String(err));
+    assert.equal(err.code, 'peer_failed');
+    assert.match(err.message, /peer_state_invalid/);
+    assert.ok(seen.endedAt - t0 < BOUND_MS, `ended ${(seen.endedAt - t0).toFixed(0)} ms after the erasure (bound ${BOUND_MS} ms)`);
+  });
+}
+
 test('native state word forged to failed while JS only sends: JS ends with peer_failed at its next publish', async (t) => {
   const ch = open(t, 4096, 4096, { handler: 'sink' });
   const seen = watch(ch);
