@@ -85,8 +85,8 @@ export class DrainLoop {
       restored = core.endpoint.restoreOwnIndices();
     });
     core.transport.rearmDoorbell?.();
-    if (this.peerStoppedFailed()) return;
-    this.drain();
+    this.drain(); // delivers what a stopped peer left in the ring before its end is reported
+    this.peerStopped();
     if (restored || c.messagesReceived + c.messagesSent !== before || core.closed) c.parkTimeoutWakes++;
   }
 
@@ -157,7 +157,7 @@ export class DrainLoop {
             if (t - this.lastRestore >= PARK_TIMEOUT_MS) {
               this.lastRestore = t;
               if (core.endpoint.restoreOwnIndices()) core.counters.parkTimeoutWakes++;
-              if (this.peerStoppedFailed()) return;
+              if (this.peerStopped()) return;
             }
             break;
           }
@@ -188,15 +188,18 @@ export class DrainLoop {
   }
 
   /**
-   * Once per park timeout: a peer whose thread ended failed although its state word no
-   * longer says so (a hostile write put "attached" back over it) would otherwise leave
-   * this side waiting forever. True if that ended the channel.
+   * Once per park timeout, with nothing left to deliver: a peer whose thread has ended
+   * although its state word no longer says so (a hostile write put "attached" back over
+   * the "closed" or "failed" it published) would otherwise leave this side waiting
+   * forever. True if that ended the channel.
    */
-  private peerStoppedFailed(): boolean {
+  private peerStopped(): boolean {
     const core = this.core;
-    const reason = core.transport.peerStoppedFailed?.() ?? null;
-    if (reason === null || core.closed) return false;
-    core.peerFailed(reason);
+    if (core.closed) return false;
+    const reason = core.transport.peerStopped?.() ?? null;
+    if (reason === null) return false;
+    if (reason === 0) core.peerClosed();
+    else core.peerFailed(reason);
     return true;
   }
 

@@ -219,9 +219,10 @@ export class AddonTransport implements PeerTransport {
   stats(): PeerStats {
     return this.handle ? this.handle.stats() : {};
   }
-  peerStoppedFailed(): number | null {
+  peerStopped(): number | null {
     const s = this.handle?.stats();
-    if (!s || s.running !== false || typeof s.failure !== 'string' || s.failure === 'none') return null;
+    if (!s || s.running !== false) return null;
+    if (typeof s.failure !== 'string' || s.failure === 'none') return 0;
     const reason = FAILURE_REASON_NAMES.indexOf(s.failure);
     return reason > 0 ? reason : REASON_LOCAL_ERROR;
   }

@@ -57,10 +57,11 @@ export interface PeerTransport {
   /** Once the peer's state word says failed: why, when the transport knows more than the
    *  reason number (an isolated plugin that crashed, hung or corrupted its ring), else null. */
   peerFailure?(): ChannelError | null;
-  /** The peer's failure reason (docs/protocol.md 7.2 numbering) once the transport knows
-   *  its thread ended failed, whatever its state word says now: a hostile write can put
-   *  "attached" back over the "failed" it published. Null while it runs. */
-  peerStoppedFailed?(): number | null;
+  /** Once the transport knows the peer's thread has ended, whatever its state word says
+   *  now (a hostile write can put "attached" back over the "closed" or "failed" it
+   *  published): 0 if it ended without a failure, else its failure reason (docs/protocol.md
+   *  7.2 numbering). Null while it runs. */
+  peerStopped?(): number | null;
 }
 
 /**

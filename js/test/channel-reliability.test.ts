@@ -106,6 +106,26 @@ test('JS state word forged to closed while the ring is full: the send that finds
 });
 
 for (const wakeMode of ['doorbell', 'spin'] as const) {
+  test(`the native side leaves (closed) and a hostile write puts "attached" back over its state word (${wakeMode}): JS still sees the end`, async (t) => {
+    const ch = open(t, 4096, 4096, { wakeMode });
+    const seen = watch(ch);
+    const got: Uint8Array[] = [];
+    ch.startReceiving((m) => got.push(m.slice()));
+    ch.send(tagged(1, 32));
+    await waitFor(() => got.length === 1, 3000, 'a first echo');
+    const ctrl = new Int32Array(ch.buffer);
+    const t0 = performance.now();
+    Atomics.store(ctrl, W_R_STATE, STATE_CLOSED); // the native side leaves and publishes closed
+    while ((Atomics.load(ctrl, W_N_STATE) & 0xff) !== STATE_CLOSED) {
+      if (performance.now() - t0 > 3000) throw new Error('the native side never published closed');
+    }
+    Atomics.store(ctrl, W_N_STATE, 1);
+    Atomics.store(ctrl, W_R_STATE, 1);
+    await waitFor(() => ch.isClosed, BOUND_MS, 'the channel to end after the erased close');
+    assert.equal(ch.closeReason?.code, 'peer_closed');
+    assert.ok(seen.endedAt - t0 < BOUND_MS, `ended ${(seen.endedAt - t0).toFixed(0)} ms after the erasure (bound ${BOUND_MS} ms)`);
+  });
+
   test(`the native side fails and a hostile write puts "attached" back over its state word (${wakeMode}): JS still ends with peer_failed and the reason`, async (t) => {
     // Found by the hostile-memory test (seed 1592590355, spin): the native thread had
     // ended failed, its state word read attached again, and JS waited forever.
