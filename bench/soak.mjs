@@ -2,7 +2,7 @@
 // `npm run soak`: minutes of mixed traffic through the real addon and plugins, then a
 // check that nothing was lost, reordered, corrupted or leaked (issue #13 item 7).
 //
-//   node bench/soak.mjs [--minutes=10] [--seeds=1000] [--seed=N] [--only=echo,sink,...]
+//   node bench/soak.mjs [--minutes=10] [--seeds=4000] [--seed=N] [--only=echo,sink,...]
 //                       [--gc-drop-modes=doorbell,poll] [--json]
 //
 // Concurrent actors, all on this process's event loop and the addon's native threads:
@@ -45,7 +45,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
 const opt = (n, d) => argv.find((a) => a.startsWith(`--${n}=`))?.split('=')[1] ?? d;
 const minutes = Number(opt('minutes', 10));
-const seeds = Number(opt('seeds', 1000));
+const seeds = Number(opt('seeds', 4000));
 const seed = Number(opt('seed', (Date.now() ^ (process.pid << 12)) >>> 0));
 const json = argv.includes('--json');
 if (!(minutes > 0) || !Number.isInteger(seeds) || seeds < 0 || !Number.isInteger(seed)) {
