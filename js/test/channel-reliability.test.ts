@@ -1,7 +1,7 @@
 // How a channel ends and how it reports it, against the real addon: every way the peer can
 // stop is seen promptly by JS, a lost doorbell costs at most one park timeout, and every
 // failure is reported exactly once, with a ChannelError that names it.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { ChannelClosedError, ChannelError, ProtocolError, SharedMemoryChannel, protocol, type PeerTransport } from '../src/index';
 import { PARK_TIMEOUT_MS } from '../src/channel';
@@ -105,22 +105,34 @@ test('JS state word forged to closed while the ring is full: the send that finds
   }
 });
 
+/**
+ * An echo channel in `wakeMode` whose native side ends because of a forged JS state word
+ * (`forgedR`), after which a hostile write puts "attached" back over the native state
+ * word it published (`published`) and over ours: only the transport still knows the peer
+ * ended. One synchronous turn, so JS's own drain cannot run before the erasure is done.
+ * Returns the channel, what it reported and when the erasure happened.
+ */
+async function eraseNativeEnd(t: TestContext, wakeMode: 'doorbell' | 'spin', forgedR: number, published: number) {
+  const ch = open(t, 4096, 4096, { wakeMode });
+  const seen = watch(ch);
+  const got: Uint8Array[] = [];
+  ch.startReceiving((m) => got.push(m.slice()));
+  ch.send(tagged(1, 32));
+  await waitFor(() => got.length === 1, 3000, 'a first echo');
+  const ctrl = new Int32Array(ch.buffer);
+  const t0 = performance.now();
+  Atomics.store(ctrl, W_R_STATE, forgedR);
+  while ((Atomics.load(ctrl, W_N_STATE) & 0xff) !== published) {
+    if (performance.now() - t0 > 3000) throw new Error(`the native side never published state ${published}`);
+  }
+  Atomics.store(ctrl, W_N_STATE, 1); // attached, as if it never ended
+  Atomics.store(ctrl, W_R_STATE, 1);
+  return { ch, seen, t0 };
+}
+
 for (const wakeMode of ['doorbell', 'spin'] as const) {
   test(`the native side leaves (closed) and a hostile write puts "attached" back over its state word (${wakeMode}): JS still sees the end`, async (t) => {
-    const ch = open(t, 4096, 4096, { wakeMode });
-    const seen = watch(ch);
-    const got: Uint8Array[] = [];
-    ch.startReceiving((m) => got.push(m.slice()));
-    ch.send(tagged(1, 32));
-    await waitFor(() => got.length === 1, 3000, 'a first echo');
-    const ctrl = new Int32Array(ch.buffer);
-    const t0 = performance.now();
-    Atomics.store(ctrl, W_R_STATE, STATE_CLOSED); // the native side leaves and publishes closed
-    while ((Atomics.load(ctrl, W_N_STATE) & 0xff) !== STATE_CLOSED) {
-      if (performance.now() - t0 > 3000) throw new Error('the native side never published closed');
-    }
-    Atomics.store(ctrl, W_N_STATE, 1);
-    Atomics.store(ctrl, W_R_STATE, 1);
+    const { ch, seen, t0 } = await eraseNativeEnd(t, wakeMode, STATE_CLOSED, STATE_CLOSED);
     await waitFor(() => ch.isClosed, BOUND_MS, 'the channel to end after the erased close');
     assert.equal(ch.closeReason?.code, 'peer_closed');
     assert.ok(seen.endedAt - t0 < BOUND_MS, `ended ${(seen.endedAt - t0).toFixed(0)} ms after the erasure (bound ${BOUND_MS} ms)`);
@@ -129,21 +141,8 @@ for (const wakeMode of ['doorbell', 'spin'] as const) {
   test(`the native side fails and a hostile write puts "attached" back over its state word (${wakeMode}): JS still ends with peer_failed and the reason`, async (t) => {
     // Found by the hostile-memory test (seed 1592590355, spin): the native thread had
     // ended failed, its state word read attached again, and JS waited forever.
-    const ch = open(t, 4096, 4096, { wakeMode });
-    const seen = watch(ch);
-    const got: Uint8Array[] = [];
-    ch.startReceiving((m) => got.push(m.slice()));
-    ch.send(tagged(1, 32));
-    await waitFor(() => got.length === 1, 3000, 'a first echo');
-    const ctrl = new Int32Array(ch.buffer);
-    const t0 = performance.now();
-    // One synchronous turn: JS's own drain cannot run until the erasure is done.
-    Atomics.store(ctrl, W_R_STATE, 0x59); // no such state: the native side fails (S1)
-    while ((Atomics.load(ctrl, W_N_STATE) & 0xff) !== STATE_FAILED) {
-      if (performance.now() - t0 > 3000) throw new Error('the native side never published failed');
-    }
-    Atomics.store(ctrl, W_N_STATE, 1); // attached, as if it never failed
-    Atomics.store(ctrl, W_R_STATE, 1); // and ours back: only the transport knows now
+    // 0x59 is no state at all: the native side fails with peer_state_invalid (S1).
+    const { seen, t0 } = await eraseNativeEnd(t, wakeMode, 0x59, STATE_FAILED);
     await waitFor(() => seen.errors.length > 0, BOUND_MS, "'error' after the erased failure");
     const err = seen.errors[0]!;
     assert.ok(err instanceof ChannelClosedError, String(err));
