@@ -41,4 +41,9 @@ for (const name of stages.filter((s) => only.includes(s))) {
 
 console.log('\n===== summary =====');
 for (const r of results) console.log(`${r.ok ? 'PASS' : 'FAIL'}  ${r.name.padEnd(13)} ${r.s}s`);
+const { failures } = await import('./stages/util.mjs');
+if (failures.length) {
+  console.log('\n===== failed tests =====');
+  for (const f of failures) console.log(f);
+}
 process.exit(results.every((r) => r.ok) ? 0 : 1);

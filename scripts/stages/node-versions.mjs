@@ -35,7 +35,7 @@ export default function nodeVersions() {
       continue;
     }
     console.log(`\n----- Node ${v} -----`);
-    ok = runJsTests(bin) && ok;
+    ok = runJsTests(bin, process.env, `node-${v}`) && ok;
   }
   return ok;
 }

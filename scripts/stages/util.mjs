@@ -16,3 +16,9 @@ export function run(cmd, argv, opts = {}) {
 export function ctest(dir, env = process.env) {
   return run('ctest', ['--test-dir', dir, '--output-on-failure', '-j', '2'], { env }) === 0;
 }
+
+/** Failed test names per stage, repeated after the summary by scripts/test.mjs. */
+export const failures = [];
+export function noteFailures(stage, names) {
+  for (const name of names) failures.push(`${stage}: ${name}`);
+}
