@@ -31,7 +31,7 @@ export function runJsTests(nodeBinary = process.execPath, env = process.env, lab
   return ok;
 }
 
-/** The failed tests of a TAP report, innermost names with their file. */
+/** The failed tests of a TAP report: "file: outer > inner" for each `not ok`. */
 function failedTests(report) {
   let text;
   try {
@@ -40,15 +40,28 @@ function failedTests(report) {
     return ['(no TAP report written)'];
   }
   const failed = [];
-  let file = '';
+  const names = []; // the open subtests, by nesting level
+  let pending = null; // a failure whose YAML block may name its file
   for (const line of text.split('\n')) {
-    const top = /^# Subtest: (.*)$/.exec(line);
-    if (top) file = path.basename(top[1]);
+    const sub = /^(\s*)# Subtest: (.*)$/.exec(line);
+    if (sub) {
+      names.length = sub[1].length / 4;
+      names.push(sub[2]);
+      continue;
+    }
     const bad = /^(\s*)not ok \d+ - (.*?)(\s+# .*)?$/.exec(line);
-    if (bad && bad[1].length > 0) failed.push(`${file}: ${bad[2]}`);
-    else if (bad) failed.push(bad[2]);
+    if (bad) {
+      const level = bad[1].length / 4;
+      pending = { name: [...names.slice(0, level), bad[2]].join(' > '), file: '' };
+      failed.push(pending);
+      continue;
+    }
+    const loc = /^\s*location: '(.*?):\d+:\d+'$/.exec(line);
+    if (loc && pending && !pending.file) pending.file = path.basename(loc[1]);
+    if (/^\s*(ok|not ok) \d+/.test(line)) pending = null;
   }
-  return failed.length ? failed : ['(exit status non-zero, no failed test in the TAP report)'];
+  if (!failed.length) return ['(exit status non-zero, no failed test in the TAP report)'];
+  return failed.map((f) => (f.file ? `${f.file}: ${f.name}` : f.name));
 }
 
 export default function js() {
