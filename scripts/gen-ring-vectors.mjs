@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 const P = require(path.join(root, 'js/dist/cjs/protocol/index.js'));
-const { ChannelClosedError, ProtocolError } = require(path.join(root, 'js/dist/cjs/errors.js'));
+const { ChannelClosedError, ProtocolError, RegionError } = require(path.join(root, 'js/dist/cjs/errors.js'));
 const outFile = path.join(root, 'test-vectors/ring.json');
 
 const CAP = 4096; // small rings keep every snapshot short; max_payload = 1016
@@ -40,7 +40,9 @@ const FORMAT = {
   steps: {
     init: 'initialize a zeroed region with these ring capacities (section 2.1)',
     poke: 'a hostile or test write: {word, value} stores a u32 control word by name; {ring, at, hex} writes ring bytes',
-    attach: 'attach an endpoint for side R or N (max_message: its C10 limit, default 2^32 - 1)',
+    attach:
+      'attach an endpoint for side R or N (max_message: its C10 limit, default 2^32 - 1); refused: the ' +
+      'attach check (A1/A2, section 7.1) refuses the region with this reason and nothing is written',
     send: 'send one message with an already passed deadline (no waiting); publish false leaves it unpublished',
     reserve:
       'zero-copy send: reserve room for the message, write all its bytes in place, then commit the ' +
@@ -49,7 +51,7 @@ const FORMAT = {
     receive:
       'deliver every available message; when none was delivered, look at the peer state once: ' +
       'end peer_closed / peer_failed when the peer ended and everything it published was delivered',
-    close: 'close the side (section 6)',
+    close: 'close the side: publish what it committed, then state closed (section 6)',
     reader_poll:
       'a bare ring reader of `ring` (made at its first step, from the shared read_index) reads up to ' +
       '`max` MESSAGE records, then releases them with one store: for checks no endpoint path reaches',
@@ -57,7 +59,8 @@ const FORMAT = {
   },
   outcomes:
     'result: ok (default) | timeout | peer_closed | peer_failed; fails: the section 7.2 reason this ' +
-    "side's endpoint fails with in this step; messages: what receive delivers, in order; end: see receive",
+    "side's endpoint fails with in this step; refused: see attach; messages: what receive delivers, in " +
+    'order; end: see receive',
   region:
     'the whole region after the step: words lists every non-zero control word by name (every other ' +
     'control byte is zero); r2n / n2r list [offset, hex] runs of ring data (every other ring byte is zero)',
@@ -255,6 +258,90 @@ const sequences = [
       receive('R', [msg(7, 1)]),
       receive('R', [], { end: 'peer_closed' }),
     ],
+  },
+  {
+    name: 'close_publishes_committed',
+    about:
+      'R commits two sends and a reservation without publishing them, then closes: close publishes them ' +
+      'before storing closed (section 6), so N gets all three, then end of stream',
+    steps: [
+      init(),
+      attach('R'),
+      attach('N'),
+      send('R', msg(10, 1), { publish: false }),
+      send('R', msg(20, 2), { publish: false }),
+      snap({ do: 'reserve', side: 'R', message: msg(6, 3), commit: 6, publish: false }),
+      snap({ do: 'close', side: 'R' }),
+      receive('N', [msg(10, 1), msg(20, 2), msg(6, 3)]),
+      receive('N', [], { end: 'peer_closed' }),
+    ],
+  },
+  {
+    name: 'send_after_peer_closed',
+    about: 'N has closed: a send and a reservation of R write nothing and give peer_closed (section 6)',
+    steps: [
+      init(),
+      attach('R'),
+      attach('N'),
+      { do: 'close', side: 'N' },
+      snap(send('R', msg(10, 1), { result: 'peer_closed' })),
+      snap({ do: 'reserve', side: 'R', message: msg(10, 2), commit: 10, result: 'peer_closed' }),
+      snap(send('R', msg(3000, 3), { result: 'peer_closed' })),
+    ],
+  },
+  {
+    name: 'send_after_peer_failed',
+    about: "N's state word says failed (reason 4): a send of R writes nothing and gives peer_failed (section 6)",
+    steps: [init(), attach('R'), attach('N'), pokeWord('n_state', 3 | (4 << 8)), snap(send('R', msg(10, 1), { result: 'peer_failed' }))],
+  },
+  {
+    name: 'attach_refused_index_misaligned',
+    about: 'A1 (section 7.1): r2n write_index 12; R (its outgoing ring) and N (its incoming ring) are refused, nothing written',
+    steps: [
+      init(),
+      pokeWord('r2n_write_index', 12),
+      snap(attach('R', { refused: 'index_misaligned' })),
+      snap(attach('N', { refused: 'index_misaligned' })),
+    ],
+  },
+  {
+    name: 'attach_refused_index_out_of_range',
+    about: 'A2 (section 7.1): n2r write_index 4104 is more than a capacity ahead of its read_index 0; both sides are refused',
+    steps: [
+      init(),
+      pokeWord('n2r_write_index', 4104),
+      snap(attach('R', { refused: 'index_out_of_range' })),
+      snap(attach('N', { refused: 'index_out_of_range' })),
+    ],
+  },
+  {
+    name: 'attach_refused_a1_before_a2',
+    about: 'r2n is out of range (A2) and n2r read_index is misaligned (A1): A1 runs first on all four indices',
+    steps: [
+      init(),
+      pokeWord('r2n_write_index', 4104),
+      pokeWord('n2r_read_index', 4),
+      snap(attach('R', { refused: 'index_misaligned' })),
+      snap(attach('N', { refused: 'index_misaligned' })),
+    ],
+  },
+  {
+    name: 'attach_index_checks_pass_at_the_limits',
+    about: 'r2n exactly full (write - read = capacity) across the 2^32 wrap, n2r empty at 8: both sides attach',
+    steps: [
+      init(),
+      pokeWord('r2n_write_index', 8),
+      pokeWord('r2n_read_index', 2 ** 32 - 4088),
+      pokeWord('n2r_write_index', 8),
+      pokeWord('n2r_read_index', 8),
+      attach('R'),
+      snap(attach('N')),
+    ],
+  },
+  {
+    name: 'whole_message_at_max_message',
+    about: 'C10 bounds whole messages too: a MESSAGE of exactly max_message (16) bytes is delivered',
+    steps: [init(), attach('R'), attach('N', { max_message: 16 }), send('R', msg(16, 1)), receive('N', [msg(16, 1)])],
   },
   {
     name: 'failure_seen_by_peer',
@@ -473,6 +560,25 @@ const hostile = [
     published(32),
   ]),
   consumerCase(
+    'message_record_too_large',
+    'C10',
+    'message_too_large',
+    'a whole MESSAGE of 17 bytes to a receiver taking at most 16 (C10 applies to MESSAGE records, section 3.2)',
+    [pokeRing('r2n', 0, recordHex(K.MESSAGE, msg(17, 1))), published(32)],
+    { attach: { max_message: 16 } },
+  ),
+  consumerCase(
+    'message_inside_message_too_large',
+    'C8',
+    'fragment_sequence',
+    'a MESSAGE of 24 bytes inside a fragmented message, to a receiver taking at most 20: C8 runs before C10',
+    [
+      pokeRing('r2n', 0, header(16, K.FIRST) + u32hex(20) + u32hex(0) + '0101010101010101' + recordHex(K.MESSAGE, msg(24, 1))),
+      published(56),
+    ],
+    { attach: { max_message: 20 } },
+  ),
+  consumerCase(
     'message_too_large',
     'C10',
     'message_too_large',
@@ -577,7 +683,7 @@ function replay(vector) {
   const readers = {};
   for (const [i, step] of vector.steps.entries()) {
     const where = `${vector.name} step ${i} (${step.do})`;
-    const got = { result: 'ok', fails: undefined, messages: undefined, end: undefined };
+    const got = { result: 'ok', fails: undefined, messages: undefined, end: undefined, refused: undefined };
     const ep = () => {
       const e = sides[step.side];
       if (e === undefined) throw new Error(`${where}: side ${step.side} is not attached`);
@@ -607,7 +713,12 @@ function replay(vector) {
         }
         break;
       case 'attach':
-        sides[step.side] = new P.Endpoint(region, step.side, step.max_message === undefined ? {} : { maxMessage: step.max_message });
+        try {
+          sides[step.side] = new P.Endpoint(region, step.side, step.max_message === undefined ? {} : { maxMessage: step.max_message });
+        } catch (e) {
+          if (!(e instanceof RegionError) || e.reason === null) throw e;
+          got.refused = e.reason;
+        }
         break;
       case 'send':
         settle(() => {
@@ -618,7 +729,7 @@ function replay(vector) {
       case 'reserve':
         settle(() => {
           const bytes = messageBytes(step.message);
-          const at = ep().frameWriter.reserveOffset(bytes.length);
+          const at = ep().reserveOffset(bytes.length);
           if (at < 0) {
             got.result = 'timeout';
             return;
@@ -688,6 +799,7 @@ function replay(vector) {
     expect('result', got.result, step.result ?? 'ok');
     expect('failure', got.fails, step.fails);
     expect('end of stream', got.end, step.end);
+    expect('refusal', got.refused, step.refused);
     if (step.do === 'receive' || step.do === 'reader_poll') {
       expect('messages', got.messages.map((m) => Buffer.from(m).toString('hex')), step.messages.map((m) => Buffer.from(messageBytes(m)).toString('hex')));
     }

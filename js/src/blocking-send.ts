@@ -34,7 +34,7 @@ export function sendBlocking(core: ChannelCore, bytes: Uint8Array, timeoutMs: nu
         });
       }
     } else {
-      w.beginLarge(bytes);
+      endpoint.beginLarge(bytes);
       while (!w.continueLarge()) {
         if (deadline < 0) deadline = now() + timeoutMs;
         waitForSpace(core, deadline, (peerGone) => {

@@ -12,7 +12,7 @@ export {
   type StreamEnd,
   type WakeMode,
 } from './channel';
-export { ChannelClosedError, ChannelError, ProtocolError, TimeoutError, type ChannelErrorCode } from './errors';
+export { ChannelClosedError, ChannelError, ProtocolError, RegionError, TimeoutError, type ChannelErrorCode } from './errors';
 export type { PeerStats, PeerTransport, TransportStartOptions } from './transport';
 export * as protocol from './protocol';
 export * as bpg from './bpg';

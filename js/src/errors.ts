@@ -45,6 +45,19 @@ export class ProtocolError extends ChannelError {
 }
 
 /**
+ * A region this side cannot attach to (docs/protocol.md 7.1), code `bad_region`; nothing
+ * was written to it. `reason` names the attach check that failed on the ring indices: A1
+ * `index_misaligned`, A2 `index_out_of_range`; null for a header field (the message names it).
+ */
+export class RegionError extends ChannelError {
+  readonly reason: string | null;
+  constructor(message: string, reason: string | null = null) {
+    super('bad_region', message);
+    this.reason = reason;
+  }
+}
+
+/**
  * The channel cannot be used any more because this side or the peer closed it
  * (code `closed` / `peer_closed`) or the peer failed (code `peer_failed`, with the peer's
  * reason number in `peerReason` when it gave one).

@@ -35,14 +35,15 @@ export class ReservationSlot {
     this.assertNone('reserve');
     if (core.sender.queue.length > 0) return null;
     const w = core.endpoint.frameWriter;
-    let view: Uint8Array | null;
+    let at: number;
     try {
-      view = w.reserve(n);
+      at = core.endpoint.reserveOffset(n);
     } catch (e) {
       core.fail(e);
       return null;
     }
-    if (view === null) return null;
+    if (at < 0) return null;
+    const view = w.data.subarray(at, at + n);
     this.open = true;
     let done = false;
     return {

@@ -56,7 +56,7 @@ export class SendQueue {
         done = this.endpoint.trySend(q.bytes);
       } else {
         if (!q.started) {
-          w.beginLarge(q.bytes);
+          this.endpoint.beginLarge(q.bytes);
           q.started = true;
         }
         done = w.continueLarge();

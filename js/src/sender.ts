@@ -133,7 +133,7 @@ export class Sender {
       ring.refresh();
       if (ring.freeBytesCached < need) return false;
     }
-    w.beginLarge(bytes);
+    endpoint.beginLarge(bytes);
     if (w.continueLarge()) return true;
     // Cannot happen with the margin above; stay correct anyway: never a partial message.
     w.cancelLarge();

@@ -152,13 +152,14 @@ for (const wakeMode of ['doorbell', 'spin'] as const) {
   });
 }
 
-test('native state word forged to failed while JS only sends: JS ends with peer_failed at its next publish', async (t) => {
+test('native state word forged to failed while JS only sends: its next send is refused and JS ends with peer_failed', async (t) => {
   const ch = open(t, 4096, 4096, { handler: 'sink' });
   const seen = watch(ch);
   assert.equal(ch.send(new Uint8Array(10)), true);
   await waitFor(() => ch.getStats().peer.sinkMessages === 1, 2000, 'the sink');
   Atomics.store(new Int32Array(ch.buffer), W_N_STATE, STATE_FAILED | (2 << 8));
-  assert.equal(ch.send(new Uint8Array(10)), true, 'accepted: the ring had room (the failure shows at the publish)');
+  // A send reads the peer's state before writing (docs/protocol.md 6), ring room or not.
+  assert.equal(ch.send(new Uint8Array(10)), false, 'refused: the peer failed');
   await waitFor(() => seen.errors.length === 1, 2000, "'error'");
   const err = seen.errors[0]!;
   assert.ok(err instanceof ChannelClosedError && err.code === 'peer_failed' && err.peerReason === 2, String(err));

@@ -1,7 +1,7 @@
 // Single-thread tests of the wire protocol implementation (docs/protocol.md).
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { ChannelClosedError, ChannelError, ProtocolError } from '../src/errors';
+import { ChannelClosedError, ChannelError, ProtocolError, RegionError } from '../src/errors';
 import {
   EOF,
   Endpoint,
@@ -567,7 +567,7 @@ test('corruption: consumer-side index checks C1-C3', () => {
   h.expectFail('index_regressed', () => h.R.parkConsumer());
 });
 
-test('corruption: indices checked at attach fail the endpoint before it attaches', () => {
+test('corruption: indices checked at attach (A1, A2) refuse the region, writing nothing', () => {
   const cases: [string, number, number, string][] = [
     // [what, R2N write_index (ours), R2N read_index (the consumer's), reason]
     ['own write_index misaligned', 12, 0, 'index_misaligned'],
@@ -580,20 +580,21 @@ test('corruption: indices checked at attach fail the endpoint before it attaches
     const { ctrl } = fx.region;
     Atomics.store(ctrl, W_R2N_WRITE_INDEX, w);
     Atomics.store(ctrl, W_R2N_READ_INDEX, r);
-    let reported: ProtocolError | null = null;
-    const R = new Endpoint(fx.region, 'R', { onFailure: (e) => (reported = e) });
-    assert.equal(R.state, 'failed', what);
-    assert.equal(R.error?.reason, reason, what);
-    assert.equal(reported, R.error, what);
-    assert.equal(Atomics.load(ctrl, W_R_STATE), STATE_FAILED | (R.error!.reasonCode << 8), what);
-    expectProtocol(() => R.trySend(bytes(1)), reason);
+    const before = Uint8Array.from(new Uint8Array(fx.sab));
+    assert.throws(
+      () => new Endpoint(fx.region, 'R'),
+      (e: unknown) => e instanceof RegionError && e.code === 'bad_region' && e.reason === reason && e.message.includes(`write ${w} read ${r}`),
+      what,
+    );
+    assert.deepEqual(new Uint8Array(fx.sab), before, `${what}: nothing written`);
   }
   // the incoming ring's own read_index too
   const fx = fixture();
   Atomics.store(fx.region.ctrl, W_N2R_READ_INDEX, 4);
-  const R = new Endpoint(fx.region, 'R');
-  assert.equal(R.error?.reason, 'index_misaligned');
-  assert.match(R.error!.message, /own read_index 4 at attach/);
+  assert.throws(
+    () => new Endpoint(fx.region, 'R'),
+    (e: unknown) => e instanceof RegionError && e.reason === 'index_misaligned' && /incoming write 0 read 4/.test(e.message),
+  );
 });
 
 test('corruption: record checks C4-C7', () => {

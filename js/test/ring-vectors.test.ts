@@ -8,7 +8,7 @@ import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ChannelClosedError, ProtocolError } from '../src/errors';
+import { ChannelClosedError, ProtocolError, RegionError } from '../src/errors';
 import * as P from '../src/protocol';
 
 // ---- the file's format (described in its own "format" entry) ------------------------------
@@ -41,6 +41,7 @@ interface Step {
   result?: string;
   fails?: string;
   end?: string;
+  refused?: string;
   region?: RegionSnapshot;
 }
 interface Vector {
@@ -179,6 +180,7 @@ interface Outcome {
   result: string;
   fails?: string;
   end?: string;
+  refused?: string;
   messages?: string[];
 }
 
@@ -217,7 +219,13 @@ function replay(v: Vector, check: (step: Step, index: number, outcome: Outcome, 
         break;
       case 'attach':
         assert.ok(region, `${where}: no region`);
-        sides.set(step.side!, new P.Endpoint(region, step.side!, step.max_message === undefined ? {} : { maxMessage: step.max_message }));
+        try {
+          sides.set(step.side!, new P.Endpoint(region, step.side!, step.max_message === undefined ? {} : { maxMessage: step.max_message }));
+        } catch (e) {
+          // A1/A2 (section 7.1): refused with the reason named, nothing written
+          if (!(e instanceof RegionError) || e.reason === null) throw e;
+          outcome.refused = e.reason;
+        }
         break;
       case 'send':
         settle(() => {
@@ -230,7 +238,7 @@ function replay(v: Vector, check: (step: Step, index: number, outcome: Outcome, 
         settle(() => {
           const writer = ep().frameWriter;
           const bytes = messageBytes(step.message!);
-          const at = writer.reserveOffset(bytes.length);
+          const at = ep().reserveOffset(bytes.length);
           if (at < 0) {
             outcome.result = 'timeout';
             return;
@@ -310,6 +318,7 @@ function checkStep(v: Vector, step: Step, index: number, outcome: Outcome, actua
   assert.equal(outcome.result, step.result ?? 'ok', `${where}: result`);
   assert.equal(outcome.fails, step.fails, `${where}: failure reason`);
   assert.equal(outcome.end, step.end, `${where}: end of stream`);
+  assert.equal(outcome.refused, step.refused, `${where}: attach refusal`);
   if (step.do === 'receive' || step.do === 'reader_poll') {
     assert.deepEqual(
       outcome.messages,

@@ -16,9 +16,13 @@ namespace smc {
 
 namespace {
 
-// A start index taken from shared memory on attach must be sane like any other index.
-bool valid_start(uint32_t write, uint32_t read, uint32_t capacity) {
-  return (write & 7u) == 0 && (read & 7u) == 0 && write - read <= capacity;
+// The attach checks of docs/protocol.md 7.1 on the indices read once: A1 (all four
+// aligned) before A2 (each ring's write - read within its capacity), outgoing ring first.
+Reason attach_check(const RingWords& out, uint32_t ow, uint32_t orr, const RingWords& in,
+                    uint32_t iw, uint32_t ir) {
+  if (((ow | orr | iw | ir) & 7u) != 0) return Reason::index_misaligned;                    // A1
+  if (ow - orr > out.capacity || iw - ir > in.capacity) return Reason::index_out_of_range;  // A2
+  return Reason::none;
 }
 
 // EndpointOptions::process_shared: the peer's threads are in another process.
@@ -40,9 +44,10 @@ void park(bool shared, const uint32_t* word, uint32_t seen, std::chrono::nanosec
 }  // namespace
 
 std::unique_ptr<Endpoint> Endpoint::attach(Region region, Side side, EndpointOptions options,
-                                           Errc* err) {
-  auto set = [&](Errc e) {
+                                           Errc* err, Reason* why) {
+  auto set = [&](Errc e, Reason r = Reason::none) {
     if (err) *err = e;
+    if (why) *why = r;
   };
   const RingWords out = region.ring(outgoing(side));
   const RingWords in = region.ring(incoming(side));
@@ -54,8 +59,8 @@ std::unique_ptr<Endpoint> Endpoint::attach(Region region, Side side, EndpointOpt
   const uint32_t orr = out.read_index.load(std::memory_order_acquire);
   const uint32_t iw = in.write_index.load(std::memory_order_acquire);
   const uint32_t ir = in.read_index.load(std::memory_order_acquire);
-  if (!valid_start(ow, orr, out.capacity) || !valid_start(iw, ir, in.capacity)) {
-    set(Errc::invalid_argument);
+  if (const Reason r = attach_check(out, ow, orr, in, iw, ir); r != Reason::none) {
+    set(Errc::invalid_argument, r);  // refused: nothing written (docs/protocol.md 7.1)
     return nullptr;
   }
   std::unique_ptr<Endpoint> ep(new Endpoint(region, side, options));
@@ -231,14 +236,24 @@ void Endpoint::release_and_ring() {
 void Endpoint::close() {
   // SYNC: local-closed (partner: the acquire load in closed()): a thread that sees the
   // flag also sees everything the closing thread did before close(). seq_cst: it is the
-  // store half of the own-park Dekker pair in wake_sleepers.
+  // store half of the own-park Dekker pair in wake_own_sleepers.
   if (closed_.exchange(true, std::memory_order_seq_cst)) return;
+  // A sender waiting for room sees `closed` and drops the send lock taken below.
+  wake_own_sleepers();
   if (failure() == Reason::none) {
+    // What was committed before the close is published before `closed` (docs/protocol.md
+    // 6): a peer that sees the state word then drains it. Under the send lock, unless this
+    // thread already holds it through a Batch or a Reservation.
+    std::unique_lock lock(send_mu_, std::defer_lock);
+    if (send_lock_holder_.load(std::memory_order_relaxed) != std::this_thread::get_id()) {
+      lock.lock();
+    }
+    publish_and_ring();
     // SYNC: state-publish (partner: the peer's acquire load in peer_state()). seq_cst so the
     // loads of the peer's parked words below cannot move before it (Dekker, section 5.2).
     own_state_.store(make_state_word(SideState::closed), std::memory_order_seq_cst);
   }
-  wake_sleepers();
+  ring_parked_peer();
 }
 
 // Wakes, once, every thread that sleeps across a state change of this side: the peer's
@@ -249,6 +264,10 @@ void Endpoint::close() {
 // (docs/protocol.md 5.2). No sleeper is re-rung and close() does not wait for anyone.
 void Endpoint::wake_sleepers() {
   ring_parked_peer();
+  wake_own_sleepers();
+}
+
+void Endpoint::wake_own_sleepers() {
   // SYNC: own-park (partner: idle_wait's seq_cst increment of own_parked_ after its
   // parked-word store; our caller's seq_cst store of closed_ or failure_ came first, so a
   // sleeper either sees it in its re-check or is counted here).
@@ -314,6 +333,7 @@ Endpoint::Batch Endpoint::batch() {
   Batch b;
   b.owner_ = this;
   b.lock_ = std::unique_lock(send_mu_);
+  b.owner_->hold_send_lock();
   return b;
 }
 
@@ -361,11 +381,15 @@ void Endpoint::Batch::end() {
   if (!owner_) return;
   reserving_ = false;
   owner_->publish_and_ring();
+  if (lock_.owns_lock()) {
+    owner_->drop_send_lock();
+    lock_.unlock();
+  }
   owner_ = nullptr;
-  if (lock_.owns_lock()) lock_.unlock();
 }
 
 Errc Endpoint::send_locked(std::span<const std::byte> message, Deadline deadline) {
+  // The peer's state is read before anything is written (docs/protocol.md 6).
   if (Errc e = send_state(); e != Errc::ok) return e;
   if (Errc e = pay_cancel(deadline); e != Errc::ok) return e;
   frame_writer_.begin(message);
@@ -508,6 +532,7 @@ Errc Endpoint::reserve(uint32_t n, Reservation* out, Deadline deadline) {
   out->owner_ = this;
   out->lock_ = std::move(lock);
   out->data_ = dst;
+  hold_send_lock();
   return Errc::ok;
 }
 
@@ -529,9 +554,12 @@ Endpoint::Reservation::~Reservation() {
 }
 
 void Endpoint::Reservation::abort() {
+  if (lock_.owns_lock()) {
+    owner_->drop_send_lock();
+    lock_.unlock();
+  }
   owner_ = nullptr;
   data_ = {};
-  if (lock_.owns_lock()) lock_.unlock();
 }
 
 Errc Endpoint::Reservation::commit(size_t used, bool flush) {
@@ -540,6 +568,7 @@ Errc Endpoint::Reservation::commit(size_t used, bool flush) {
   Endpoint* ep = owner_;
   ep->commit_message(used);
   if (flush) ep->publish_and_ring();
+  ep->drop_send_lock();
   owner_ = nullptr;
   data_ = {};
   lock_.unlock();

@@ -189,7 +189,8 @@ FrameReader::Step FrameReader::next(bool last, std::span<const std::byte> payloa
 FrameReader::Step FrameReader::accept(const Record& rec, std::span<const std::byte>* deliver) {
   switch (rec.kind) {
     case RecordKind::message:
-      if (in_message_) return reject(Reason::fragment_sequence);  // C8
+      if (in_message_) return reject(Reason::fragment_sequence);                        // C8
+      if (rec.payload.size() > max_message_) return reject(Reason::message_too_large);  // C10
       *deliver = rec.payload;
       return Step::deliver;
     case RecordKind::first:

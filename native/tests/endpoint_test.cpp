@@ -1,6 +1,7 @@
 // Endpoint behaviour: fragmentation and reassembly at the size boundaries, a 64 MiB
 // message through a 64 KiB ring, CANCEL after a timeout mid-message, close from either
-// side, the peer's failed state, deadlines, several sender threads, and stats.
+// side (publishing what was committed), the peer's failed state, deadlines, several
+// sender threads, and stats.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -319,6 +320,45 @@ TEST_F(EndpointTest, LocalCloseWakesOwnBlockedReceiverAndSender) {
   EXPECT_LT(ms_since(t0), kPrompt.count()) << "close must wake this side's own sleepers";
   EXPECT_EQ(rx, Errc::closed);
   EXPECT_EQ(tx, Errc::closed);
+}
+
+// A send that returned ok is not dropped by a clean close (docs/protocol.md 6): close()
+// publishes what was committed, then stores `closed`.
+TEST_F(EndpointTest, ClosePublishesWhatTheClosingThreadCommitted) {
+  make({4096, 4096});
+  ASSERT_EQ(js_->send(as_span(pattern(10, 1)), Deadline::never(), /*flush=*/false), Errc::ok);
+  Endpoint::Batch batch = js_->batch();
+  ASSERT_EQ(batch.send(as_span(pattern(20, 2))), Errc::ok);
+  js_->close();  // from the thread holding the batch: must not wait for itself
+  EXPECT_EQ(batch.send(as_span(pattern(1, 3))), Errc::closed);
+  batch.end();
+  Bytes got;
+  ASSERT_EQ(recv_one(*nat_, &got, Deadline::in(5s)), Errc::ok);
+  EXPECT_EQ(got, pattern(10, 1));
+  ASSERT_EQ(recv_one(*nat_, &got, Deadline::in(5s)), Errc::ok);
+  EXPECT_EQ(got, pattern(20, 2));
+  EXPECT_EQ(recv_one(*nat_, &got, Deadline::in(5s)), Errc::peer_closed);
+}
+
+TEST_F(EndpointTest, CloseWaitsForABatchOfAnotherThreadAndPublishesIt) {
+  make({4096, 4096});
+  std::atomic<bool> sent{false};
+  Errc after_close = Errc::ok;
+  std::thread sender([&] {
+    Endpoint::Batch batch = js_->batch();
+    EXPECT_EQ(batch.send(as_span(pattern(30, 1))), Errc::ok);
+    sent = true;
+    while (!js_->closed()) std::this_thread::yield();  // close() has begun and waits for us
+    after_close = batch.send(as_span(pattern(1, 2)));
+  });  // the batch ends here: it unlocks, and close() publishes and stores `closed`
+  while (!sent) std::this_thread::yield();
+  js_->close();
+  sender.join();
+  EXPECT_EQ(after_close, Errc::closed);
+  Bytes got;
+  ASSERT_EQ(recv_one(*nat_, &got, Deadline::in(5s)), Errc::ok);
+  EXPECT_EQ(got, pattern(30, 1));
+  EXPECT_EQ(recv_one(*nat_, &got, Deadline::in(5s)), Errc::peer_closed);
 }
 
 // ---- peer failure ---------------------------------------------------------------------

@@ -521,21 +521,24 @@ TEST_F(RingTest, AttachValidatesStartIndices) {
   struct Case {
     Dir d;
     uint32_t write, read;
+    Reason why;
   };
   const Case bad[] = {
-      {Dir::r2n, 4, 0},               // misaligned write
-      {Dir::n2r, 8, 4},               // misaligned read
-      {Dir::r2n, 4096 + 8, 0},        // more than capacity published
-      {Dir::n2r, 0, 8},               // read ahead of write
-      {Dir::r2n, 0x10, 0xFFFFF000u},  // 4112 ahead across the wrap: too far
+      {Dir::r2n, 4, 0, Reason::index_misaligned},                 // A1: misaligned write
+      {Dir::n2r, 8, 4, Reason::index_misaligned},                 // A1: misaligned read
+      {Dir::r2n, 4096 + 8, 0, Reason::index_out_of_range},        // A2: more than capacity
+      {Dir::n2r, 0, 8, Reason::index_out_of_range},               // A2: read ahead of write
+      {Dir::r2n, 0x10, 0xFFFFF000u, Reason::index_out_of_range},  // A2: 4112 across the wrap
   };
   for (const Case& c : bad) {
     SCOPED_TRACE(std::to_string(c.write) + "/" + std::to_string(c.read));
     set_indices(c.d, c.write, c.read);
     for (Side s : {Side::js, Side::native}) {
       Errc e = Errc::ok;
-      EXPECT_EQ(Endpoint::attach(region_, s, {}, &e), nullptr);
+      Reason why = Reason::none;
+      EXPECT_EQ(Endpoint::attach(region_, s, {}, &e, &why), nullptr);
       EXPECT_EQ(e, Errc::invalid_argument);
+      EXPECT_EQ(why, c.why);
       EXPECT_EQ(state_word(region_, s), 0u) << "a refused attach writes nothing";
       EXPECT_EQ(region_.generation(s).load(std::memory_order_relaxed), 0u);
     }

@@ -277,6 +277,7 @@ struct Outcome {
   std::string result = "ok";
   std::string fails;  // empty: this side did not fail in the step
   std::string end;
+  std::string refused;  // an attach refused by A1/A2, with this reason
   std::vector<Bytes> messages;
 };
 
@@ -307,8 +308,13 @@ class Replay {
       EndpointOptions options;
       if (s.has("max_message")) options.max_message = static_cast<uint32_t>(s["max_message"].num());
       Errc e = Errc::ok;
-      endpoint(s) = Endpoint::attach(region_, side(s), options, &e);
-      if (e != Errc::ok) out.result = std::string("attach: ") + to_string(e);
+      Reason why = Reason::none;
+      endpoint(s) = Endpoint::attach(region_, side(s), options, &e, &why);
+      if (e == Errc::invalid_argument && why != Reason::none) {
+        out.refused = to_string(why);  // A1/A2 (docs/protocol.md 7.1): nothing written
+      } else if (e != Errc::ok) {
+        out.result = std::string("attach: ") + to_string(e);
+      }
     } else if (what == "send") {
       const Bytes message = message_bytes(s["message"]);
       const bool publish = !s.has("publish") || std::get<bool>(s["publish"].v);
@@ -428,6 +434,7 @@ void replay(const Json& vector,
     EXPECT_EQ(out.result, s.str_or("result", "ok"));
     EXPECT_EQ(out.fails, s.str_or("fails", "")) << "failure reason";
     EXPECT_EQ(out.end, s.str_or("end", "")) << "end of stream";
+    EXPECT_EQ(out.refused, s.str_or("refused", "")) << "attach refusal";
     if (s["do"].str() == "receive" || s["do"].str() == "reader_poll") {
       std::vector<Bytes> wanted;
       for (const Json& m : s["messages"].array()) wanted.push_back(message_bytes(m));

@@ -12,7 +12,7 @@
 // a parked peer producer). The default is `Atomics.notify` on that word, right for a JS
 // peer (worker / page); a native peer needs an addon call instead.
 
-import { ChannelClosedError, ProtocolError } from '../errors';
+import { ChannelClosedError, ProtocolError, RegionError } from '../errors';
 import {
   REASON_LOCAL_ERROR,
   REASON_PEER_STATE_INVALID,
@@ -30,6 +30,42 @@ import {
 } from './layout';
 import { FrameReader, FrameWriter } from './framer';
 import { N2R_WORDS, R2N_WORDS, RingReader, RingWriter, type InPlaceHandler, type MessageHandler, type RingWords } from './ring';
+
+/**
+ * The indices of both rings, each read once, through the attach checks of section 7.1: A1
+ * (all four multiples of 8) before A2 (each ring's write - read within its capacity),
+ * outgoing ring first, as the C++ Endpoint::attach. Throws RegionError naming the failed
+ * check's reason; nothing has been written then.
+ */
+function attachIndices(
+  ctrl: Int32Array,
+  out: RingWords,
+  outCapacity: number,
+  inn: RingWords,
+  inCapacity: number,
+): [{ write: number; read: number }, { write: number; read: number }] {
+  // SYNC: ring-publish / ring-release (partners: a previous incarnation's or the peer's
+  // Atomics.store of these indices in RingWriter.publish / RingReader.release): records
+  // below a write index are visible, bytes below a read index are free to overwrite.
+  const ow = Atomics.load(ctrl, out.writeIndex) >>> 0;
+  const or = Atomics.load(ctrl, out.readIndex) >>> 0;
+  const iw = Atomics.load(ctrl, inn.writeIndex) >>> 0;
+  const ir = Atomics.load(ctrl, inn.readIndex) >>> 0;
+  const where = `outgoing write ${ow} read ${or}, incoming write ${iw} read ${ir}`;
+  if (((ow | or | iw | ir) & 7) !== 0) {
+    throw new RegionError(`cannot attach: a ring index is not a multiple of 8 (A1 index_misaligned; ${where})`, 'index_misaligned');
+  }
+  if (((ow - or) >>> 0) > outCapacity || ((iw - ir) >>> 0) > inCapacity) {
+    throw new RegionError(
+      `cannot attach: a ring's write index is not within its capacity (${outCapacity} / ${inCapacity}) ahead of its read index (A2 index_out_of_range; ${where})`,
+      'index_out_of_range',
+    );
+  }
+  return [
+    { write: ow, read: or },
+    { write: iw, read: ir },
+  ];
+}
 
 /** Returned by Endpoint.poll when the peer closed and everything it sent was delivered. */
 export const EOF = -1;
@@ -98,12 +134,17 @@ export class Endpoint {
     this.inWords = isR ? N2R_WORDS : R2N_WORDS;
     this.ownStateWord = isR ? W_R_STATE : W_N_STATE;
     this.peerStateWord = isR ? W_N_STATE : W_R_STATE;
+    const outCapacity = isR ? region.r2nCapacity : region.n2rCapacity;
+    const inCapacity = isR ? region.n2rCapacity : region.r2nCapacity;
+    const [outStart, inStart] = attachIndices(ctrl, this.outWords, outCapacity, this.inWords, inCapacity);
     const ringFail = (err: ProtocolError): void => this.enterFailed(err);
-    this.writer = new RingWriter(ctrl, this.outWords, isR ? region.r2nData : region.n2rData, isR ? region.r2nCapacity : region.n2rCapacity, {
+    this.writer = new RingWriter(ctrl, this.outWords, isR ? region.r2nData : region.n2rData, outCapacity, {
       onFailure: ringFail,
+      start: outStart,
     });
-    this.reader = new RingReader(ctrl, this.inWords, isR ? region.n2rData : region.r2nData, isR ? region.n2rCapacity : region.r2nCapacity, {
+    this.reader = new RingReader(ctrl, this.inWords, isR ? region.n2rData : region.r2nData, inCapacity, {
       onFailure: ringFail,
+      start: inStart,
     });
     this.frameWriter = new FrameWriter(this.writer);
     this.frameReader = new FrameReader(this.reader, options.maxMessage === undefined ? {} : { maxMessage: options.maxMessage });
@@ -111,11 +152,6 @@ export class Endpoint {
     // Both parked words we own start cleared (a previous incarnation may have died parked).
     Atomics.store(ctrl, this.outWords.producerParked, 0);
     Atomics.store(ctrl, this.inWords.consumerParked, 0);
-    const attachErr = this.writer.error ?? this.reader.error;
-    if (attachErr !== null) {
-      this.enterFailed(attachErr);
-      return;
-    }
     // SYNC: state-publish (partner: the peer's Atomics.load of our state word in its
     // loadPeerState()). seq_cst store, then check the peer's parked words (ringPeer).
     Atomics.store(ctrl, this.ownStateWord, STATE_ATTACHED);
@@ -269,26 +305,48 @@ export class Endpoint {
   }
 
   /**
+   * Every send starts here: throws when this side cannot send (closed, failed) or the peer
+   * has closed or failed (ChannelClosedError peer_closed / peer_failed: nobody will read,
+   * section 6), so nothing is written after the peer's state says it ended.
+   */
+  private checkSendable(): void {
+    this.throwIfUnusable();
+    this.checkPeerForSend();
+  }
+
+  /**
    * Writes one message of at most writer.maxPayload bytes. Returns false when the ring is
-   * full (after checking that the peer is still there). Call flush() to publish.
+   * full. Throws (checkSendable) when this side or the peer has ended. Call flush() to publish.
    */
   trySend(bytes: Uint8Array): boolean {
-    this.throwIfUnusable();
-    if (this.frameWriter.tryWrite(bytes)) return true;
-    this.checkPeerForSend();
-    return false;
+    this.checkSendable();
+    return this.frameWriter.tryWrite(bytes);
   }
 
   /**
    * Writes messages list[from .. to) (each at most writer.maxPayload bytes) back to back
-   * while they fit (FrameWriter.tryWriteMany). Returns how many were written; when not all
-   * fit, first checks that the peer is still there (as trySend). Call flush() to publish.
+   * while they fit (FrameWriter.tryWriteMany). Returns how many were written. Throws as
+   * trySend. Call flush() to publish.
    */
   trySendMany(list: ArrayLike<Uint8Array>, from: number, to: number): number {
-    this.throwIfUnusable();
-    const n = this.frameWriter.tryWriteMany(list, from, to);
-    if (n < to - from) this.checkPeerForSend();
-    return n;
+    this.checkSendable();
+    return this.frameWriter.tryWriteMany(list, from, to);
+  }
+
+  /**
+   * Zero-copy send (FrameWriter.reserveOffset): the offset in writer.data where a message of
+   * up to `n` (<= maxPayload) bytes goes, or -1 when there is no room. Throws as trySend.
+   * Then frameWriter.commit(used) or abort().
+   */
+  reserveOffset(n: number): number {
+    this.checkSendable();
+    return this.frameWriter.reserveOffset(n);
+  }
+
+  /** Starts a message of any size (FrameWriter.beginLarge; continue with frameWriter.continueLarge). Throws as trySend. */
+  beginLarge(bytes: Uint8Array): void {
+    this.checkSendable();
+    this.frameWriter.beginLarge(bytes);
   }
 
   /**
@@ -504,7 +562,7 @@ export class Endpoint {
    * failed, ProtocolError on a protocol violation.
    */
   sendSync(bytes: Uint8Array, waitTimeoutMs = 100, maxWaits = Infinity): boolean {
-    this.throwIfUnusable();
+    this.checkSendable();
     const w = this.frameWriter;
     if (bytes.length <= w.maxPayload && !w.largePending) {
       let waits = 0;

@@ -217,7 +217,7 @@ export interface FragmentSink {
 }
 
 export interface FrameReaderOptions {
-  /** Largest message accepted (C10); default and maximum 2^32 - 1. */
+  /** Largest message accepted, one record or reassembled (C10); default and maximum 2^32 - 1. */
   maxMessage?: number;
   /** Largest reassembly buffer kept for the next message; default 64 MiB. */
   keep?: number;
@@ -351,6 +351,7 @@ export class FrameReader {
         const len = ring.payloadLength;
         if (kind === KIND_MESSAGE) {
           if (this.inMsg) this.reject(REASON_FRAGMENT_SEQUENCE, 'MESSAGE inside a fragmented message'); // C8
+          if (len > this.maxMessage) this.reject(REASON_MESSAGE_TOO_LARGE, `MESSAGE of ${len} bytes > maxMessage ${this.maxMessage}`); // C10
           ring.consume(); // counted as consumed even if the handler throws
           delivered++;
           if (inPlace !== null) inPlace(data, p, len);

@@ -1,4 +1,4 @@
-// Wire protocol v1 (docs/protocol.md): layout, rings, framer, endpoints.
+// Wire protocol v2 (docs/protocol.md): layout, rings, framer, endpoints.
 export * from './layout';
 export * from './ring';
 export * from './framer';

@@ -5,7 +5,7 @@
 // `Atomics` on an Int32Array. Values loaded through Atomics come back signed; convert
 // with `>>> 0` before comparing as unsigned.
 
-import { ChannelError } from '../errors';
+import { RegionError } from '../errors';
 
 // ---------------------------------------------------------------------------------
 // Constants (section 2.1)
@@ -303,14 +303,14 @@ export function initRegion(
 }
 
 function badRegion(field: string, value: number, expected: string): never {
-  throw new ChannelError('bad_region', `cannot attach: header field ${field} is ${value}, expected ${expected}`);
+  throw new RegionError(`cannot attach: header field ${field} is ${value}, expected ${expected}`);
 }
 
 /**
  * Validates the header of a region initialized by initRegion (or by the native side) and
  * returns views over it (section 7.1). Nothing is written. `byteLength` is the length of
  * the region available in `sab` (default: everything after byteOffset); it must be at
- * least total_size. Throws ChannelError with code `bad_region` naming the bad field.
+ * least total_size. Throws RegionError (code `bad_region`) naming the bad field.
  */
 export function attachRegion(sab: SharedArrayBuffer, byteOffset = 0, byteLength?: number): Region {
   checkOffsetArg(byteOffset);
@@ -327,8 +327,7 @@ export function attachRegion(sab: SharedArrayBuffer, byteOffset = 0, byteLength?
   const version = ctrl[W_VERSION]! >>> 0;
   if (version !== VERSION) {
     // Another release of the other implementation: name both versions.
-    throw new ChannelError(
-      'bad_region',
+    throw new RegionError(
       `cannot attach: the region's protocol version is ${version}, this implementation speaks version ${VERSION} (both sides must come from the same release)`,
     );
   }

@@ -91,6 +91,11 @@ export interface RingOptions {
    * ProtocolError is thrown. The Endpoint uses it to enter the failed state (7.3).
    */
   onFailure?: (err: ProtocolError) => void;
+  /**
+   * The ring's indices as the caller read them once and checked them (the Endpoint's
+   * attach checks A1/A2, section 7.1); without it the ring reads and checks them itself.
+   */
+  start?: { readonly write: number; readonly read: number };
 }
 
 /** Receives one message. The view may point INTO the ring: valid only during the call. */
@@ -224,6 +229,12 @@ export class RingWriter extends RingEnd {
 
   constructor(ctrl: Int32Array, words: RingWords, data: Uint8Array, capacity: number, options: RingOptions = {}) {
     super(ctrl, words, data, capacity, options);
+    if (options.start !== undefined) {
+      const { write, read } = options.start;
+      this.write = this.published = write;
+      this.cachedRead = read;
+      return;
+    }
     // At attach our own index is read once to resume from it (normally 0 on a fresh
     // region); from then on the private copy is authoritative (rule 4.3). Only we write it,
     // so this load synchronizes with nobody.
@@ -506,7 +517,7 @@ export class RingReader extends RingEnd {
     super(ctrl, words, data, capacity, options);
     // Own index read once at attach (normally 0); private from then on (rule 4.3). Only we
     // write it, so this load synchronizes with nobody.
-    const r = Atomics.load(ctrl, words.readIndex) >>> 0;
+    const r = options.start !== undefined ? options.start.read : Atomics.load(ctrl, words.readIndex) >>> 0;
     this.read = r;
     this.released = r;
     this.cachedWrite = r;

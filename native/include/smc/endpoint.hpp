@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <span>
+#include <thread>
 #include <utility>
 
 #include "smc/framer.hpp"
@@ -55,9 +56,11 @@ struct EndpointStats {
 class Endpoint {
  public:
   // Attaches `side` to an initialized region: validates, marks this side attached and
-  // bumps its generation. Returns nullptr and sets *err on failure.
+  // bumps its generation. Refuses a region whose indices fail the attach checks A1/A2
+  // (docs/protocol.md 7.1): returns nullptr, sets *err to invalid_argument and *why to
+  // index_misaligned or index_out_of_range, and writes nothing.
   static std::unique_ptr<Endpoint> attach(Region region, Side side, EndpointOptions options,
-                                          Errc* err = nullptr);
+                                          Errc* err = nullptr, Reason* why = nullptr);
   ~Endpoint();
   Endpoint(const Endpoint&) = delete;
   Endpoint& operator=(const Endpoint&) = delete;
@@ -68,7 +71,8 @@ class Endpoint {
   // for room until `deadline`. On timeout after some fragments went out, the message is
   // cancelled (a CANCEL record follows as soon as there is room), so the receiver never
   // sees part of it. With flush=false the records are written but the index is not
-  // published until a later send with flush=true or flush(): batching for throughput.
+  // published until a later send with flush=true, flush() or close(): batching for
+  // throughput. After the peer closed or failed: peer_closed / peer_failed, nothing written.
   Errc send(std::span<const std::byte> message, Deadline deadline = Deadline::never(),
             bool flush = true);
   Errc flush();
@@ -157,8 +161,12 @@ class Endpoint {
 
   // ---- lifecycle -----------------------------------------------------------------------
 
-  // Marks this side closed, wakes the peer if it sleeps, and wakes this side's own blocked
-  // threads, with one wake each (it never waits for them). Idempotent, any thread.
+  // Marks this side closed: wakes this side's own blocked threads, publishes every record
+  // committed before (a send with flush=false, a batch's sends, a committed reservation:
+  // docs/protocol.md 6), stores `closed` and wakes the peer if it sleeps, one wake each.
+  // It never waits for the peer; it takes the send lock, so it waits for a Batch or a
+  // Reservation open in another thread to end (their next call returns `closed`). A
+  // thread holding a Batch or Reservation may call it too. Idempotent, any thread.
   void close();
   // SYNC: local-closed (partner: close()'s acq_rel exchange).
   bool closed() const { return closed_.load(std::memory_order_acquire); }
@@ -203,7 +211,14 @@ class Endpoint {
   void release_and_ring();
   void ring_peer(SharedWord wake_seq);
   void ring_parked_peer();  // after a state change: each peer role that announced a park
+  void wake_own_sleepers();
   void wake_sleepers();
+  // The thread holding the send lock through a Batch or a Reservation (close() from that
+  // thread must not lock again).
+  void hold_send_lock() {
+    send_lock_holder_.store(std::this_thread::get_id(), std::memory_order_relaxed);
+  }
+  void drop_send_lock() { send_lock_holder_.store({}, std::memory_order_relaxed); }
   Errc fail_from_reader();
   Errc fail_from_framer();
   // A receive that ended the channel tells a streamed message's sink (FrameReader::end).
@@ -239,6 +254,7 @@ class Endpoint {
   // overwritten write_index without the send lock (restore_published).
   std::atomic<uint32_t> published_shadow_{0};
   std::atomic<uint64_t> messages_sent_{0}, bytes_sent_{0};
+  std::atomic<std::thread::id> send_lock_holder_{};
 
   // Receiving (the receiving thread only).
   alignas(kSlot) RingReader reader_;

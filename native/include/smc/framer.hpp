@@ -85,8 +85,9 @@ class FrameReader {
   // to the sink (a whole message was received).
   enum class Step : uint8_t { more, deliver, streamed, failed };
 
-  // `max_message`: the largest total accepted (C10). `keep`: the largest reassembly buffer
-  // kept for the next message (a larger one is freed once its message is delivered).
+  // `max_message`: the largest message accepted, one record or reassembled (C10). `keep`:
+  // the largest reassembly buffer kept for the next message (a larger one is freed once
+  // its message is delivered).
   explicit FrameReader(uint32_t max_message, uint32_t keep = kDefaultKeep)
       : max_message_(max_message), keep_(keep) {}
 
