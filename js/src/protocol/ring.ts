@@ -480,8 +480,9 @@ export class RingWriter extends RingEnd {
     Atomics.store(this.ctrl, this.words.writeIndex, w | 0);
     this.published = w;
     // SYNC: park-announce (partner: consumer's Atomics.store(consumer_parked, 1) in
-    // Endpoint.park, via parkConsumer). Store-then-load, both seq_cst (Dekker, section
-    // 5.2): either we see parked = 1 here, or the parking consumer sees our new write_index.
+    // EndpointLifecycle.announcePark, via EndpointReceiver.park). Store-then-load, both
+    // seq_cst (Dekker, section 5.2): either we see parked = 1 here, or the parking
+    // consumer sees our new write_index.
     return Atomics.load(this.ctrl, this.words.consumerParked) !== 0;
   }
 }
@@ -652,7 +653,8 @@ export class RingReader extends RingEnd {
     Atomics.store(this.ctrl, this.words.readIndex, r | 0);
     this.released = r;
     // SYNC: park-announce (partner: producer's Atomics.store(producer_parked, 1) in
-    // Endpoint.park, via parkProducer). Store-then-load, both seq_cst (section 5.2).
+    // EndpointLifecycle.announcePark, via EndpointSender.park). Store-then-load, both
+    // seq_cst (section 5.2).
     if (Atomics.load(this.ctrl, this.words.producerParked) !== 0) this.peerNeedsWake = true;
   }
 }

@@ -108,7 +108,7 @@ class RingWriter {
     // Dekker pair, and the load of consumer_parked below must not be reordered before it.
     w_.write_index.store(write_, std::memory_order_seq_cst);
     // SYNC: park-announce (partner: the consumer's seq_cst store of consumer_parked
-    // before its seq_cst re-load of write_index in Endpoint's wait).
+    // before its seq_cst re-load of write_index in EndpointLifecycle::idle_wait).
     return w_.consumer_parked.load(std::memory_order_seq_cst) != 0;
   }
 
@@ -255,7 +255,7 @@ class RingReader {
     // seq_cst for the same Dekker reason as RingWriter::publish.
     w_.read_index.store(read_, std::memory_order_seq_cst);
     // SYNC: park-announce (partner: a producer's seq_cst store of producer_parked before
-    // its re-load of read_index in Endpoint's wait for space).
+    // its re-load of read_index in EndpointLifecycle::idle_wait).
     return w_.producer_parked.load(std::memory_order_seq_cst) != 0;
   }
 
