@@ -3,12 +3,12 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { ProtocolError } from '../src/errors';
-import { FrameReader, FrameWriter, KIND_FIRST, KIND_LAST, R2N_WORDS, RingReader, RingWriter, initRegion, regionSize, type FragmentSink, type StreamEnd } from '../src/protocol';
+import { DEFAULT_KEEP_ASSEMBLY, Endpoint, FrameReader, FrameWriter, KIND_FIRST, KIND_LAST, R2N_WORDS, RingReader, RingWriter, initRegion, regionSize, type FragmentSink, type StreamEnd } from '../src/protocol';
 
 function pair(cap: number, keep?: number) {
   const region = initRegion(new SharedArrayBuffer(regionSize(cap, 4096)), cap, 4096);
   const ring = new RingWriter(region.ctrl, R2N_WORDS, region.r2nData, cap);
-  const reader = new FrameReader(new RingReader(region.ctrl, R2N_WORDS, region.r2nData, cap), keep === undefined ? {} : { keep });
+  const reader = new FrameReader(new RingReader(region.ctrl, R2N_WORDS, region.r2nData, cap), keep === undefined ? {} : { keepAssembly: keep });
   return { ring, w: new FrameWriter(ring), r: reader, region };
 }
 
@@ -127,4 +127,16 @@ test('framer: a reassembly buffer above the keep limit is dropped after its mess
   });
   assert.equal(n, 1);
   assert.equal(r.bufferCapacity, 0);
+});
+
+test('framer: the keep limit is keepAssembly (as C++ keep_assembly), default DEFAULT_KEEP_ASSEMBLY; the former option keep still works', () => {
+  const { region } = pair(4096);
+  const reader = () => new RingReader(region.ctrl, R2N_WORDS, region.r2nData, 4096);
+  assert.equal(new FrameReader(reader()).keepAssembly, DEFAULT_KEEP_ASSEMBLY);
+  assert.equal(DEFAULT_KEEP_ASSEMBLY, 64 * 1024 * 1024);
+  assert.equal(new FrameReader(reader(), { keepAssembly: 2048 }).keepAssembly, 2048);
+  const former = new FrameReader(reader(), { keep: 1024 });
+  assert.deepEqual([former.keepAssembly, former.keep], [1024, 1024]);
+  const fx = initRegion(new SharedArrayBuffer(regionSize(4096, 4096)), 4096, 4096);
+  assert.equal(new Endpoint(fx, 'N', { keepAssembly: 4096 }).frameReader.keepAssembly, 4096);
 });

@@ -182,7 +182,7 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
     eo.doorbell = doorbell_;
 
     smc::Errc err = smc::Errc::ok;
-    auto ep = smc::Endpoint::attach(region, smc::Side::native, eo, &err);
+    auto ep = smc::Endpoint::attach(region, smc::Side::n, eo, &err);
     if (!ep) {
       ReleaseDoorbell();
       throw Napi::Error::New(

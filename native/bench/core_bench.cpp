@@ -5,8 +5,8 @@
 //
 // --only=64B: the raw ping-pong (the placement) and the three 64 B paths, for paired A/B runs.
 //
-// One Region lives in a heap buffer; an Endpoint attaches as Side::js on one thread and
-// as Side::native on another (the threads are pinned to CPUs 0 and 1 when there are two).
+// One Region lives in a heap buffer; an Endpoint attaches as Side::r on one thread and
+// as Side::n on another (the threads are pinned to CPUs 0 and 1 when there are two).
 // Every measurement runs --reps times (5; 3 with --quick) and the median is reported.
 //
 // Throughput (one way, js -> native):
@@ -209,9 +209,9 @@ std::unique_ptr<Channel> make_channel(uint32_t capacity, smc::IdleOptions idle) 
   smc::EndpointOptions eo;
   eo.idle = idle;
   smc::Errc e = smc::Errc::ok;
-  ch->js = smc::Endpoint::attach(ch->region, smc::Side::js, eo, &e);
+  ch->js = smc::Endpoint::attach(ch->region, smc::Side::r, eo, &e);
   if (!ch->js) die("attach js", e);
-  ch->native = smc::Endpoint::attach(ch->region, smc::Side::native, eo, &e);
+  ch->native = smc::Endpoint::attach(ch->region, smc::Side::n, eo, &e);
   if (!ch->native) die("attach native", e);
   return ch;
 }

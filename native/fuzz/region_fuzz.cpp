@@ -50,9 +50,9 @@ void check(bool ok, const char* what) {
 uint32_t mutable_word_offset(unsigned i) {
   switch (i % 10) {
     case 0:
-      return state_offset(Side::js);
+      return state_offset(Side::r);
     case 1:
-      return state_offset(Side::native);
+      return state_offset(Side::n);
     default: {
       const unsigned k = i % 10 - 2;  // 0..7
       const Dir d = k < 4 ? Dir::r2n : Dir::n2r;
@@ -121,8 +121,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   o.idle.yield_iterations = 0;
   o.idle.park_timeout = std::chrono::milliseconds(1);
   std::unique_ptr<Endpoint> ep[2];
-  ep[0] = Endpoint::attach(region, Side::js, o);
-  ep[1] = Endpoint::attach(region, Side::native, o);
+  ep[0] = Endpoint::attach(region, Side::r, o);
+  ep[1] = Endpoint::attach(region, Side::n, o);
   if (!ep[0] && !ep[1]) return 0;
 
   std::vector<std::byte> msg(3u * (1u << 15));

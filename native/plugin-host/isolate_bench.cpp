@@ -40,8 +40,8 @@ std::unique_ptr<Channel> open_channel(bool isolated, const std::string& dir, uin
                                             ~uintptr_t{127});
   Region region;
   if (Region::initialize({base, Region::size_for(rc)}, rc, &region) != Errc::ok) return nullptr;
-  ch->js = Endpoint::attach(region, Side::js, {});
-  auto native = Endpoint::attach(region, Side::native, {});
+  ch->js = Endpoint::attach(region, Side::r, {});
+  auto native = Endpoint::attach(region, Side::n, {});
   const std::string echo = dir + "/plugins/" + plugin_file_name("echo");
   std::string err;
   std::unique_ptr<Handler> h;

@@ -96,14 +96,14 @@ void FrameReader::end(StreamEnd why) {
 }
 
 // Makes the reassembly buffer hold at least `need` (<= total_) bytes. A kept buffer large
-// enough is reused as it is. Messages up to the keep limit get their whole size at once;
-// larger ones grow by doubling as fragments arrive, so a hostile FIRST announcing 4 GiB
-// costs memory only in proportion to the bytes the peer really sends.
+// enough is reused as it is. Messages up to the keep limit (kDefaultKeepAssembly) get their whole
+// size at once; larger ones grow by doubling as fragments arrive, so a hostile FIRST announcing 4
+// GiB costs memory only in proportion to the bytes the peer really sends.
 bool FrameReader::reserve(uint32_t need) {
   if (need <= capacity_ && buffer_) return true;
   uint64_t cap = total_;
-  if (total_ > keep_) {
-    cap = std::max<uint64_t>({need, uint64_t{capacity_} * 2, uint64_t{keep_}});
+  if (total_ > keep_assembly_) {
+    cap = std::max<uint64_t>({need, uint64_t{capacity_} * 2, uint64_t{keep_assembly_}});
     cap = std::min<uint64_t>(cap, total_);
   }
   std::unique_ptr<std::byte[]> bigger(new (std::nothrow) std::byte[cap]);
@@ -115,7 +115,7 @@ bool FrameReader::reserve(uint32_t need) {
 }
 
 void FrameReader::delivered() {
-  if (capacity_ > keep_) {
+  if (capacity_ > keep_assembly_) {
     buffer_.reset();
     capacity_ = 0;
   }

@@ -97,7 +97,7 @@ int run_plugin_host(int argc, char** argv) {
   EndpointOptions eo;
   eo.process_shared = true;
   Errc e = Errc::ok;
-  std::unique_ptr<Endpoint> ep = Endpoint::attach(region, Side::native, eo, &e);
+  std::unique_ptr<Endpoint> ep = Endpoint::attach(region, Side::n, eo, &e);
   if (!ep)
     return fail_load("plugin '" + path + "': the plugin host cannot attach: " + to_string(e));
 

@@ -84,7 +84,7 @@ bool IsolatedPluginSlot::load(const std::string& path, const std::string& config
   EndpointOptions eo;
   eo.process_shared = true;
   Errc e = Errc::ok;
-  c->ep = Endpoint::attach(c->region, Side::js, eo, &e);
+  c->ep = Endpoint::attach(c->region, Side::r, eo, &e);
   if (!c->ep) {
     err = who + ": cannot isolate: attaching to the plugin region failed: " + to_string(e);
     return false;

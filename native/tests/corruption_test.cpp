@@ -264,11 +264,11 @@ class Victim {
 };
 
 const char* side_name(Side s) {
-  return s == Side::js ? "victim js (ring at the end of the allocation)" : "victim native";
+  return s == Side::r ? "victim js (ring at the end of the allocation)" : "victim native";
 }
 
 TEST(CorruptionTest, ConsumerChecksFailWithTheExactReason) {
-  for (Side side : {Side::js, Side::native}) {
+  for (Side side : {Side::r, Side::n}) {
     for (const Case& c : consumer_cases()) {
       SCOPED_TRACE(std::string(side_name(side)) + ": " + c.name);
       Victim v(side, c.start, c.max_message);
@@ -289,7 +289,7 @@ TEST(CorruptionTest, ConsumerChecksFailWithTheExactReason) {
 TEST(CorruptionTest, BlockingReceiveFailsToo) {
   for (const Case& c : consumer_cases()) {
     SCOPED_TRACE(c.name);
-    Victim v(Side::js, c.start, c.max_message);
+    Victim v(Side::r, c.start, c.max_message);
     Forge f = v.forge(c.start);
     c.forge(f);
     EXPECT_EQ(recv_one(v.ep(), nullptr, Deadline::in(5s)), Errc::failed);
@@ -299,7 +299,7 @@ TEST(CorruptionTest, BlockingReceiveFailsToo) {
 
 // Valid records before the corruption are delivered; the corruption then fails the endpoint.
 TEST(CorruptionTest, GoodRecordsBeforeTheBadOneAreDelivered) {
-  Victim v(Side::js, 0, UINT32_MAX);
+  Victim v(Side::r, 0, UINT32_MAX);
   Forge f = v.forge(0);
   f.rec(5, MESSAGE).rec(0, MESSAGE).rec(8, 9);
   f.publish();
@@ -313,7 +313,7 @@ TEST(CorruptionTest, GoodRecordsBeforeTheBadOneAreDelivered) {
 
 // A fragmented message whose FIRST was fine and whose continuation is corrupt.
 TEST(CorruptionTest, CorruptionMidMessageFailsWithoutDelivering) {
-  Victim v(Side::native, 0, UINT32_MAX);
+  Victim v(Side::n, 0, UINT32_MAX);
   Forge f = v.forge(0);
   f.first(3000, 1008).rec(1016, MIDDLE).publish();
   std::vector<Bytes> got;
@@ -349,7 +349,7 @@ TEST(CorruptionTest, ReaderSeesWriteIndexRegress) {
 
 class ProducerVictim : public ::testing::Test {
  protected:
-  ProducerVictim() : v_(Side::native, 0, UINT32_MAX) {}
+  ProducerVictim() : v_(Side::n, 0, UINT32_MAX) {}
   SharedWord read_index() { return v_.region().ring(Dir::n2r).read_index; }
   void fill() {
     for (int i = 0; i < 4; ++i) {
@@ -422,8 +422,8 @@ TEST(CorruptionTest, InvalidPeerStateWordFailsTheEndpoint) {
   for (uint32_t word : bad) {
     for (int op = 0; op < 3; ++op) {
       SCOPED_TRACE("state word " + std::to_string(word) + " op " + std::to_string(op));
-      Victim v(Side::native, 0, UINT32_MAX);
-      v.region().state(Side::js).store(word, std::memory_order_seq_cst);
+      Victim v(Side::n, 0, UINT32_MAX);
+      v.region().state(Side::r).store(word, std::memory_order_seq_cst);
       EXPECT_EQ(v.ep().peer_state(), SideState::failed);
       EXPECT_EQ(v.ep().peer_reason(), Reason::peer_state_invalid);
       if (op == 0) {
@@ -443,8 +443,8 @@ TEST(CorruptionTest, ValidPeerStatesDoNotFail) {
   const uint32_t good[] = {0, 1, 2, 3, 3 | (5u << 8), 3 | (13u << 8)};
   for (uint32_t word : good) {
     SCOPED_TRACE(word);
-    Victim v(Side::native, 0, UINT32_MAX);
-    v.region().state(Side::js).store(word, std::memory_order_seq_cst);
+    Victim v(Side::n, 0, UINT32_MAX);
+    v.region().state(Side::r).store(word, std::memory_order_seq_cst);
     const Errc e = v.ep().send(as_span(pattern(3, 3)), Deadline::now());
     EXPECT_NE(e, Errc::failed);
     EXPECT_EQ(v.ep().failure(), Reason::none);
@@ -454,10 +454,10 @@ TEST(CorruptionTest, ValidPeerStatesDoNotFail) {
 // A hostile peer may also scribble over the immutable header and this side's own words
 // after attach: the endpoint never re-reads them, so it keeps working.
 TEST(CorruptionTest, ScribblingOverHeaderAndOwnWordsIsHarmless) {
-  Victim v(Side::native, 0, UINT32_MAX);
+  Victim v(Side::n, 0, UINT32_MAX);
   std::byte* m = v.region().memory().data();
   for (uint32_t off = 0; off < 128; off += 4) wr32(m + off, 0xDEADBEEF);
-  v.region().state(Side::native).store(0xFFFFFFFF, std::memory_order_relaxed);         // own state
+  v.region().state(Side::n).store(0xFFFFFFFF, std::memory_order_relaxed);              // own state
   v.region().ring(Dir::n2r).write_index.store(0x12345677, std::memory_order_relaxed);  // own
   v.region().ring(Dir::r2n).read_index.store(0x7777, std::memory_order_relaxed);       // own
   Forge f = v.forge(0);

@@ -34,8 +34,8 @@ class EndpointTest : public ::testing::Test {
   void make(RegionConfig c, EndpointOptions js_opt = {}, EndpointOptions nat_opt = {}) {
     arena_ = std::make_unique<CanaryArena>(c);
     region_ = init_region(arena_->span(), c);
-    js_ = attach(region_, Side::js, js_opt);
-    nat_ = attach(region_, Side::native, nat_opt);
+    js_ = attach(region_, Side::r, js_opt);
+    nat_ = attach(region_, Side::n, nat_opt);
   }
   void TearDown() override {
     js_.reset();
@@ -241,11 +241,11 @@ TEST_F(EndpointTest, CancelWithAConcurrentReceiver) {
 // ---- close ----------------------------------------------------------------------------
 
 TEST_F(EndpointTest, ReceiverDrainsThenSeesPeerClosed) {
-  for (Side closer : {Side::js, Side::native}) {
-    SCOPED_TRACE(closer == Side::js ? "js closes" : "native closes");
+  for (Side closer : {Side::r, Side::n}) {
+    SCOPED_TRACE(closer == Side::r ? "js closes" : "native closes");
     make({4096, 4096});
-    Endpoint& a = closer == Side::js ? *js_ : *nat_;
-    Endpoint& b = closer == Side::js ? *nat_ : *js_;
+    Endpoint& a = closer == Side::r ? *js_ : *nat_;
+    Endpoint& b = closer == Side::r ? *nat_ : *js_;
     ASSERT_EQ(a.send(as_span(pattern(10, 1))), Errc::ok);
     ASSERT_EQ(a.send(as_span(pattern(3000, 2))), Errc::ok);  // fragmented
     ASSERT_EQ(a.send(as_span(pattern(0, 3))), Errc::ok);
@@ -369,7 +369,7 @@ TEST_F(EndpointTest, PeerFailedIsReportedWithItsReason) {
   js_->fail(Reason::local_error);
   js_->fail(Reason::fragment_length);  // the first reason sticks
   EXPECT_EQ(js_->failure(), Reason::local_error);
-  EXPECT_EQ(state_word(region_, Side::js), 3u | (13u << 8));
+  EXPECT_EQ(state_word(region_, Side::r), 3u | (13u << 8));
   EXPECT_EQ(nat_->peer_state(), SideState::failed);
   EXPECT_EQ(nat_->peer_reason(), Reason::local_error);
   // What the peer published before failing is still delivered, then peer_failed.
@@ -385,7 +385,7 @@ TEST_F(EndpointTest, PeerFailedIsReportedWithItsReason) {
   size_t n = 0;
   EXPECT_EQ(js_->poll([](std::span<const std::byte>) {}, 1, &n), Errc::failed);
   js_->close();
-  EXPECT_EQ(state_word(region_, Side::js), 3u | (13u << 8));
+  EXPECT_EQ(state_word(region_, Side::r), 3u | (13u << 8));
   EXPECT_EQ(nat_->failure(), Reason::none) << "a failed peer does not fail this side";
 }
 

@@ -79,7 +79,7 @@ TEST(FramerTest, CancelMidMessageAbortsTheStreamAndTheChannelGoesOn) {
 TEST(FramerTest, HostileTotalFailsTheChannelAndAbortsTheStream) {
   CanaryArena arena(k4K);
   const Region region = init_region(arena.span(), k4K);
-  auto receiver = attach(region, Side::native);
+  auto receiver = attach(region, Side::n);
   RecordingSink sink;
   receiver->set_fragment_sink(&sink);
   // A peer announcing 0xFFFFFFF0 bytes, then a LAST after 16 of them.
@@ -156,7 +156,7 @@ TEST(FramerTest, ReassemblyBufferIsKeptForTheNextMessage) {
 }
 
 TEST(FramerTest, ReassemblyBufferAboveTheKeepLimitIsFreedAfterItsMessage) {
-  FrameReader reader(UINT32_MAX, /*keep=*/2048);
+  FrameReader reader(UINT32_MAX, /*keep_assembly=*/2048);
   const Bytes a = pattern(1000, 8), b = pattern(2000, 9);
   std::span<const std::byte> out;
   ASSERT_EQ(reader.accept(record(RecordKind::first, first_record(3000, a)), &out),

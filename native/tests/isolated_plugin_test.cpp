@@ -50,8 +50,8 @@ struct Harness {
                    RegionConfig c = {1u << 16, 1u << 16})
       : arena(c) {
     region = init_region(arena.span(), c);
-    js = attach(region, Side::js);
-    auto n = attach(region, Side::native);
+    js = attach(region, Side::r);
+    auto n = attach(region, Side::n);
     slot = std::make_shared<IsolatedPluginSlot>(IsolateOptions{SMC_PLUGIN_HOST_EXE, timeout});
     slot->bind(n.get());
     native = n.get();
@@ -300,8 +300,8 @@ TEST(IsolatedPlugin, LoaderErrorsComeBackFromTheChildUnchanged) {
 TEST(IsolatedPlugin, MissingHostExecutableIsALoadError) {
   ExactArena arena({1u << 16, 1u << 16});
   Region region = init_region(arena.span(), {1u << 16, 1u << 16});
-  auto js = attach(region, Side::js);
-  auto n = attach(region, Side::native);
+  auto js = attach(region, Side::r);
+  auto n = attach(region, Side::n);
   IsolatedPluginSlot slot(IsolateOptions{"/nonexistent/smc_plugin_host", 1000ms});
   slot.bind(n.get());
   std::string err;
@@ -366,8 +366,8 @@ TEST(IsolatedPlugin, NewChannelAfterACrashWorks) {
 TEST(IsolatedPlugin, UnsupportedPlatformSaysSo) {
   ExactArena arena({1u << 16, 1u << 16});
   Region region = init_region(arena.span(), {1u << 16, 1u << 16});
-  auto js = attach(region, Side::js);
-  auto n = attach(region, Side::native);
+  auto js = attach(region, Side::r);
+  auto n = attach(region, Side::n);
   IsolatedPluginSlot slot(IsolateOptions{"smc_plugin_host", 1000ms});
   slot.bind(n.get());
   std::string err;

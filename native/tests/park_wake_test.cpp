@@ -283,7 +283,7 @@ TEST(ParkWakeTest, AttachRingsAParkedPeer) {
   p.region.ring(Dir::r2n).consumer_parked.store(1, std::memory_order_seq_cst);
   EndpointOptions o;
   o.idle = park_only();
-  auto again = attach(p.region, Side::js, o);
+  auto again = attach(p.region, Side::r, o);
   EXPECT_EQ(again->stats().doorbells_rung, 1u);
   EXPECT_EQ(p.region.ring(Dir::r2n).consumer_wake_seq.load(std::memory_order_seq_cst), seq + 2);
 }
@@ -311,7 +311,7 @@ TEST(ParkWakeTest, SilentPeerDeathIsNoticedWithinTheParkTimeout) {
       wait_for_parks(*p.nat);
       const auto t0 = Clock::now();
       // The js side "dies": its state word changes, nobody rings.
-      p.region.state(Side::js).store(c.word, std::memory_order_seq_cst);
+      p.region.state(Side::r).store(c.word, std::memory_order_seq_cst);
       waiter.join();
       const double ms = ms_since(t0);
       EXPECT_EQ(result, c.expected);

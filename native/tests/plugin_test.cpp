@@ -55,8 +55,8 @@ bool contains(const std::string& s, const std::string& part) {
 struct Harness {
   explicit Harness(RegionConfig c = {1u << 16, 1u << 16}) : arena(c) {
     region = init_region(arena.span(), c);
-    js = attach(region, Side::js);
-    auto n = attach(region, Side::native);
+    js = attach(region, Side::r);
+    auto n = attach(region, Side::n);
     native = n.get();
     slot = std::make_shared<PluginSlot>();
     slot->set_logger([this](int level, const std::string& plugin, const std::string& m) {

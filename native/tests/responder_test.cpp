@@ -43,10 +43,10 @@ TEST_P(ResponderPeerStateTest, PublishesItsOwnStateAndRingsThePeer) {
   Region region = init_region(arena.span(), {4096, 4096});
   EndpointOptions jo;
   jo.idle = parking(0, 0, kLongPark);
-  auto js = attach(region, Side::js, jo);
+  auto js = attach(region, Side::r, jo);
   EndpointOptions no;
   no.idle = parking(100, 2, 50ms);  // N re-checks R's state at least every 50 ms
-  Responder responder(attach(region, Side::native, no), make_echo_handler());
+  Responder responder(attach(region, Side::n, no), make_echo_handler());
 
   const Bytes hello = pattern(40, 1);
   ASSERT_EQ(js->send(as_span(hello), Deadline::in(5s)), Errc::ok);
@@ -63,12 +63,12 @@ TEST_P(ResponderPeerStateTest, PublishesItsOwnStateAndRingsThePeer) {
   });
   // R is parked as consumer (its parked word is set) before the forgery.
   wait_for_word(region.ring(Dir::n2r).consumer_parked, 1);
-  region.state(Side::js).store(c.forged, std::memory_order_seq_cst);
+  region.state(Side::r).store(c.forged, std::memory_order_seq_cst);
   reader.join();
 
   EXPECT_EQ(got, c.js_sees) << c.name;
   EXPECT_LT(ms, 2'000.0) << c.name << ": R was not rung; it waited for its park timeout";
-  EXPECT_EQ(state_word(region, Side::native), c.nat_state) << c.name;
+  EXPECT_EQ(state_word(region, Side::n), c.nat_state) << c.name;
   const auto t0 = Clock::now();
   while (responder.running() && ms_since(t0) < 5'000) std::this_thread::sleep_for(1ms);
   EXPECT_FALSE(responder.running());

@@ -74,10 +74,10 @@ TEST_F(RingTest, InitializeWritesTheHeaderOfSection21) {
 TEST_F(RingTest, SharedWordOffsetsFollowTheLayoutTable) {
   make();
   const auto off = [&](SharedWord w) { return reinterpret_cast<std::byte*>(w.address()) - mem(); };
-  EXPECT_EQ(off(region_.state(Side::js)), 128);
-  EXPECT_EQ(off(region_.generation(Side::js)), 132);
-  EXPECT_EQ(off(region_.state(Side::native)), 256);
-  EXPECT_EQ(off(region_.generation(Side::native)), 260);
+  EXPECT_EQ(off(region_.state(Side::r)), 128);
+  EXPECT_EQ(off(region_.generation(Side::r)), 132);
+  EXPECT_EQ(off(region_.state(Side::n)), 256);
+  EXPECT_EQ(off(region_.generation(Side::n)), 260);
   EXPECT_EQ(off(region_.ring(Dir::r2n).write_index), 384);
   EXPECT_EQ(off(region_.ring(Dir::r2n).read_index), 512);
   EXPECT_EQ(off(region_.ring(Dir::r2n).consumer_parked), 640);
@@ -233,8 +233,8 @@ TEST_F(RingTest, FullAndEmptyRing) {
 
 TEST_F(RingTest, EndpointFullAndEmpty) {
   make();
-  auto js = attach(region_, Side::js);
-  auto nat = attach(region_, Side::native);
+  auto js = attach(region_, Side::r);
+  auto nat = attach(region_, Side::n);
   std::vector<Bytes> got;
   size_t n = 99;
   EXPECT_EQ(nat->poll([&](std::span<const std::byte>) { ADD_FAILURE(); }, 10, &n), Errc::ok);
@@ -320,8 +320,8 @@ TEST_F(RingTest, AbortAfterPadStillLeavesAValidStream) {
 
 TEST_F(RingTest, EndpointReservationCommitAbortAndLimits) {
   make();
-  auto js = attach(region_, Side::js);
-  auto nat = attach(region_, Side::native);
+  auto js = attach(region_, Side::r);
+  auto nat = attach(region_, Side::n);
   Endpoint::Reservation res;
   EXPECT_EQ(js->reserve(js->max_payload() + 1, &res), Errc::too_large);
   EXPECT_FALSE(res);
@@ -358,8 +358,8 @@ TEST_F(RingTest, EndpointReservationCommitAbortAndLimits) {
 
 TEST_F(RingTest, ReservationHoldsOffOtherSenders) {
   make();
-  auto js = attach(region_, Side::js);
-  auto nat = attach(region_, Side::native);
+  auto js = attach(region_, Side::r);
+  auto nat = attach(region_, Side::n);
   Endpoint::Reservation res;
   ASSERT_EQ(js->reserve(8, &res), Errc::ok);
   std::atomic<bool> sent{false};
@@ -383,8 +383,8 @@ TEST_F(RingTest, ReservationHoldsOffOtherSenders) {
 
 TEST_F(RingTest, BatchIsPublishedWithOneIndexStore) {
   make(RegionConfig{65536, 4096});
-  auto js = attach(region_, Side::js);
-  auto nat = attach(region_, Side::native);
+  auto js = attach(region_, Side::r);
+  auto nat = attach(region_, Side::n);
   const SharedWord wi = region_.ring(Dir::r2n).write_index;
   uint32_t expected_end = 0;
   for (uint32_t i = 0; i < 200; ++i) {
@@ -412,8 +412,8 @@ TEST_F(RingTest, BatchIsPublishedWithOneIndexStore) {
 // an uncommitted reservation dropped unsent, misuse refused with invalid_argument.
 TEST_F(RingTest, EndpointBatchSendsAndReservesWithOnePublication) {
   make(RegionConfig{65536, 4096});
-  auto js = attach(region_, Side::js);
-  auto nat = attach(region_, Side::native);
+  auto js = attach(region_, Side::r);
+  auto nat = attach(region_, Side::n);
   const SharedWord wi = region_.ring(Dir::r2n).write_index;
   std::span<std::byte> dst;
   {
@@ -479,8 +479,8 @@ TEST_F(RingTest, IndicesWrapPast2To32) {
   // capacity, so PADs land around the wrap).
   set_indices(Dir::r2n, 0xFFFFF000u, 0xFFFFF000u);
   set_indices(Dir::n2r, 0xFFFFEF28u, 0xFFFFEF28u);
-  auto js = attach(region_, Side::js);
-  auto nat = attach(region_, Side::native);
+  auto js = attach(region_, Side::r);
+  auto nat = attach(region_, Side::n);
   uint64_t bytes_r2n = 0;
   for (uint32_t i = 0; i < 300; ++i) {
     const Bytes m = pattern((i * 37) % 900, i);
@@ -506,8 +506,8 @@ TEST_F(RingTest, IndicesWrapPast2To32) {
 TEST_F(RingTest, FragmentedMessageAcross2To32) {
   make();
   set_indices(Dir::r2n, 0xFFFFFC00u, 0xFFFFFC00u);
-  auto js = attach(region_, Side::js);
-  auto nat = attach(region_, Side::native);
+  auto js = attach(region_, Side::r);
+  auto nat = attach(region_, Side::n);
   const Bytes big = pattern(20000, 77);
   std::thread tx([&] { EXPECT_EQ(js->send(as_span(big)), Errc::ok); });
   Bytes got;
@@ -533,7 +533,7 @@ TEST_F(RingTest, AttachValidatesStartIndices) {
   for (const Case& c : bad) {
     SCOPED_TRACE(std::to_string(c.write) + "/" + std::to_string(c.read));
     set_indices(c.d, c.write, c.read);
-    for (Side s : {Side::js, Side::native}) {
+    for (Side s : {Side::r, Side::n}) {
       Errc e = Errc::ok;
       Reason why = Reason::none;
       EXPECT_EQ(Endpoint::attach(region_, s, {}, &e, &why), nullptr);
@@ -545,9 +545,9 @@ TEST_F(RingTest, AttachValidatesStartIndices) {
     set_indices(c.d, 0, 0);
   }
   set_indices(Dir::r2n, 0x8, 0xFFFFF008u);  // 4096 ahead across the wrap: full, valid
-  auto js = attach(region_, Side::js);
-  EXPECT_EQ(state_word(region_, Side::js), 1u);
-  EXPECT_EQ(region_.generation(Side::js).load(std::memory_order_relaxed), 1u);
+  auto js = attach(region_, Side::r);
+  EXPECT_EQ(state_word(region_, Side::r), 1u);
+  EXPECT_EQ(region_.generation(Side::r).load(std::memory_order_relaxed), 1u);
   // The writer must take the consumer's index from shared memory too: the ring is full.
   EXPECT_EQ(js->send(as_span(pattern(1, 1)), Deadline::now()), Errc::timeout);
   EXPECT_EQ(js->outgoing_fill(), 4096u);
@@ -558,15 +558,15 @@ TEST_F(RingTest, AttachValidatesStartIndices) {
 // and neither loses nor overwrites what its previous incarnation left unread.
 TEST_F(RingTest, ReattachContinuesWithoutOverwritingUnreadRecords) {
   make();
-  auto nat = attach(region_, Side::native);
+  auto nat = attach(region_, Side::n);
   {
-    auto js = attach(region_, Side::js);
+    auto js = attach(region_, Side::r);
     for (uint32_t i = 0; i < 3; ++i) ASSERT_EQ(js->send(as_span(pattern(1016, i))), Errc::ok);
   }  // destroyed: closed
-  EXPECT_EQ(state_word(region_, Side::js), 2u);
-  auto js = attach(region_, Side::js);
-  EXPECT_EQ(state_word(region_, Side::js), 1u);
-  EXPECT_EQ(region_.generation(Side::js).load(std::memory_order_relaxed), 2u);
+  EXPECT_EQ(state_word(region_, Side::r), 2u);
+  auto js = attach(region_, Side::r);
+  EXPECT_EQ(state_word(region_, Side::r), 1u);
+  EXPECT_EQ(region_.generation(Side::r).load(std::memory_order_relaxed), 2u);
   // 1024 bytes free: one more maximal record fits, a second one does not.
   ASSERT_EQ(js->send(as_span(pattern(1016, 3)), Deadline::now()), Errc::ok);
   EXPECT_EQ(js->send(as_span(pattern(1016, 4)), Deadline::now()), Errc::timeout);
@@ -607,8 +607,8 @@ TEST(ForEachBlock, VisitsEveryByteOnceInOrder) {
 // with the canaries around the region intact (TearDown).
 TEST_F(RingTest, SmallRecordsLappingTheRingArriveIntactWithWriteAhead) {
   make();
-  auto js = attach(region_, Side::js);
-  auto nat = attach(region_, Side::native);
+  auto js = attach(region_, Side::r);
+  auto nat = attach(region_, Side::n);
   uint32_t sent = 0, got = 0;
   for (int lap = 0; lap < 200; ++lap) {
     while (true) {

@@ -224,6 +224,18 @@ TEST(RingVectorsLayout, LayoutHppDescribesTheLayoutOfRingJson) {
   }
 }
 
+// The sides are named as in the spec (R, N) and ring.json; the former names still compile,
+// deprecated, and mean the same. So does the former name of the reassembly keep limit.
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+#endif
+static_assert(Side::js == Side::r && Side::native == Side::n);
+static_assert(FrameReader::kDefaultKeep == FrameReader::kDefaultKeepAssembly);
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+
 // ---- replay --------------------------------------------------------------------------------
 
 // The region a snapshot describes, byte for byte: every byte it does not name is zero.
@@ -369,7 +381,7 @@ class Replay {
   bool canaries_intact() const { return arena_->intact(); }
 
  private:
-  static Side side(const Json& s) { return s["side"].str() == "R" ? Side::js : Side::native; }
+  static Side side(const Json& s) { return s["side"].str() == "R" ? Side::r : Side::n; }
   std::unique_ptr<Endpoint>& endpoint(const Json& s) { return sides_[s["side"].str()]; }
   // A ring reader of its own, from the shared read_index, for checks no endpoint path
   // reaches (C3: Endpoint reloads write_index only when nothing is cached).

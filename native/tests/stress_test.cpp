@@ -182,8 +182,8 @@ void stress(RegionConfig c, IdleOptions idle, uint64_t per_direction, uint64_t s
   Region region = init_region(arena.span(), c);
   EndpointOptions o;
   o.idle = idle;
-  auto js = attach(region, Side::js, o);
-  auto nat = attach(region, Side::native, o);
+  auto js = attach(region, Side::r, o);
+  auto nat = attach(region, Side::n, o);
   std::atomic<bool> abort_flag{false};
   Errc tx_js = Errc::ok, tx_nat = Errc::ok;
   DirectionResult rx_js, rx_nat;

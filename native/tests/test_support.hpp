@@ -167,8 +167,8 @@ struct EndpointPair {
     region = init_region(arena.span(), c);
     EndpointOptions o;
     o.idle = idle;
-    js = attach(region, Side::js, o);
-    nat = attach(region, Side::native, o);
+    js = attach(region, Side::r, o);
+    nat = attach(region, Side::n, o);
   }
   ~EndpointPair() {
     js.reset();

@@ -35,6 +35,8 @@ export type EndpointState = 'attached' | 'closed' | 'failed';
 export interface EndpointOptions {
   /** Largest incoming message accepted, one record or reassembled (C10); default 2^32 - 1. */
   maxMessage?: number;
+  /** The reassembly buffer's keep limit (DEFAULT_KEEP_ASSEMBLY, framer.ts); default 64 MiB. */
+  keepAssembly?: number;
   /** Rings the doorbell of a peer sleeping on wake sequence `word`, already bumped (see
    *  endpoint-lifecycle.ts). */
   wake?: (word: number) => void;

@@ -6,7 +6,7 @@
 // native/src/endpoint_receiver.cpp.
 
 import { STATE_FAILED } from './layout';
-import { FrameReader } from './framer';
+import { FrameReader, type FrameReaderOptions } from './framer';
 import type { InPlaceHandler, MessageHandler, RingReader } from './ring';
 import { EndpointLifecycle } from './endpoint-lifecycle';
 
@@ -29,10 +29,10 @@ export class EndpointReceiver {
   /** park's re-check: reload write_index (made once: parking allocates nothing). */
   private readonly reloadWrite = (): boolean => this.reader.refresh() > 0;
 
-  constructor(life: EndpointLifecycle, reader: RingReader, maxMessage: number | undefined) {
+  constructor(life: EndpointLifecycle, reader: RingReader, options: FrameReaderOptions) {
     this.life = life;
     this.reader = reader;
-    this.frameReader = new FrameReader(reader, maxMessage === undefined ? {} : { maxMessage });
+    this.frameReader = new FrameReader(reader, options);
   }
 
   /**

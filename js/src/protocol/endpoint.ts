@@ -60,7 +60,10 @@ export class Endpoint {
       start: life.inStart,
     });
     this.sender = new EndpointSender(life, writer);
-    this.receiver = new EndpointReceiver(life, reader, options.maxMessage);
+    this.receiver = new EndpointReceiver(life, reader, {
+      ...(options.maxMessage === undefined ? {} : { maxMessage: options.maxMessage }),
+      ...(options.keepAssembly === undefined ? {} : { keepAssembly: options.keepAssembly }),
+    });
     this.writer = writer;
     this.reader = reader;
     this.frameWriter = this.sender.frameWriter;

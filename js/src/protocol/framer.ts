@@ -219,11 +219,20 @@ export interface FragmentSink {
 export interface FrameReaderOptions {
   /** Largest message accepted, one record or reassembled (C10); default and maximum 2^32 - 1. */
   maxMessage?: number;
-  /** Largest reassembly buffer kept for the next message; default 64 MiB. */
+  /** The reassembly buffer's keep limit (DEFAULT_KEEP_ASSEMBLY says what it means); default 64 MiB. */
+  keepAssembly?: number;
+  /** @deprecated the former name of keepAssembly. */
   keep?: number;
 }
 
-/** 64 MiB: reassembly buffers up to this size are kept between messages. */
+/**
+ * The keep limit of the reassembly buffer, 64 MiB by default, one name and one meaning in
+ * both languages (C++: FrameReader::kDefaultKeepAssembly, EndpointOptions::keep_assembly):
+ * a message up to it gets its whole size at once and its buffer is kept for the next
+ * message; a larger one starts at the limit, doubles as its fragments arrive (a hostile
+ * FIRST costs memory in proportion to the bytes sent) and its buffer is dropped once it is
+ * delivered.
+ */
 export const DEFAULT_KEEP_ASSEMBLY = 64 * 1024 * 1024;
 const EMPTY = new Uint8Array(0);
 
@@ -238,10 +247,11 @@ const EMPTY = new Uint8Array(0);
 export class FrameReader {
   readonly ring: RingReader;
   readonly maxMessage: number;
-  readonly keep: number;
+  /** The keep limit of the reassembly buffer (DEFAULT_KEEP_ASSEMBLY). */
+  readonly keepAssembly: number;
   /** Fragments of large messages go here instead of being reassembled (null: reassemble). */
   sink: FragmentSink | null = null;
-  /** Reassembly buffer, kept between messages up to `keep` bytes. */
+  /** Reassembly buffer, kept between messages up to `keepAssembly` bytes. */
   private buffer: Uint8Array = EMPTY;
   private inMsg = false;
   /** The sink the open message goes to (`sink` at its FIRST), or null: reassembled. */
@@ -259,11 +269,16 @@ export class FrameReader {
       throw new RangeError(`maxMessage ${mm} must be an integer in [0, 2^32 - 1]`);
     }
     this.maxMessage = mm;
-    const keep = options.keep ?? DEFAULT_KEEP_ASSEMBLY;
+    const keep = options.keepAssembly ?? options.keep ?? DEFAULT_KEEP_ASSEMBLY;
     if (!Number.isInteger(keep) || keep < 0 || keep > MAX_MESSAGE_LIMIT) {
-      throw new RangeError(`keep ${keep} must be an integer in [0, 2^32 - 1]`);
+      throw new RangeError(`keepAssembly ${keep} must be an integer in [0, 2^32 - 1]`);
     }
-    this.keep = keep;
+    this.keepAssembly = keep;
+  }
+
+  /** @deprecated the former name of keepAssembly. */
+  get keep(): number {
+    return this.keepAssembly;
   }
 
   /** True while a fragmented message is being received. */
@@ -292,7 +307,7 @@ export class FrameReader {
 
   /**
    * The reassembly buffer with room for `need` (<= total) bytes. A kept buffer large enough
-   * is reused. Messages up to `keep` get their whole size at once; larger ones grow by
+   * is reused. Messages up to `keepAssembly` get their whole size at once; larger ones grow by
    * doubling as fragments arrive, so a hostile FIRST announcing 4 GiB costs memory only in
    * proportion to the bytes really sent (as the C++ FrameReader::reserve).
    */
@@ -300,7 +315,8 @@ export class FrameReader {
     const old = this.buffer;
     if (need <= old.length) return old;
     const total = this.total;
-    const size = total <= this.keep ? total : Math.min(total, Math.max(need, 2 * old.length, this.keep));
+    const keep = this.keepAssembly;
+    const size = total <= keep ? total : Math.min(total, Math.max(need, 2 * old.length, keep));
     let buf: Uint8Array;
     try {
       buf = new Uint8Array(size);
@@ -430,7 +446,7 @@ export class FrameReader {
     this.have = 0;
     const total = this.total;
     const message = buf.length === total ? buf : buf.subarray(0, total);
-    if (buf.length > this.keep) this.buffer = EMPTY; // one huge message does not pin its memory
+    if (buf.length > this.keepAssembly) this.buffer = EMPTY; // one huge message does not pin its memory
     if (inPlace !== null) inPlace(buf, 0, total);
     else viewHandler!(message);
     return true;

@@ -34,8 +34,8 @@ class Doorbell {
 struct EndpointOptions {
   IdleOptions idle;
   uint32_t max_message = UINT32_MAX;  // largest message this side accepts (C10)
-  // Largest reassembly buffer kept for the next fragmented message (FrameReader).
-  uint32_t keep_assembly = FrameReader::kDefaultKeep;
+  // The reassembly buffer's keep limit (FrameReader::kDefaultKeepAssembly says what it means).
+  uint32_t keep_assembly = FrameReader::kDefaultKeepAssembly;
   Doorbell* doorbell = nullptr;  // not owned; nullptr: futex wake (native peer)
   // The peer is a thread of another process mapping the same memory (an isolated plugin,
   // smc/isolated_plugin.hpp): park and wake with process-shared futexes.

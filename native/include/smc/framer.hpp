@@ -85,11 +85,11 @@ class FrameReader {
   // to the sink (a whole message was received).
   enum class Step : uint8_t { more, deliver, streamed, failed };
 
-  // `max_message`: the largest message accepted, one record or reassembled (C10). `keep`:
-  // the largest reassembly buffer kept for the next message (a larger one is freed once
-  // its message is delivered).
-  explicit FrameReader(uint32_t max_message, uint32_t keep = kDefaultKeep)
-      : max_message_(max_message), keep_(keep) {}
+  // `max_message`: the largest message accepted, one record or reassembled (C10).
+  // `keep_assembly`: the keep limit of the reassembly buffer (kDefaultKeepAssembly says
+  // what it means).
+  explicit FrameReader(uint32_t max_message, uint32_t keep_assembly = kDefaultKeepAssembly)
+      : max_message_(max_message), keep_assembly_(keep_assembly) {}
 
   // One record from RingReader::peek: a whole message ready in *deliver (valid until the
   // record is released or the next accept), more to come, or a violation (failure()).
@@ -112,8 +112,14 @@ class FrameReader {
   // Bytes held for reassembly (monitoring and tests).
   uint32_t buffer_capacity() const { return capacity_; }
 
-  // 64 MiB: reassembly buffers up to this size are kept between messages.
-  static constexpr uint32_t kDefaultKeep = 64u << 20;
+  // The keep limit of the reassembly buffer, 64 MiB by default, one name and one meaning
+  // in both languages (TS: DEFAULT_KEEP_ASSEMBLY, option keepAssembly): a message up to it
+  // gets its whole size at once and its buffer is kept for the next message; a larger one
+  // starts at the limit, doubles as its fragments arrive (a hostile FIRST costs memory in
+  // proportion to the bytes sent) and its buffer is freed once it is delivered.
+  static constexpr uint32_t kDefaultKeepAssembly = 64u << 20;
+  [[deprecated("use kDefaultKeepAssembly")]] static constexpr uint32_t kDefaultKeep =
+      kDefaultKeepAssembly;
 
  private:
   Step reject(Reason r);
@@ -122,7 +128,7 @@ class FrameReader {
   Step next(bool last, std::span<const std::byte> payload, std::span<const std::byte>* deliver);
 
   uint32_t max_message_;
-  uint32_t keep_;
+  uint32_t keep_assembly_;
   FragmentSink* sink_ = nullptr;
   std::unique_ptr<std::byte[]> buffer_;
   uint32_t capacity_ = 0;

@@ -41,17 +41,25 @@ inline constexpr uint32_t n2r_capacity = 28;
 inline constexpr uint32_t total_size = 32;
 }  // namespace hdr
 
-enum class Side : uint8_t { js = 0, native = 1 };  // "R" and "N" in the spec
+// The two sides by their names in the spec (docs/protocol.md 1) and the TS library ('R' |
+// 'N'): R allocates the region and produces into R2N, N produces into N2R. They are
+// roles, not languages (C++ tests play both). `js` and `native` are the former names.
+enum class Side : uint8_t {
+  r = 0,
+  n = 1,
+  js [[deprecated("use Side::r (docs/protocol.md names the sides R and N)")]] = r,
+  native [[deprecated("use Side::n (docs/protocol.md names the sides R and N)")]] = n,
+};
 enum class Dir : uint8_t { r2n = 0, n2r = 1 };
 
 inline constexpr Side peer_of(Side s) {
-  return s == Side::js ? Side::native : Side::js;
+  return s == Side::r ? Side::n : Side::r;
 }
 inline constexpr Dir outgoing(Side s) {
-  return s == Side::js ? Dir::r2n : Dir::n2r;
+  return s == Side::r ? Dir::r2n : Dir::n2r;
 }
 inline constexpr Dir incoming(Side s) {
-  return s == Side::js ? Dir::n2r : Dir::r2n;
+  return s == Side::r ? Dir::n2r : Dir::r2n;
 }
 
 // Offsets of the mutable words, each alone in its own 128-byte slot.
@@ -107,10 +115,10 @@ inline constexpr std::array<SharedWordLayout, 25> kSharedWordLayout{{
     {"n2r_offset", hdr::n2r_offset, 4},
     {"n2r_capacity", hdr::n2r_capacity, 4},
     {"total_size", hdr::total_size, 4},
-    {"r_state", state_offset(Side::js), 4},
-    {"r_generation", generation_offset(Side::js), 4},
-    {"n_state", state_offset(Side::native), 4},
-    {"n_generation", generation_offset(Side::native), 4},
+    {"r_state", state_offset(Side::r), 4},
+    {"r_generation", generation_offset(Side::r), 4},
+    {"n_state", state_offset(Side::n), 4},
+    {"n_generation", generation_offset(Side::n), 4},
     {"r2n_write_index", write_index_offset(Dir::r2n), 4},
     {"r2n_read_index", read_index_offset(Dir::r2n), 4},
     {"r2n_consumer_parked", consumer_parked_offset(Dir::r2n), 4},
