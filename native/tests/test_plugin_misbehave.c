@@ -62,10 +62,11 @@ static unsigned char* find_region(const smc_host* h) {
 }
 
 /* Writes the garbage, wakes the parent sleeping for N2R data (it waits on the ring's
- * consumer wake sequence, a process-shared futex: bump it, then wake), and keeps it there: the
- * plugin host's own endpoint puts an overwritten index of its side back after a park (endpoint.cpp,
- * restore_published), so the plugin holds the receive thread (inside on_message) and rewrites it
- * until the parent, which fails the channel on the first look, kills this process. */
+ * consumer wake sequence, a process-shared futex: bump it, then wake), and keeps it there:
+ * the plugin host's own endpoint puts an overwritten index of its side back after a park
+ * (endpoint_sender.cpp, EndpointSender::restore_published), so the plugin holds the receive
+ * thread (inside on_message) and rewrites it until the parent, which fails the channel on
+ * the first look, kills this process. */
 static void garbage(const smc_host* h, int record) {
   unsigned char* base = find_region(h);
   if (base == NULL) abort();
