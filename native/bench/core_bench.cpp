@@ -1,9 +1,12 @@
 // core_bench: the C++ core measured C++ <-> C++ through one channel, with references
 // measured in the same run (single-thread memcpy, raw two-thread atomic ping-pong).
 //
-//   core_bench [--json] [--quick] [--reps=N] [--no-pin] [--only=64B]
+//   core_bench [--json] [--quick] [--reps=N] [--no-pin] [--only=64B [--per-rep]]
 //
 // --only=64B: the raw ping-pong (the placement) and the three 64 B paths, for paired A/B runs.
+// --per-rep adds each rep's figure with a raw ping-pong measured just before and after it
+// (core.64B[.MODE].repN.{raw_before_ns,msgs_per_s,raw_after_ns}): the host can move the
+// vCPUs between measurements, so a comparison keeps only reps run in one placement.
 //
 // One Region lives in a heap buffer; an Endpoint attaches as Side::r on one thread and
 // as Side::n on another (the threads are pinned to CPUs 0 and 1 when there are two).
@@ -69,6 +72,7 @@ struct Options {
   bool json = false;
   bool quick = false;
   bool only_64b = false;  // --only=64B: the raw ping-pong and the three 64 B paths, nothing else
+  bool per_rep = false;   // --per-rep (with --only=64B): each rep with the placement around it
   bool pin = true;
   int reps = 0;  // 0: default for the mode
 };
@@ -425,6 +429,52 @@ double one_thread_rtt_ns_once(uint64_t iters) {
   return median(std::move(batches));
 }
 
+// The CPU cost per 64 B message of each half with no cross-core traffic: both endpoints on
+// one thread, a Batch of 64 sends (as throughput's producer), then one poll that checks and
+// sums every message (as its consumer). Medians over the batches, so batches in which the
+// thread was preempted drop out: a per-message cost that a loaded machine does not change.
+struct OneThreadCost {
+  double producer_ns = 0;
+  double consumer_ns = 0;
+};
+
+OneThreadCost one_thread_64b_once(uint64_t batches) {
+  auto ch = make_channel(1u << 20, smc::IdleOptions{});
+  std::vector<std::byte> source(64, std::byte{0x5A});
+  uint64_t seq = 0, got = 0, sum = 0, bad = 0;
+  auto on_message = [&](std::span<const std::byte> m) {
+    uint64_t s;
+    std::memcpy(&s, m.data(), sizeof s);
+    bad += s != got;
+    ++got;
+    sum += sum_bytes(m.data(), m.size());
+  };
+  std::vector<double> producer, consumer;
+  for (uint64_t k = 0; k < batches; ++k) {
+    const uint64_t t0 = ticks();
+    {
+      smc::Endpoint::Batch b = ch->js->batch();
+      for (int i = 0; i < 64; ++i, ++seq) {
+        std::memcpy(source.data(), &seq, sizeof seq);
+        if (smc::Errc e = b.send(source); e != smc::Errc::ok) die("one-thread Batch::send", e);
+      }
+    }
+    const uint64_t t1 = ticks();
+    size_t n = 0;
+    if (smc::Errc e = ch->native->poll(on_message, SIZE_MAX, &n); e != smc::Errc::ok || n != 64) {
+      die("one-thread poll", e);
+    }
+    const uint64_t t2 = ticks();
+    if (k >= batches / 10) {  // the first tenth warms up
+      producer.push_back(static_cast<double>(t1 - t0) * g_ns_per_tick / 64);
+      consumer.push_back(static_cast<double>(t2 - t1) * g_ns_per_tick / 64);
+    }
+  }
+  if (bad != 0) die("one-thread sequence", smc::Errc::invalid_argument);
+  g_sink.fetch_add(sum, std::memory_order_relaxed);
+  return {median(std::move(producer)), median(std::move(consumer))};
+}
+
 // ---- close latency -----------------------------------------------------------------------
 
 struct CloseLatency {
@@ -634,6 +684,8 @@ bool parse_args(int argc, char** argv) {
       g_opt.pin = false;
     } else if (a == "--only=64B") {
       g_opt.only_64b = true;
+    } else if (a == "--per-rep") {
+      g_opt.per_rep = true;
     } else if (a.starts_with("--reps=")) {
       g_opt.reps = std::atoi(argv[i] + 7);
       if (g_opt.reps < 1 || g_opt.reps > 101) {
@@ -641,8 +693,9 @@ bool parse_args(int argc, char** argv) {
         return false;
       }
     } else {
-      std::fprintf(stderr,
-                   "usage: core_bench [--json] [--quick] [--reps=N] [--no-pin] [--only=64B]\n");
+      std::fprintf(
+          stderr,
+          "usage: core_bench [--json] [--quick] [--reps=N] [--no-pin] [--only=64B [--per-rep]]\n");
       if (a == "--help" || a == "-h") std::exit(0);
       return false;
     }
@@ -676,12 +729,36 @@ int main(int argc, char** argv) {
   if (g_opt.only_64b) {
     const Latency raw = repeat_latency(reps, [&] { return raw_pingpong_once(10'000, 50'000); });
     emit("core.raw_pingpong.rtt.p50_ns", raw.p50_ns, "ns", "reference: 2 threads, 2 atomics");
+    const OneThreadCost cost = one_thread_64b_once(q ? 20'000 : 100'000);
+    emit("core.64B.one_thread.producer_ns", cost.producer_ns, "ns",
+         "Batch::send per message, both ends on one thread (CPU cost, no line transfers)");
+    emit("core.64B.one_thread.consumer_ns", cost.consumer_ns, "ns",
+         "poll per message (check + sum 64 B), both ends on one thread");
     const SendMode modes[] = {SendMode::batch, SendMode::send_noflush, SendMode::reserve_noflush};
     const char* names[] = {"core.64B.msgs_per_s", "core.64B.send_noflush.msgs_per_s",
                            "core.64B.reserve_noflush.msgs_per_s"};
     for (int m = 0; m < 3; ++m) {
-      const ThroughputResult t = throughput(64, kMiB, n64, kBatch, modes[m], reps);
-      emit(names[m], t.msgs_per_s, "msg/s", human_rate(t.msgs_per_s, "msg/s"));
+      if (!g_opt.per_rep) {
+        const ThroughputResult t = throughput(64, kMiB, n64, kBatch, modes[m], reps);
+        emit(names[m], t.msgs_per_s, "msg/s", human_rate(t.msgs_per_s, "msg/s"));
+        continue;
+      }
+      // The host can move the vCPUs between two measurements: each rep gets the raw
+      // ping-pong measured just before and just after it, so a paired comparison can keep
+      // only the reps that ran in one placement from start to end.
+      throughput_once(64, kMiB, n64 / 10 + 1, kBatch, modes[m]);  // warm-up
+      std::vector<double> v;
+      for (int r = 0; r < reps; ++r) {
+        const std::string rep = std::string(names[m]).substr(0, std::strlen(names[m]) - 11) +
+                                ".rep" + std::to_string(r);
+        const double before = raw_pingpong_once(1'000, 5'000).p50_ns;
+        v.push_back(throughput_once(64, kMiB, n64, kBatch, modes[m]).msgs_per_s);
+        const double after = raw_pingpong_once(1'000, 5'000).p50_ns;
+        emit(rep + ".raw_before_ns", before, "ns");
+        emit(rep + ".msgs_per_s", v.back(), "msg/s", human_rate(v.back(), "msg/s"));
+        emit(rep + ".raw_after_ns", after, "ns");
+      }
+      emit(names[m], median(v), "msg/s", human_rate(median(v), "msg/s"));
     }
     if (g_opt.json) print_json();
     return 0;
@@ -718,6 +795,11 @@ int main(int argc, char** argv) {
   const ThroughputResult t64r = throughput(64, kMiB, n64, kBatch, SendMode::reserve_noflush, reps);
   emit("core.64B.reserve_noflush.msgs_per_s", t64r.msgs_per_s, "msg/s",
        "reserve()+commit(flush=false), publish every 64; " + human_rate(t64r.msgs_per_s, "msg/s"));
+  const OneThreadCost cost64 = one_thread_64b_once(q ? 20'000 : 100'000);
+  emit("core.64B.one_thread.producer_ns", cost64.producer_ns, "ns",
+       "Batch::send per message, both ends on one thread (CPU cost, no line transfers)");
+  emit("core.64B.one_thread.consumer_ns", cost64.consumer_ns, "ns",
+       "poll per message (check + sum 64 B), both ends on one thread");
   const ThroughputResult t4k = throughput(4096, kMiB, n4k, kBatch, SendMode::batch, reps);
   emit("core.4KiB.msgs_per_s", t4k.msgs_per_s, "msg/s",
        "Batch::send, publish every 64; ring 1 MiB; " + human_rate(t4k.msgs_per_s, "msg/s"));

@@ -47,7 +47,7 @@ Errc EndpointSender::send_locked(EndpointLifecycle& life, std::span<const std::b
   // The peer's state is read before anything is written (docs/protocol.md 6).
   if (Errc e = life.send_state(); e != Errc::ok) return e;
   if (Errc e = pay_cancel(life, deadline); e != Errc::ok) return e;
-  frame_writer_.begin(message);
+  if (frame_writer_.start(message)) return Errc::ok;
   while (!frame_writer_.advance()) {
     Errc e = wait_for_room(life, frame_writer_.next_record_bytes(), deadline);
     if (e == Errc::timeout) {

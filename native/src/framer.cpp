@@ -10,8 +10,7 @@ namespace smc {
 
 // ---- sending -----------------------------------------------------------------------------
 
-bool FrameWriter::pay_cancel() {
-  if (!cancel_owed_) return true;
+bool FrameWriter::write_cancel() {
   if (!ring_->write({}, RecordKind::cancel)) return false;
   cancel_owed_ = false;
   return true;
@@ -25,7 +24,7 @@ uint32_t FrameWriter::next_record_bytes() const {
   return ring_->bytes_needed(static_cast<uint32_t>(std::min<size_t>(left, max)));
 }
 
-bool FrameWriter::advance() {
+bool FrameWriter::advance_records() {
   if (!pay_cancel()) return false;
   if (!active_) return true;
   const uint32_t max = ring_->max_payload();
@@ -186,18 +185,19 @@ FrameReader::Step FrameReader::next(bool last, std::span<const std::byte> payloa
 }
 
 // C8-C10 on one record (the ring checked C1-C7).
-FrameReader::Step FrameReader::accept(const Record& rec, std::span<const std::byte>* deliver) {
-  switch (rec.kind) {
+FrameReader::Step FrameReader::accept_record(RecordKind kind, std::span<const std::byte> payload,
+                                             std::span<const std::byte>* deliver) {
+  switch (kind) {
     case RecordKind::message:
-      if (in_message_) return reject(Reason::fragment_sequence);                        // C8
-      if (rec.payload.size() > max_message_) return reject(Reason::message_too_large);  // C10
-      *deliver = rec.payload;
+      if (in_message_) return reject(Reason::fragment_sequence);                    // C8
+      if (payload.size() > max_message_) return reject(Reason::message_too_large);  // C10
+      *deliver = payload;
       return Step::deliver;
     case RecordKind::first:
-      return first(rec.payload);
+      return first(payload);
     case RecordKind::middle:
     case RecordKind::last:
-      return next(rec.kind == RecordKind::last, rec.payload, deliver);
+      return next(kind == RecordKind::last, payload, deliver);
     case RecordKind::cancel:
       if (!in_message_) return reject(Reason::fragment_sequence);  // C8
       end(StreamEnd::cancelled);

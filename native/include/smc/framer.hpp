@@ -29,9 +29,30 @@ class FrameWriter {
     started_ = false;
     active_ = true;
   }
+  // begin(message) and the first advance(): true when the whole message is written. A
+  // message of one record with no CANCEL owed and room for it is written inline without
+  // storing the cursor: begin()'s stores re-read at once by advance() cost a store-forwarding
+  // stall per message (docs/benchmarks.md, core 64 B).
+  bool start(std::span<const std::byte> message) {
+    if (!cancel_owed_ && message.size() <= ring_->max_payload() &&
+        ring_->write(message, RecordKind::message)) {
+      return true;
+    }
+    begin(message);
+    return advance_records();
+  }
   // Writes as many records of the message as fit (after any CANCEL owed). True when the
   // whole message is written (not yet published); false when the ring is full or failed.
-  bool advance();
+  // A message of one record with no CANCEL owed is written inline: the common small send
+  // makes no out-of-line call here.
+  bool advance() {
+    if (!cancel_owed_ && active_ && !started_ && message_.size() <= ring_->max_payload()) {
+      if (!ring_->write(message_, RecordKind::message)) return false;
+      active_ = false;
+      return true;
+    }
+    return advance_records();
+  }
   bool in_progress() const { return active_; }
   // Ring bytes the next record of the message (or the owed CANCEL) needs.
   uint32_t next_record_bytes() const;
@@ -43,10 +64,13 @@ class FrameWriter {
   // will be read).
   void abandon() { active_ = false; }
   // Writes the CANCEL owed, if any. False when the ring has no room for it yet.
-  bool pay_cancel();
+  bool pay_cancel() { return !cancel_owed_ || write_cancel(); }
   bool cancel_owed() const { return cancel_owed_; }
 
  private:
+  bool advance_records();
+  bool write_cancel();
+
   RingWriter* ring_;
   std::span<const std::byte> message_;
   size_t sent_ = 0;       // message bytes in records written so far
@@ -93,7 +117,16 @@ class FrameReader {
 
   // One record from RingReader::peek: a whole message ready in *deliver (valid until the
   // record is released or the next accept), more to come, or a violation (failure()).
-  Step accept(const Record& rec, std::span<const std::byte>* deliver);
+  // A MESSAGE record outside a fragmented message and within max_message (C8 and C10 hold)
+  // is delivered inline: called out of line for every record, the record went through the
+  // stack and its 16-byte reload stalled on store forwarding (docs/benchmarks.md, core 64 B).
+  Step accept(const Record& rec, std::span<const std::byte>* deliver) {
+    if (rec.kind == RecordKind::message && !in_message_ && rec.payload.size() <= max_message_) {
+      *deliver = rec.payload;
+      return Step::deliver;
+    }
+    return accept_record(rec.kind, rec.payload, deliver);
+  }
   // After the message accept() delivered was handed over: drops a buffer above the keep
   // limit so that one huge message does not pin its memory.
   void delivered();
@@ -122,6 +155,9 @@ class FrameReader {
       kDefaultKeepAssembly;
 
  private:
+  // By value: a Record whose address is taken is built in memory on every path.
+  Step accept_record(RecordKind kind, std::span<const std::byte> payload,
+                     std::span<const std::byte>* deliver);
   Step reject(Reason r);
   bool reserve(uint32_t need);
   Step first(std::span<const std::byte> payload);

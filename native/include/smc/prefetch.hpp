@@ -13,6 +13,11 @@
 //   (glibc's rep movsb, above ~2 KiB) write whole lines without reading them, and the
 //   prefetch only adds traffic there (4 KiB messages: 3.3 -> 1.6 M msg/s), so the ring
 //   writer requests lines only for records of at most kWriteAheadMaxPayload bytes.
+// - Ring reader: a consumer that keeps up reads each batch of small records as soon as it
+//   is published, one cross-core miss after another (the next header's address depends on
+//   the last header's length). RingReader requests the published lines up to
+//   kRingReadAheadBytes ahead into L2 as it goes, so a batch's lines travel together
+//   (paired figures in docs/benchmarks.md, "Core 64 B").
 // - Reader: the hardware stream prefetcher stops at each 4 KiB page, so a sequential
 //   reader of a large freshly written view pays about one cross-core miss per page.
 //   Requesting the lines 16 KiB ahead raised a bare two-thread 1 MiB hand-over from 7.5
@@ -40,12 +45,24 @@ inline constexpr uint32_t kReadAheadBytes = 16 * 1024;
 inline constexpr uint32_t kWriteAheadBytes = 16 * 1024;
 // Records above this size are copied with whole-line writes (see above): no write-ahead.
 inline constexpr uint32_t kWriteAheadMaxPayload = 2048;
+// How far past its read position the ring's reader requests published lines (RingReader).
+inline constexpr uint32_t kRingReadAheadBytes = 8 * 1024;
 // for_each_block's block size: one page, so each step requests one page of lines.
 inline constexpr size_t kReadAheadBlock = 4096;
 
 inline void prefetch_line(const void* p) {
 #if defined(__GNUC__) || defined(__clang__)
   __builtin_prefetch(p, /*rw=*/0, /*locality=*/3);
+#else
+  (void)p;
+#endif
+}
+
+// Requests the line into the core's L2 only (PREFETCHT1): for many lines far ahead, which
+// would otherwise compete for the few L1 miss buffers the loads of the current line need.
+inline void prefetch_line_to_l2(const void* p) {
+#if defined(__GNUC__) || defined(__clang__)
+  __builtin_prefetch(p, /*rw=*/0, /*locality=*/2);
 #else
   (void)p;
 #endif

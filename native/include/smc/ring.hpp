@@ -193,7 +193,12 @@ class RingReader {
  public:
   RingReader() = default;
   RingReader(RingWords w, uint32_t start)
-      : w_(w), mask_(w.capacity - 1), read_(start), released_(start), cached_write_(start) {}
+      : w_(w),
+        mask_(w.capacity - 1),
+        read_(start),
+        released_(start),
+        cached_write_(start),
+        prefetched_(start) {}
 
   uint32_t capacity() const { return w_.capacity; }
   Reason failure() const { return failure_; }
@@ -216,6 +221,7 @@ class RingReader {
         avail = cached_write_ - read_;
         if (avail == 0) return std::nullopt;
       }
+      read_ahead();
       const uint32_t offset = read_ & mask_;
       // The local copies below are all that is used from here on (C4-C7).
       const uint32_t length = detail::load_relaxed(w_.data + offset);
@@ -279,6 +285,18 @@ class RingReader {
   }
 
  private:
+  // Requests the published lines up to kRingReadAheadBytes past read_ (prefetch.hpp), each
+  // line once. Only bytes below the validated cached_write_: the producer is done with them,
+  // so the request pulls no line away from it.
+  void read_ahead() {
+    const uint32_t ahead = cached_write_ - read_;
+    const uint32_t end = read_ + (ahead < kRingReadAheadBytes ? ahead : kRingReadAheadBytes);
+    if (static_cast<int32_t>(prefetched_ - read_) < 0) prefetched_ = read_;
+    for (; static_cast<int32_t>(end - prefetched_) > 0; prefetched_ += kCacheLine) {
+      prefetch_line_to_l2(w_.data + (prefetched_ & mask_));
+    }
+  }
+
   // fail() for peek(): latches the reason and returns "no record".
   std::nullopt_t reject(Reason r) {
     fail(r);
@@ -291,6 +309,7 @@ class RingReader {
   uint32_t released_ = 0;      // last value stored to read_index
   uint32_t cached_write_ = 0;  // producer's index as last seen (validated)
   uint32_t current_size_ = 0;
+  uint32_t prefetched_ = 0;  // lines before this index were requested by read_ahead
   Reason failure_ = Reason::none;
 };
 
