@@ -151,6 +151,21 @@ export class ChannelCore {
     this.end(err);
   }
 
+  /**
+   * A send (or reservation) threw. The peer's end found there is not reported yet when
+   * this side receives: what the peer published before it ended is still delivered
+   * (docs/protocol.md 6), so a drain runs and its poll, reaching the end of the peer's
+   * stream, ends the channel (peer_closed after the last message; peer_failed as poll
+   * reports it). Anything else ends the channel now.
+   */
+  failFromSend(e: unknown): void {
+    if (isBarePeerEnd(e) && this.receiving && !this.closed) {
+      this.drainLoop.scheduleDrain();
+      return;
+    }
+    this.fail(e);
+  }
+
   /** Runs `fn`, turning anything it throws into the channel's failure. */
   guarded(fn: () => void): void {
     try {

@@ -142,7 +142,13 @@ export class DrainLoop {
     let more = false;
     try {
       for (;;) {
-        if (queue.length > 0) core.sender.pump(drainBudgetMs);
+        if (queue.length > 0) {
+          try {
+            core.sender.pump(drainBudgetMs);
+          } catch (e) {
+            core.failFromSend(e); // the peer's end: the poll below delivers what it left
+          }
+        }
         if (core.closed) return;
         let n = 0;
         if (core.receiving) n = this.pollRing(POLL_BATCH);

@@ -39,7 +39,7 @@ export class ReservationSlot {
     try {
       at = core.endpoint.reserveOffset(n);
     } catch (e) {
-      core.fail(e);
+      core.failFromSend(e);
       return null;
     }
     if (at < 0) return null;

@@ -45,7 +45,7 @@ export class Sender {
       this.enqueue(bytes.slice(), null, null);
       return !this.core.closed;
     } catch (e) {
-      this.core.fail(e);
+      this.core.failFromSend(e);
       return false;
     }
   }
@@ -89,7 +89,7 @@ export class Sender {
       }
       return i;
     } catch (e) {
-      core.fail(e);
+      core.failFromSend(e);
       return i;
     }
   }
@@ -105,8 +105,10 @@ export class Sender {
         // faults dominated large sends, docs/benchmarks.md).
         else this.enqueue(bytes.length > this.core.maxPayload ? bytes : bytes.slice(), resolve, reject);
       } catch (e) {
-        this.core.fail(e);
-        reject(this.core.closedError('sendAsync')); // a no-op if fail() rejected it as queued
+        this.core.failFromSend(e);
+        // A no-op if fail() rejected it as queued; the peer's end itself while the drain
+        // still delivers what the peer sent before it.
+        reject(this.core.closed ? this.core.closedError('sendAsync') : e);
       }
     });
   }
