@@ -296,10 +296,10 @@ async function runSeed(seed: number, wakeMode: 'doorbell' | 'spin'): Promise<Out
 
 const EMPTY = new Uint8Array(0);
 const only = process.env.SMC_HOSTILE_SEED;
-// The timeout is a hang guard for the whole run (each seed has its own bound, below): 300 s
-// plus 100 ms a seed, so the soak's thousands of seeds beside its traffic fit on two cores.
 const seeds = only !== undefined ? [Number(only)] : Array.from({ length: Number(process.env.SMC_HOSTILE_SEEDS ?? 600) }, (_, i) => 0x5eed0000 + i);
 
+// The timeout is a hang guard for the whole run (each seed has its own bound, below): 300 s
+// plus 100 ms a seed, so the soak's thousands of seeds beside its traffic fit on two cores.
 test(`hostile memory: ${seeds.length} seeds of random shared words and ring bytes during echo traffic, wake modes park and spin`, { timeout: 300_000 + 100 * seeds.length }, async (t) => {
   const uncaught: unknown[] = [];
   const onUncaught = (e: unknown): void => void uncaught.push(e);
