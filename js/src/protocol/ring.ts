@@ -537,6 +537,8 @@ export class RingReader extends RingEnd {
     // SYNC: ring-release (partner: producer's Atomics.load of read_index in
     // RingWriter.reloadRead): our reads of the bytes below `released` are done.
     Atomics.store(this.ctrl, this.words.readIndex, this.released | 0);
+    // SYNC: park-announce (partner: the producer's Atomics.store(producer_parked, 1) before
+    // its re-load of read_index). Store-then-load, both seq_cst (section 5.2).
     this.peerNeedsWake = Atomics.load(this.ctrl, this.words.producerParked) !== 0;
     return true;
   }
@@ -648,7 +650,7 @@ export class RingReader extends RingEnd {
     const r = this.read;
     if (r === this.released || this.failedError !== null) return;
     // SYNC: ring-release (partner: producer's Atomics.load of read_index in
-    // RingWriter.reloadRead and the RingWriter constructor). Our plain reads of the
+    // RingWriter.reloadRead and the attach load in endpoint-lifecycle.ts attachIndices). Our plain reads of the
     // released bytes happen-before the producer overwrites them.
     Atomics.store(this.ctrl, this.words.readIndex, r | 0);
     this.released = r;
