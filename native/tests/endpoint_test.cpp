@@ -329,7 +329,9 @@ TEST_F(EndpointTest, ClosePublishesWhatTheClosingThreadCommitted) {
   ASSERT_EQ(js_->send(as_span(pattern(10, 1)), Deadline::never(), /*flush=*/false), Errc::ok);
   Endpoint::Batch batch = js_->batch();
   ASSERT_EQ(batch.send(as_span(pattern(20, 2))), Errc::ok);
+  EXPECT_EQ(nat_->incoming_fill(), 0u) << "nothing published before the close";
   js_->close();  // from the thread holding the batch: must not wait for itself
+  EXPECT_GT(nat_->incoming_fill(), 0u) << "close() published both, before the batch ended";
   EXPECT_EQ(batch.send(as_span(pattern(1, 3))), Errc::closed);
   batch.end();
   Bytes got;
@@ -343,16 +345,24 @@ TEST_F(EndpointTest, ClosePublishesWhatTheClosingThreadCommitted) {
 TEST_F(EndpointTest, CloseWaitsForABatchOfAnotherThreadAndPublishesIt) {
   make({4096, 4096});
   std::atomic<bool> sent{false};
+  std::atomic<bool> batch_ended{false};
   Errc after_close = Errc::ok;
   std::thread sender([&] {
-    Endpoint::Batch batch = js_->batch();
-    EXPECT_EQ(batch.send(as_span(pattern(30, 1))), Errc::ok);
-    sent = true;
-    while (!js_->closed()) std::this_thread::yield();  // close() has begun and waits for us
-    after_close = batch.send(as_span(pattern(1, 2)));
-  });  // the batch ends here: it unlocks, and close() publishes and stores `closed`
+    {
+      Endpoint::Batch batch = js_->batch();
+      EXPECT_EQ(batch.send(as_span(pattern(30, 1))), Errc::ok);
+      sent = true;
+      while (!js_->closed()) std::this_thread::yield();  // close() has begun and waits for us
+      after_close = batch.send(as_span(pattern(1, 2)));
+    }  // the batch ends here: it unlocks, and close() publishes and stores `closed`
+    batch_ended = true;
+  });
   while (!sent) std::this_thread::yield();
   js_->close();
+  // close() took the send lock, so it returned only after the batch released it.
+  EXPECT_TRUE(nat_->incoming_fill() > 0u);
+  const bool waited = batch_ended.load() || nat_->peer_state() == SideState::closed;
+  EXPECT_TRUE(waited);
   sender.join();
   EXPECT_EQ(after_close, Errc::closed);
   Bytes got;
