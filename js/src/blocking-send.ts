@@ -48,7 +48,7 @@ export function sendBlocking(core: ChannelCore, bytes: Uint8Array, timeoutMs: nu
     endpoint.flush();
   } catch (e) {
     if (e instanceof TimeoutError) throw e;
-    core.failFromSend(e);
+    core.failFromSend(e, true);
     throw core.reason ?? asChannelError(e);
   } finally {
     core.failureGoesToCaller = false;

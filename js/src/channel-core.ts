@@ -53,6 +53,9 @@ export class ChannelCore {
   copyMessages = false;
   /** Inside sendDirect: a failure is thrown to its caller, not emitted as 'error'. */
   failureGoesToCaller = false;
+  /** The peer's end ('peer_closed' / 'peer_failed') a send already reported to its caller
+   *  while the drain still delivers what the peer sent before it (failFromSend). */
+  peerEndToCaller: string | null = null;
 
   /** Hands one incoming message to the receive callback and the 'message' listeners. */
   readonly deliver: (m: Uint8Array) => void;
@@ -143,7 +146,9 @@ export class ChannelCore {
     }
     const err = asChannelError(e);
     if (err instanceof ProtocolError) this.counters.protocolErrors++;
-    if (!this.failureGoesToCaller) {
+    // Reported once: not again when a sendAsync / sendDirect caller already got the peer's end.
+    const toldCaller = err instanceof ChannelClosedError && err.code === this.peerEndToCaller;
+    if (!this.failureGoesToCaller && !toldCaller) {
       scheduleTask(() => {
         if (!this.events.error(err)) throw err;
       });
@@ -158,8 +163,9 @@ export class ChannelCore {
    * stream, ends the channel (peer_closed after the last message; peer_failed as poll
    * reports it). Anything else ends the channel now.
    */
-  failFromSend(e: unknown): void {
+  failFromSend(e: unknown, toCaller = false): void {
     if (isBarePeerEnd(e) && this.receiving && !this.closed) {
+      if (toCaller) this.peerEndToCaller = e.code;
       this.drainLoop.scheduleDrain();
       return;
     }

@@ -86,7 +86,7 @@ export class DrainLoop {
     });
     core.transport.rearmDoorbell?.();
     this.drain(); // delivers what a stopped peer left in the ring before its end is reported
-    this.peerStopped();
+    if (!this.drainScheduled) this.peerStopped(); // only once that drain left nothing behind
     if (restored || c.messagesReceived + c.messagesSent !== before || core.closed) c.parkTimeoutWakes++;
   }
 

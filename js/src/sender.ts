@@ -105,7 +105,7 @@ export class Sender {
         // faults dominated large sends, docs/benchmarks.md).
         else this.enqueue(bytes.length > this.core.maxPayload ? bytes : bytes.slice(), resolve, reject);
       } catch (e) {
-        this.core.failFromSend(e);
+        this.core.failFromSend(e, true);
         // A no-op if fail() rejected it as queued; the peer's end itself while the drain
         // still delivers what the peer sent before it.
         reject(this.core.closed ? this.core.closedError('sendAsync') : e);

@@ -81,3 +81,16 @@ test('send() that finds the peer failed: the messages it published before failin
   assert.equal(errors.length, 1);
   assert.ok(errors[0] instanceof ChannelClosedError && errors[0].code === 'peer_failed', String(errors[0]));
 });
+
+test('sendAsync() that finds the peer failed rejects with peer_failed and is the only report: no \'error\' after the peer\'s last messages', async (t) => {
+  const { ch, got, errors, publish } = openWithPeer(t);
+  publish([10, 11]);
+  Atomics.store(new Int32Array(ch.buffer), W_N_STATE, STATE_FAILED | (REASON_LOCAL_ERROR << 8));
+  await assert.rejects(ch.sendAsync(new Uint8Array([9])), (e: unknown) => e instanceof ChannelClosedError && e.code === 'peer_failed');
+  await waitFor(() => ch.isClosed, 3000, 'the channel to end');
+  await new Promise((r) => setImmediate(r)); // an 'error' would be emitted on a later task
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(got, [10, 11]);
+  assert.equal(ch.closeReason?.code, 'peer_failed');
+  assert.equal(errors.length, 0, 'reported once, to the caller');
+});
