@@ -94,11 +94,11 @@ function sum32(u8) {
 // streaming receive) instead of reassembled. async: sendAsync, each awaited (the JS queue
 // holds the message when the ring is full; a fragmented one is written from the caller's
 // bytes as space appears).
-async function chanJ2N({ size, n, reps, direct = false, ring, sendMany = false, async: viaAsync = false, stream = false }) {
+async function chanJ2N({ size, n, reps, direct = false, ring, sendMany = false, async: viaAsync = false, stream = false, keepAssembly, warm = false }) {
   const cap = ring ?? ringFor(size);
   const rec = 8 + ((size + 7) & ~7);
   const batch = Math.max(1, Math.min(1024, Math.floor(cap / 4 / rec)));
-  return sinkRuns({ size, n, reps, ring: cap, stream }, async (ch, msg, count) => {
+  return sinkRuns({ size, n, reps, ring: cap, stream, keepAssembly, warm }, async (ch, msg, count) => {
     let waits = 0;
     if (viaAsync) {
       for (let i = 0; i < count; i++) await ch.sendAsync(msg);
@@ -141,22 +141,32 @@ async function chanJ2N({ size, n, reps, direct = false, ring, sendMany = false, 
 
 // Runs `send(ch, msg, count)` into a fresh 'sink' channel per run, times it until the sink
 // has counted every message, then verifies the sink's byte count and checksum.
-async function sinkRuns({ size, n, reps, ring, stream = false }, send) {
+// `keepAssembly` (channel option; passed to the native side): the reassembly keep limit.
+// `warm`: one message goes through the channel untimed first, so that the timed ones find
+// the ring's pages and a kept reassembly buffer already touched.
+async function sinkRuns({ size, n, reps, ring, stream = false, keepAssembly, warm = false }, send) {
   const { SharedMemoryChannel, AddonTransport } = channelLib();
   const msg = size > 1 << 24 ? bigPayload(size) : payload(size);
   const msgSum = sum32(msg);
   return floodRuns({ n, reps }, async (count) => {
     const ch = new SharedMemoryChannel(ring, 1 << 16, {
       transport: new AddonTransport({ handler: 'sink', checksum: 'sum32', stream }), keepAlive: true,
+      ...(keepAssembly === undefined ? {} : { keepAssembly }),
     });
+    const first = warm ? 1 : 0;
+    if (warm) {
+      await send(ch, msg, 1);
+      while (ch.getStats().peer.sinkMessages < 1) await tick();
+    }
     const t0 = hr();
     const extra = await send(ch, msg, count);
-    while (ch.getStats().peer.sinkMessages < count) await tick();
+    while (ch.getStats().peer.sinkMessages < first + count) await tick();
     const s = sec(t0);
     const st = ch.getStats();
     ch.cleanup();
-    if (st.peer.sinkBytes !== count * size) throw new Error(`sink got ${st.peer.sinkBytes} bytes, expected ${count * size}`);
-    if (st.peer.sinkChecksum !== count * msgSum) throw new Error(`sink checksum ${st.peer.sinkChecksum}, expected ${count * msgSum}`);
+    const all = first + count;
+    if (st.peer.sinkBytes !== all * size) throw new Error(`sink got ${st.peer.sinkBytes} bytes, expected ${all * size}`);
+    if (st.peer.sinkChecksum !== all * msgSum) throw new Error(`sink checksum ${st.peer.sinkChecksum}, expected ${all * msgSum}`);
     return { msgs_per_s: count / s, bytes_per_s: (count * size) / s, doorbellsToPeer: st.doorbellsToPeer, ...extra };
   });
 }
@@ -630,22 +640,30 @@ async function chanN2JRead8({ size, n, reps, inPlace = false }) {
 // stream: messages larger than a record come fragment by fragment (the streaming receive,
 // startReceiving's `stream` option) and the consumer sums each fragment as it arrives
 // (fragments start at multiples of 4 bytes, so the sums add up to the message's).
-async function chanN2JRead({ size, n, reps, ring, stream = false }) {
+// warm: the source sends one message more, and the clock starts when it has arrived (the
+// ring's pages and a kept reassembly buffer are then touched).
+async function chanN2JRead({ size, n, reps, ring, stream = false, keepAssembly, warm = false }) {
   const { SharedMemoryChannel } = channelLib();
-  return floodRuns({ n, reps }, async (count) => {
+  return floodRuns({ n, reps }, async (timed) => {
+    const count = timed + (warm ? 1 : 0);
     let got = 0, acc = 0, done;
     const finished = new Promise((r) => (done = r));
-    const t0 = hr();
+    let t0 = hr();
     const ch = new SharedMemoryChannel(1 << 16, ring ?? ringFor(size), {
       handler: 'source', sourceCount: count, sourceSize: size, keepAlive: true,
+      ...(keepAssembly === undefined ? {} : { keepAssembly }),
     });
+    const arrived = () => {
+      if (++got === count) done();
+      else if (warm && got === 1) t0 = hr();
+    };
     const whole = (m) => {
       acc = (acc + sum32View(m)) | 0;
-      if (++got === count) done();
+      arrived();
     };
     const fragment = (b, offset, total) => {
       acc = (acc + sum32View(b)) | 0;
-      if (offset + b.length === total && ++got === count) done();
+      if (offset + b.length === total) arrived();
     };
     ch.startReceiving(whole, stream ? { stream: { fragment } } : {});
     await finished;
@@ -654,7 +672,7 @@ async function chanN2JRead({ size, n, reps, ring, stream = false }) {
     let want = 0;
     for (let i = 0; i < count; i++) want = (want + sourceSum32(i, size)) | 0;
     if (acc >>> 0 !== want >>> 0) throw new Error(`native->JS ${size} B: the consumer's sum ${acc >>> 0} is not the source's ${want >>> 0}`);
-    return { msgs_per_s: count / s, bytes_per_s: (count * size) / s };
+    return { msgs_per_s: timed / s, bytes_per_s: (timed * size) / s };
   });
 }
 

@@ -73,6 +73,11 @@ const plan = [
   ['channel JS->native 256 MiB (sendDirect, 8 MiB ring)', 'chanJ2N', { size: 256 * MiB, n: quick ? 1 : 4, reps: R, direct: true, ring: 8 * MiB }, (r) => ({ 'channel.js_to_native.256MiB.bytes_per_s': [med(r, 'bytes_per_s'), 'B/s'] })],
   ['channel native->JS 256 MiB (8 MiB ring)', 'chanN2J', { size: 256 * MiB, n: quick ? 1 : 4, reps: R }, (r) => ({ 'channel.native_to_js.256MiB.bytes_per_s': [med(r, 'bytes_per_s'), 'B/s'] })],
   ['channel native->JS 256 MiB, JS reads every byte', 'chanN2JRead', { size: 256 * MiB, n: quick ? 1 : 4, reps: R }, (r) => ({ 'channel.native_to_js.256MiB.read_all.bytes_per_s': [med(r, 'bytes_per_s'), 'B/s'] })],
+  // The same with keepAssembly raised to the message's size, timed after one untimed message
+  // on the same channel (warm): the steady state of a channel that moves such messages
+  // repeatedly. A channel's first message pays fresh pages as in the rows above.
+  ['channel JS->native 256 MiB (sendDirect, 8 MiB ring), keepAssembly 256 MiB, warm', 'chanJ2N', { size: 256 * MiB, n: quick ? 1 : 4, reps: R, direct: true, ring: 8 * MiB, keepAssembly: 256 * MiB, warm: true }, (r) => ({ 'channel.js_to_native.256MiB.kept.bytes_per_s': [med(r, 'bytes_per_s'), 'B/s'] })],
+  ['channel native->JS 256 MiB, JS reads every byte, keepAssembly 256 MiB, warm', 'chanN2JRead', { size: 256 * MiB, n: quick ? 1 : 4, reps: R, keepAssembly: 256 * MiB, warm: true }, (r) => ({ 'channel.native_to_js.256MiB.read_all.kept.bytes_per_s': [med(r, 'bytes_per_s'), 'B/s'] })],
   // Issue #14 item 7: 512 MiB, the streaming receive in both directions (no reassembly),
   // sendAsync (no copy into the JS queue for a fragmented message) through the same 8 MiB
   // ring and through a 1 MiB ring (256 KiB fragments: the per-fragment wake), and what
@@ -107,6 +112,11 @@ const plan = [
   ['baseline postMessage round trip', 'pmRtt', { iters: 1000 * K, reps: R }, (r) => ({ 'baseline.postmessage.rtt.p50_ns': [med(r, 'p50_ns'), 'ns'] })],
   ['baseline TSFN round trip', 'tsfnRtt', { iters: 1000 * K, reps: R }, (r) => ({ 'baseline.tsfn.rtt.p50_ns': [med(r, 'p50_ns'), 'ns'] })],
   ['limit JS u8.set 1 MiB into a SAB', 'sabSet', { size: MiB, iters: 1000 * K, reps: R }, (r) => ({ 'limit.sab_set.1MiB.bytes_per_s': [med(r, 'bytes_per_s'), 'B/s'] })],
+  // A reassembled 256 MiB message is at least one copy of 256 MiB out of cache: this is that
+  // copy alone, into fresh pages and into warm ones (and a page's first touch).
+  ['limit JS u8.set 256 MiB into a fresh / a warm SAB', 'firstTouch', { size: 256 * MiB, reps: R }, (r) => ({
+    'limit.sab_set.256MiB.fresh.bytes_per_s': [med(r, 'fresh_set_bytes_per_s'), 'B/s'], 'limit.sab_set.256MiB.warm.bytes_per_s': [med(r, 'warm_set_bytes_per_s'), 'B/s'],
+    'limit.first_touch.us_per_page': [med(r, 'us_per_page'), 'us'] })],
   ['limit bare JS->native hand-over 1 MiB', 'handover', { size: MiB, slots: 8, n: 400 * K, reps: R }, (r) => ({ 'limit.handover.js_to_native.1MiB.bytes_per_s': [med(r, 'bytes_per_s'), 'B/s'] })],
   ['limit JS u32 sum of 1 MiB in cache (the read_all consumer)', 'jsSum', { size: MiB, iters: 500 * K, reps: R }, (r) => ({ 'limit.js_sum32.1MiB.bytes_per_s': [med(r, 'bytes_per_s'), 'B/s'] })],
   ['limit memcpy 1 MiB', 'memcpy', { size: MiB, iters: 1000 * K, reps: R }, (r) => ({ 'limit.memcpy.1MiB.bytes_per_s': [med(r, 'bytes_per_s'), 'B/s'] })],
@@ -141,6 +151,12 @@ const ratios = [
   ['native->JS 256 MiB vs 1 MiB (same ring, every byte read)', 'channel.native_to_js.256MiB.read_all.bytes_per_s', 'channel.native_to_js.1MiB.read_all.bytes_per_s', (x) => x >= 0.5, '>= 0.5x'],
   ['JS->native 512 MiB vs 1 MiB (same ring)', 'channel.js_to_native.512MiB.bytes_per_s', 'channel.js_to_native.1MiB.bytes_per_s', (x) => x >= 0.5, '>= 0.5x'],
   ['native->JS 512 MiB vs 1 MiB (same ring, every byte read)', 'channel.native_to_js.512MiB.read_all.bytes_per_s', 'channel.native_to_js.1MiB.read_all.bytes_per_s', (x) => x >= 0.5, '>= 0.5x'],
+  ['JS->native 256 MiB, keepAssembly 256 MiB, vs 1 MiB (same ring)', 'channel.js_to_native.256MiB.kept.bytes_per_s', 'channel.js_to_native.1MiB.bytes_per_s', (x) => x >= 0.5, '>= 0.5x'],
+  ['native->JS 256 MiB, keepAssembly 256 MiB, vs 1 MiB (same ring, every byte read)', 'channel.native_to_js.256MiB.read_all.kept.bytes_per_s', 'channel.native_to_js.1MiB.read_all.bytes_per_s', (x) => x >= 0.5, '>= 0.5x'],
+  ['JS->native 256 MiB: keepAssembly 256 MiB vs the default', 'channel.js_to_native.256MiB.kept.bytes_per_s', 'channel.js_to_native.256MiB.bytes_per_s', null, '(info)'],
+  ['native->JS 256 MiB every byte read: keepAssembly 256 MiB vs the default', 'channel.native_to_js.256MiB.read_all.kept.bytes_per_s', 'channel.native_to_js.256MiB.read_all.bytes_per_s', null, '(info)'],
+  ['JS->native 256 MiB, keepAssembly 256 MiB, vs u8.set of 256 MiB into a warm SAB', 'channel.js_to_native.256MiB.kept.bytes_per_s', 'limit.sab_set.256MiB.warm.bytes_per_s', null, '(info)'],
+  ['1 MiB u8.set vs 256 MiB u8.set into a warm SAB', 'limit.sab_set.1MiB.bytes_per_s', 'limit.sab_set.256MiB.warm.bytes_per_s', null, '(info)'],
   ['JS->native 256 MiB streamed vs 1 MiB (same ring)', 'channel.js_to_native.256MiB.stream.bytes_per_s', 'channel.js_to_native.1MiB.bytes_per_s', (x) => x >= 0.5, '>= 0.5x'],
   ['JS->native 512 MiB streamed vs 1 MiB (same ring)', 'channel.js_to_native.512MiB.stream.bytes_per_s', 'channel.js_to_native.1MiB.bytes_per_s', (x) => x >= 0.5, '>= 0.5x'],
   ['native->JS 256 MiB streamed vs 1 MiB (same ring, every byte read)', 'channel.native_to_js.256MiB.stream.bytes_per_s', 'channel.native_to_js.1MiB.read_all.bytes_per_s', (x) => x >= 0.5, '>= 0.5x'],

@@ -102,6 +102,7 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
     const target = new WeakCore();
     const endpoint = new Endpoint(this.region, 'R', {
       maxMessage: o.maxMessage,
+      keepAssembly: o.keepAssembly,
       wake: wakePeer(target, transport),
       onFailure: failChannel(target),
     });
@@ -110,7 +111,7 @@ export class SharedMemoryChannel extends TypedEmitter<Events> {
     const settings = { wakeMode: o.wakeMode, drainBudgetMs: o.drainBudgetMs, highWaterMark: o.highWaterMark };
     this.core = new ChannelCore(this.region, endpoint, transport, settings, this.eventSink(), reach, backstop);
     target.set(this.core);
-    transport.start({ buffer: this.buffer, doorbell: onDoorbell(target), wakeMode: o.wakeMode, maxMessage: o.maxMessage });
+    transport.start({ buffer: this.buffer, doorbell: onDoorbell(target), wakeMode: o.wakeMode, maxMessage: o.maxMessage, keepAssembly: o.keepAssembly });
     this.core.updateActivity();
     if (this.wakeMode === 'poll') this.core.drainLoop.setPollTimer(startPollTimer(target, o.pollIntervalMs));
   }

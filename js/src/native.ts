@@ -55,6 +55,9 @@ export interface NativeHandlerOptions {
   parkTimeoutMs?: number;
   /** Largest message the native side accepts. Default: the channel's maxMessage. */
   maxMessage?: number;
+  /** The native side's reassembly keep limit (EndpointOptions::keep_assembly). Default:
+   *  the channel's keepAssembly. */
+  keepAssembly?: number;
 }
 
 /** The native side's settings accepted as channel options too, the form of earlier
@@ -182,7 +185,7 @@ export class AddonTransport implements PeerTransport {
     this.options = addonOptions(options);
   }
 
-  start({ buffer, doorbell, wakeMode, maxMessage }: TransportStartOptions): void {
+  start({ buffer, doorbell, wakeMode, maxMessage, keepAssembly }: TransportStartOptions): void {
     const addon = loadAddon();
     if (addon.protocolVersion !== VERSION) {
       // An addon of another release (a stale build or prebuild): it would refuse the region.
@@ -191,7 +194,11 @@ export class AddonTransport implements PeerTransport {
         `${PACKAGE_NAME}: the native addon speaks wire protocol version ${String(addon.protocolVersion)}, this library version ${VERSION}: rebuild it with '${REBUILD_COMMAND}'`,
       );
     }
-    const channelDefaults = { ...(wakeMode !== undefined ? { spin: wakeMode === 'spin' } : {}), ...(maxMessage !== undefined ? { maxMessage } : {}) };
+    const channelDefaults = {
+      ...(wakeMode !== undefined ? { spin: wakeMode === 'spin' } : {}),
+      ...(maxMessage !== undefined ? { maxMessage } : {}),
+      ...(keepAssembly !== undefined ? { keepAssembly } : {}),
+    };
     this.handle = new addon.NativeChannel(new Uint8Array(buffer), { ...channelDefaults, ...this.options }, doorbell);
   }
   wake(word: number): void {

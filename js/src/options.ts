@@ -1,5 +1,6 @@
 // The options of a SharedMemoryChannel and their validation: every bad value is refused
 // at construction with a message naming the option, the value and what is allowed.
+import { DEFAULT_KEEP_ASSEMBLY } from './protocol/framer';
 import { MAX_CAPACITY, MIN_CAPACITY } from './protocol/layout';
 import type { DeprecatedNativeOptions } from './native';
 import type { PeerTransport } from './transport';
@@ -19,6 +20,13 @@ export interface ChannelOptions {
   highWaterMark?: number;
   /** Largest incoming message accepted, bytes. Default 2^32 - 1. */
   maxMessage?: number;
+  /** Bytes of reassembly buffer each side keeps between large messages (those larger than
+   *  one record, a quarter of the ring), so that the next one reuses warm memory instead of
+   *  paying the first touch of fresh pages. A message up to it is reassembled into one
+   *  buffer of its size, kept; a larger one grows its buffer as its fragments arrive and
+   *  frees it after delivery. Applies to this side and to a peer that adopts it (the
+   *  addon does). 0 .. 2^32 - 1; default 64 MiB (DEFAULT_KEEP_ASSEMBLY). */
+  keepAssembly?: number;
   /** Keep the process alive for the whole time the channel is open, even while it neither
    *  receives nor has sends pending (Node). Default false: a channel keeps the process
    *  alive while it receives or has sends pending, like a Node handle (docs/api.md). */
@@ -57,6 +65,7 @@ const KNOWN_OPTIONS: ReadonlyArray<keyof ChannelOptions> = [
   'drainBudgetMs',
   'highWaterMark',
   'maxMessage',
+  'keepAssembly',
   'keepAlive',
   'prefault',
   'transport',
@@ -105,6 +114,7 @@ export interface ValidOptions {
   drainBudgetMs: number;
   highWaterMark: number;
   maxMessage: number;
+  keepAssembly: number;
   keepAlive: boolean;
   prefault: boolean;
   transport: PeerTransport | undefined;
@@ -131,6 +141,7 @@ export function validateOptions(options: unknown): ValidOptions {
     drainBudgetMs: checkNumber('drainBudgetMs', o.drainBudgetMs ?? 4, 0.1, 1000, false),
     highWaterMark: checkNumber('highWaterMark', o.highWaterMark ?? 16 * 1024 * 1024, 0, 2 ** 53, true),
     maxMessage: checkNumber('maxMessage', o.maxMessage ?? 2 ** 32 - 1, 0, 2 ** 32 - 1, true),
+    keepAssembly: checkNumber('keepAssembly', o.keepAssembly ?? DEFAULT_KEEP_ASSEMBLY, 0, 2 ** 32 - 1, true),
     keepAlive: o.keepAlive === true,
     prefault: o.prefault === true,
     transport: o.transport === undefined ? undefined : checkTransport(o.transport),

@@ -28,6 +28,9 @@ export interface ChannelStats {
   drainPasses: number;
   longestDrainMs: number;
   protocolErrors: number;
+  /** Bytes this side holds to reassemble large messages: kept between messages up to the
+   *  keepAssembly option, 0 before the first fragmented message. */
+  assemblyBytes: number;
   /** Counters of the peer side, if the transport reports them ({} once closed). */
   peer: PeerStats;
 }
@@ -78,6 +81,7 @@ export function statsSnapshot(c: Counters, region: Region, endpoint: Endpoint, q
     parkTimeoutWakes: c.parkTimeoutWakes,
     drainPasses: c.drainPasses,
     longestDrainMs: c.longestDrainMs,
+    assemblyBytes: endpoint.frameReader.bufferCapacity,
     protocolErrors: c.protocolErrors,
     peer,
   };

@@ -15,10 +15,12 @@ export interface TransportStartOptions {
   buffer: SharedArrayBuffer;
   /** Called on this thread's event loop when the peer rang (it saw us parked). */
   doorbell: () => void;
-  /** The channel's wake mode and incoming-message limit, for a peer that adopts them
-   *  (the addon's native thread spins in 'spin' and refuses larger messages too). */
+  /** The channel's wake mode, incoming-message limit and reassembly keep limit, for a
+   *  peer that adopts them (the addon's native thread spins in 'spin', refuses larger
+   *  messages and keeps its reassembly buffer up to keepAssembly too). */
   wakeMode?: WakeMode;
   maxMessage?: number;
+  keepAssembly?: number;
 }
 
 export interface PeerTransport {

@@ -152,6 +152,7 @@ class NativeChannel : public Napi::ObjectWrap<NativeChannel> {
     eo.idle.park_timeout =
         std::chrono::milliseconds(GetU32(opts, "parkTimeoutMs", 100, /*min=*/1, 60'000));
     eo.max_message = GetU32(opts, "maxMessage", UINT32_MAX);
+    eo.keep_assembly = GetU32(opts, "keepAssembly", smc::FrameReader::kDefaultKeepAssembly);
 
     // The handler is chosen and checked by the core (smc::make_handler): the binding only
     // translates the JS options into its spec.
