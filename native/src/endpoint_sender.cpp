@@ -48,7 +48,8 @@ Errc EndpointSender::send_locked(EndpointLifecycle& life, std::span<const std::b
   if (Errc e = life.send_state(); e != Errc::ok) return e;
   if (Errc e = pay_cancel(life, deadline); e != Errc::ok) return e;
   if (frame_writer_.start(message)) return Errc::ok;
-  while (!frame_writer_.advance()) {
+  // start() has just found the ring full: wait for room before each further attempt.
+  do {
     Errc e = wait_for_room(life, frame_writer_.next_record_bytes(), deadline);
     if (e == Errc::timeout) {
       // Part of the message may be out: cancel it so the receiver drops the part it holds.
@@ -57,7 +58,7 @@ Errc EndpointSender::send_locked(EndpointLifecycle& life, std::span<const std::b
       frame_writer_.abandon();
     }
     if (e != Errc::ok) return e;
-  }
+  } while (!frame_writer_.advance());
   return Errc::ok;
 }
 

@@ -29,30 +29,23 @@ class FrameWriter {
     started_ = false;
     active_ = true;
   }
-  // begin(message) and the first advance(): true when the whole message is written. A
-  // message of one record with no CANCEL owed and room for it is written inline without
-  // storing the cursor: begin()'s stores re-read at once by advance() cost a store-forwarding
-  // stall per message (docs/benchmarks.md, core 64 B).
+  // begin(message) and the first attempt to write it: true when the whole message is
+  // written. A message of one record with no CANCEL owed is written inline without storing
+  // the cursor (begin()'s stores re-read at once cost a store-forwarding stall per message,
+  // docs/benchmarks.md, core 64 B); if the ring has no room for it, the cursor is stored and
+  // the caller waits for room before advance().
   bool start(std::span<const std::byte> message) {
-    if (!cancel_owed_ && message.size() <= ring_->max_payload() &&
-        ring_->write(message, RecordKind::message)) {
-      return true;
+    if (!cancel_owed_ && message.size() <= ring_->max_payload()) {
+      if (ring_->write(message, RecordKind::message)) return true;
+      begin(message);
+      return false;
     }
     begin(message);
     return advance_records();
   }
-  // Writes as many records of the message as fit (after any CANCEL owed). True when the
-  // whole message is written (not yet published); false when the ring is full or failed.
-  // A message of one record with no CANCEL owed is written inline: the common small send
-  // makes no out-of-line call here.
-  bool advance() {
-    if (!cancel_owed_ && active_ && !started_ && message_.size() <= ring_->max_payload()) {
-      if (!ring_->write(message_, RecordKind::message)) return false;
-      active_ = false;
-      return true;
-    }
-    return advance_records();
-  }
+  // Writes as many records of the message begun as fit (after any CANCEL owed). True when
+  // the whole message is written (not yet published); false when the ring is full or failed.
+  bool advance() { return advance_records(); }
   bool in_progress() const { return active_; }
   // Ring bytes the next record of the message (or the owed CANCEL) needs.
   uint32_t next_record_bytes() const;
