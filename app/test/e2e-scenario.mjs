@@ -272,6 +272,26 @@ if (opts.afterConnect && !(await opts.afterConnect(page))) return false;
     }));
     for (const r of bench.rows) log(`  bench: ${r[0]} ${r[1]}: ${r[4]} msgs/s, ${r[5]} MB/s${r[6] ? `, p50 ${r[6]} µs, p99 ${r[7]} µs` : ''}`);
     check('benchmarks run in the page', benchDone && bench.status === 'done' && bench.rows.length >= 7, `${bench.rows.length} rows, status "${bench.status}"`);
+    // Issue #14 item 9: beside every channel JS -> peer row, the browser's alternative on the
+    // same size (postMessage copied and transferred), non-zero, and the channel's ratio to it.
+    const rate = (text) => {
+      const m = /^([\d.]+)(?: ([kM]))?$/.exec((text ?? '').trim());
+      return m ? Number(m[1]) * (m[2] === 'M' ? 1e6 : m[2] === 'k' ? 1e3 : 1) : NaN;
+    };
+    const channelRows = bench.rows.filter((r) => r[0] === 'JS → peer');
+    const sideBySide = channelRows.map((r) => {
+      const copy = bench.rows.find((x) => x[0] === 'postMessage (copy) → worker' && x[1] === r[1]);
+      const transfer = bench.rows.find((x) => x[0] === 'postMessage (transfer) → worker' && x[1] === r[1]);
+      const ratio = /^([\d.]+)(?: ([kM]))?x$/.exec(r[8] ?? '');
+      return { size: r[1], copy: rate(copy?.[4]), transfer: rate(transfer?.[4]), ratio: ratio ? rate(`${ratio[1]}${ratio[2] ? ` ${ratio[2]}` : ''}`) : NaN };
+    });
+    check(
+      'the benchmark shows postMessage (copy and transfer) beside each channel row, with the ratio',
+      sideBySide.length >= 2 && sideBySide.every((s) => s.copy > 0 && s.transfer > 0 && s.ratio > 0),
+      sideBySide.map((s) => `${s.size}: copy ${s.copy} msg/s, transfer ${s.transfer} msg/s, channel ${s.ratio}x`).join('; ') || 'no JS → peer rows',
+    );
+    const chart = await page.evaluate(() => document.querySelector('[data-testid="chart-bench"] canvas') !== null);
+    check('the benchmark chart is drawn', chart, chart ? 'chart-bench has its canvas' : 'no canvas in chart-bench');
     await sleep(300);
     await t.shot('bench');
   }
