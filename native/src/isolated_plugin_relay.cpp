@@ -9,6 +9,17 @@ using namespace isolate;
 namespace plat = platform;
 using std::chrono::milliseconds;
 
+namespace {
+// The plugin's ring broke a check (or its state word is garbage): the ring's reason.
+IsolateFailure ring_corrupted(const IsolatedPluginSlot::Child* c) {
+  IsolateFailure f;
+  f.reason = to_string(c->ep->failure());
+  f.message = "plugin '" + c->path + "': " + f.reason + ": the isolated plugin (pid " +
+              std::to_string(c->pid) + ") corrupted its ring (docs/protocol.md 7.2)";
+  return f;
+}
+}  // namespace
+
 void IsolatedPluginSlot::relay_loop(Child* c) {
   // SYNC: isolated-endpoint (partner: bind's release store).
   Endpoint* channel = ep_.load(std::memory_order_acquire);
@@ -36,12 +47,7 @@ void IsolatedPluginSlot::relay_loop(Child* c) {
     if (n > 0 && channel_open) channel->flush();
     if (e == Errc::ok) continue;
     if (e == Errc::failed) {
-      // The plugin's ring broke a check (or its state word is garbage): the ring's reason.
-      IsolateFailure f;
-      f.reason = to_string(c->ep->failure());
-      f.message = "plugin '" + c->path + "': " + f.reason + ": the isolated plugin (pid " +
-                  std::to_string(c->pid) + ") corrupted its ring (docs/protocol.md 7.2)";
-      fail_channel(c, std::move(f));
+      fail_channel(c, ring_corrupted(c));
     } else if (e == Errc::peer_failed) {
       IsolateFailure f;
       f.reason = to_string(c->ep->peer_reason());
@@ -72,13 +78,7 @@ void IsolatedPluginSlot::deliver(std::span<const std::byte> message) {
         !c->failed.load(std::memory_order_relaxed)) {
       continue;  // the plugin is slow: wait (the watcher bounds it)
     }
-    if (e == Errc::failed) {
-      IsolateFailure f;
-      f.reason = to_string(c->ep->failure());
-      f.message = "plugin '" + c->path + "': " + f.reason + ": the isolated plugin (pid " +
-                  std::to_string(c->pid) + ") corrupted its ring (docs/protocol.md 7.2)";
-      fail_channel(c, std::move(f));
-    }
+    if (e == Errc::failed) fail_channel(c, ring_corrupted(c));
     dropped_.fetch_add(1, std::memory_order_relaxed);
     return;
   }

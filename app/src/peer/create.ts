@@ -37,21 +37,15 @@ export interface AppChannel {
 
 export async function createAppChannel(cfg: AppChannelConfig): Promise<AppChannel> {
   const peer: PeerConfig = { handler: cfg.handler, ...(cfg.image ? { image: cfg.image } : {}) };
-  const options = { wakeMode: cfg.wakeMode, pollIntervalMs: cfg.pollIntervalMs, drainBudgetMs: cfg.drainBudgetMs };
   const bridge = electronBridge();
-  if (bridge) {
-    const transport = new ElectronTransport(bridge, peerRequestFor(peer));
-    const channel = new SharedMemoryChannel(cfg.r2nSize, cfg.n2rSize, { ...options, transport });
-    try {
-      await transport.whenAttached();
-    } catch (e) {
-      channel.cleanup();
-      throw e;
-    }
-    return { channel, peerKind: 'electron', close: () => channel.cleanup() };
-  }
+  if (bridge) return open(cfg, new ElectronTransport(bridge, peerRequestFor(peer)), 'electron');
   const worker = new Worker(new URL('./peer-worker.ts', import.meta.url), { type: 'module', name: 'smc-peer' });
-  const transport = new WorkerTransport(worker, peer);
+  return open(cfg, new WorkerTransport(worker, peer), 'worker');
+}
+
+/** The channel over `transport`, once its peer has attached (cleaned up if it never does). */
+async function open(cfg: AppChannelConfig, transport: ElectronTransport | WorkerTransport, peerKind: AppChannel['peerKind']): Promise<AppChannel> {
+  const options = { wakeMode: cfg.wakeMode, pollIntervalMs: cfg.pollIntervalMs, drainBudgetMs: cfg.drainBudgetMs };
   const channel = new SharedMemoryChannel(cfg.r2nSize, cfg.n2rSize, { ...options, transport });
   try {
     await transport.whenAttached();
@@ -59,5 +53,5 @@ export async function createAppChannel(cfg: AppChannelConfig): Promise<AppChanne
     channel.cleanup();
     throw e;
   }
-  return { channel, peerKind: 'worker', close: () => channel.cleanup() };
+  return { channel, peerKind, close: () => channel.cleanup() };
 }
