@@ -9,7 +9,11 @@
 //                 JS reads the reply's first word. No framing, no checks, no callback
 //   channel_spin  the channel round trip, exactly chanRttSpin's loop (handler 'echo')
 //   channel_spin_in_place   the same, received with startReceivingInPlace (no view per message)
-//   channel_vs_raw, record_vs_raw   the two ratios to raw_spin within each rep
+//   stamped_record_spin   the record ping-pong with no index word (SpinPartner stamped
+//                 mode): each record's first word is its sequence number, stored last, and
+//                 each side spins on the stamp of the slot it expects. The cost of a protocol
+//                 whose records carry their own publication (not this protocol: a measure)
+//   channel_vs_raw, record_vs_raw, stamped_record_vs_raw   ratios to raw_spin within each rep
 // CPU cost on one thread, no cross-core traffic (ns per loop iteration, perCall below):
 //   ts_one_thread        the TS protocol both ways: R.trySend + flush, N.poll echoing with
 //                        N.trySend + flush, R.poll delivering: write+publish+poll+deliver x2
@@ -119,6 +123,27 @@ export async function chanRttBreakdown({ iters, oneThreadIters, reps, size = 64 
       if (sink === 0.5) console.error(sink);
     }
     {
+      // The same records with no index word: each carries its sequence number in its first
+      // word, stored last; each side spins on the stamp of the slot it expects next.
+      const sab = new SharedArrayBuffer(4096 + 2 * 65536);
+      const w = new Int32Array(sab);
+      const u8 = new Uint8Array(sab);
+      const partner = new b.SpinPartner(u8, size, true);
+      let v = 0;
+      let sink = 0;
+      r.stamped_record_spin = spinP50(iters, 2000, () => {
+        v = (v + 1) | 0;
+        const at = (v % 910) * 72;
+        u8.set(msg, 4096 + at + 8);
+        Atomics.store(w, (4096 + at) >> 2, v);
+        const pong = (4096 + 65536 + at) >> 2;
+        while (Atomics.load(w, pong) !== v);
+        sink ^= w[pong + 2];
+      });
+      partner.stop();
+      if (sink === 0.5) console.error(sink);
+    }
+    {
       const ch = new SharedMemoryChannel(ring, ring, { handler: 'echo', wakeMode: 'spin' });
       let got = 0;
       ch.startReceiving(() => void got++);
@@ -197,6 +222,7 @@ export async function chanRttBreakdown({ iters, oneThreadIters, reps, size = 64 
     // placement), so a ratio of medians over reps can compare two placements.
     r.channel_vs_raw = r.channel_spin / r.raw_spin;
     r.record_vs_raw = r.record_spin / r.raw_spin;
+    r.stamped_record_vs_raw = r.stamped_record_spin / r.raw_spin;
     out.push(r);
   }
   return out;

@@ -173,6 +173,7 @@ const ratios = [
   // null denominator: the metric is already a ratio (here the median of per-rep ratios).
   ['breakdown: channel spin RTT vs raw spin (same rep)', 'channel.rtt.breakdown.channel_vs_raw', null, (x) => x <= 2, '<= 2x'],
   ['breakdown: 64 B record ping-pong vs raw spin (same rep)', 'channel.rtt.breakdown.record_vs_raw', null, null, '(info)'],
+  ['breakdown: 64 B record ping-pong, records stamped (no index word), vs raw spin (same rep)', 'channel.rtt.breakdown.stamped_record_vs_raw', null, null, '(info)'],
   ['doorbell RTT p50 vs TSFN RTT p50', 'channel.rtt.doorbell.p50_ns', 'baseline.tsfn.rtt.p50_ns', (x) => x <= 1.1, '<= 1.1x'],
   ['native->JS 64 B vs ringbuf.js worker->main 64 B', 'channel.native_to_js.64B.msgs_per_s', 'peer.ringbufjs.worker_to_main.64B.msgs_per_s', (x) => x >= 1, '>= 1x'],
   ['native->JS 4 KiB vs ringbuf.js worker->main 4 KiB', 'channel.native_to_js.4KiB.msgs_per_s', 'peer.ringbufjs.worker_to_main.4KiB.msgs_per_s', (x) => x >= 1, '>= 1x'],

@@ -20,6 +20,13 @@
 //                                              slot(v) = (v % 910) * 72: records advance through
 //                                              64 KiB as a channel's 64 B records (+ 8 B header)
 //                                              do through its 64 KiB rings. No framing, no checks
+//   new SpinPartner(u8, recordBytes, true)     the record ping-pong with no index word: each
+//                                              record's first 4 bytes are its sequence number v,
+//                                              stored last (release); the reader spins on that
+//                                              word at the slot it expects next, then copies
+//                                              bytes 8 .. 8 + recordBytes (a channel record:
+//                                              8 B header, then the payload). What a protocol
+//                                              whose records carry their own publication costs
 //   new SlotSink(u8, slots, size) .stop()      bare JS -> native hand-over over a SAB: JS
 //     -> checksum                              copies a message into slot i % slots and
 //                                              stores i + 1 to word 0; the native thread
@@ -235,8 +242,9 @@ class SpinPartner : public Napi::ObjectWrap<SpinPartner> {
     // A Uint8Array over the SAB (Data() returns the shared pointer; platform notes).
     auto view = info[0].As<Napi::Uint8Array>();
     if (info.Length() > 1) record_ = info[1].As<Napi::Number>().Uint32Value();
+    stamped_ = info.Length() > 2 && info[2].ToBoolean().Value();
     const uint64_t need = record_ == 0 ? 256 : kPingArea + 2 * uint64_t{kArea};
-    if (record_ > kStride || view.ByteLength() < need) {
+    if (record_ > kStride - (stamped_ ? 8 : 0) || view.ByteLength() < need) {
       throw Napi::RangeError::New(info.Env(),
                                   "SpinPartner: need >= 256 bytes (record mode: "
                                   "record <= 72 bytes, 4096 + 128 KiB bytes)");
@@ -262,6 +270,7 @@ class SpinPartner : public Napi::ObjectWrap<SpinPartner> {
     if (thread_.joinable()) thread_.join();
   }
   void Run() {
+    if (stamped_) return RunStamped();
     std::atomic_ref<uint32_t> in(words_[0]);
     std::atomic_ref<uint32_t> out(words_[32]);  // 128 bytes away: its own line pair
     uint32_t last =
@@ -283,8 +292,26 @@ class SpinPartner : public Napi::ObjectWrap<SpinPartner> {
       }
     }
   }
+  // Sequence numbers start at 1; the record of v sits at slot(v) of each area.
+  void RunStamped() {
+    auto* base = reinterpret_cast<unsigned char*>(words_);
+    for (uint32_t v = 1; !stop_.load(std::memory_order_relaxed); ++v) {
+      const uint32_t at = (v % kSlots) * kStride;
+      std::atomic_ref<uint32_t> in(words_[(kPingArea + at) / 4]);
+      // SYNC: stamped-ping (partner: JS's Atomics.store of the record's stamp, after its bytes).
+      while (in.load(std::memory_order_acquire) != v) {
+        if (stop_.load(std::memory_order_relaxed)) return;
+        BENCH_PAUSE();
+      }
+      std::memcpy(base + kPingArea + kArea + at + 8, base + kPingArea + at + 8, record_);
+      // SYNC: stamped-pong (partner: JS's Atomics.load of the reply's stamp, then its bytes).
+      std::atomic_ref<uint32_t>(words_[(kPingArea + kArea + at) / 4])
+          .store(v, std::memory_order_release);
+    }
+  }
   Napi::Reference<Napi::Uint8Array> ref_;
   uint32_t* words_ = nullptr;
+  bool stamped_ = false;
   uint32_t record_ = 0;
   std::atomic<bool> stop_{false};
   std::thread thread_;
