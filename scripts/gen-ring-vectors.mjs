@@ -763,7 +763,9 @@ function replay(vector) {
         if (readers[step.ring] === undefined) {
           const [words, data, capacity] =
             step.ring === 'r2n' ? [P.R2N_WORDS, region.r2nData, region.r2nCapacity] : [P.N2R_WORDS, region.n2rData, region.n2rCapacity];
-          readers[step.ring] = new P.RingReader(region.ctrl, words, data, capacity);
+          // From the shared read_index as it is now, unchecked, as the C++ suite's bare reader.
+          const read = Atomics.load(region.ctrl, words.readIndex) >>> 0;
+          readers[step.ring] = new P.RingReader(region.ctrl, words, data, capacity, { start: { write: read, read } });
         }
         const reader = readers[step.ring];
         if (step.do === 'reader_poll') {

@@ -10,42 +10,14 @@ const SPACE_SPIN_MS = 0.5;
 
 /** Writes `bytes` (already checked) and publishes, or throws; see SharedMemoryChannel.sendDirect. */
 export function sendBlocking(core: ChannelCore, bytes: Uint8Array, timeoutMs: number): void {
-  // The clock is read only once the call has to wait (or has a queue to push first): a
-  // send that finds room, the common case, costs no clock read (one performance.now() is
-  // a sizeable part of a spin round trip: docs/benchmarks.md, the breakdown).
-  let deadline = core.sender.queue.length > 0 ? now() + timeoutMs : -1;
-  const { endpoint, sender } = core;
-  const w = endpoint.frameWriter;
   core.failureGoesToCaller = true;
   try {
-    // Earlier queued messages first (order is part of the contract).
-    while (sender.queue.length > 0) {
-      sender.pump(Infinity);
-      if (sender.queue.length === 0) break;
-      waitForSpace(core, deadline, (peerGone) => {
-        throw peerGone ?? new TimeoutError(`sendDirect: the ring stayed full for ${timeoutMs} ms while earlier queued messages were pending; nothing of this message was sent`);
-      });
-    }
-    if (bytes.length <= core.maxPayload) {
-      while (!endpoint.trySend(bytes)) {
-        if (deadline < 0) deadline = now() + timeoutMs;
-        waitForSpace(core, deadline, (peerGone) => {
-          throw peerGone ?? new TimeoutError(`sendDirect: no room for ${bytes.length} bytes within ${timeoutMs} ms; nothing was sent`);
-        });
-      }
-    } else {
-      endpoint.beginLarge(bytes);
-      while (!w.continueLarge()) {
-        if (deadline < 0) deadline = now() + timeoutMs;
-        waitForSpace(core, deadline, (peerGone) => {
-          w.cancelLarge();
-          sender.publishNow();
-          throw peerGone ?? new TimeoutError(`sendDirect: ${bytes.length}-byte message did not fit within ${timeoutMs} ms; it was cancelled and the peer discards the part it received`);
-        });
-      }
-    }
+    // The common case first: nothing queued and room for one record now. No clock read (one
+    // performance.now() is a sizeable part of a spin round trip: docs/benchmarks.md, the
+    // breakdown) and no closure for the waits.
+    if (core.sender.queue.length > 0 || bytes.length > core.maxPayload || !core.endpoint.trySend(bytes)) writeWaiting(core, bytes, timeoutMs);
     core.counters.countSent(bytes.length);
-    endpoint.flush();
+    core.endpoint.flush();
   } catch (e) {
     if (e instanceof TimeoutError) throw e;
     core.failFromSend(e, true);
@@ -55,17 +27,54 @@ export function sendBlocking(core: ChannelCore, bytes: Uint8Array, timeoutMs: nu
   }
 }
 
+/** Writes `bytes` after the queued messages, waiting for room until the deadline, or throws. */
+function writeWaiting(core: ChannelCore, bytes: Uint8Array, timeoutMs: number): void {
+  // The clock is read once the call has to wait (or has a queue to push first).
+  let deadline = core.sender.queue.length > 0 ? now() + timeoutMs : -1;
+  const sender = core.sender;
+  // The peer's end, when a wait for room found it (null: the deadline passed).
+  let stopped: ChannelClosedError | null = null;
+  const waitForRoom = (): boolean => {
+    if (deadline < 0) deadline = now() + timeoutMs;
+    const end = waitForSpace(core, deadline);
+    if (end === 'space') return true;
+    stopped = end === 'deadline' ? null : end;
+    return false;
+  };
+  // Earlier queued messages first (order is part of the contract).
+  while (sender.queue.length > 0) {
+    sender.pump(Infinity);
+    if (sender.queue.length === 0) break;
+    if (!waitForRoom()) {
+      throw stopped ?? new TimeoutError(`sendDirect: the ring stayed full for ${timeoutMs} ms while earlier queued messages were pending; nothing of this message was sent`);
+    }
+  }
+  if (!core.endpoint.sender.sendWaiting(bytes, waitForRoom)) {
+    throw (
+      stopped ??
+      new TimeoutError(
+        bytes.length <= core.maxPayload
+          ? `sendDirect: no room for ${bytes.length} bytes within ${timeoutMs} ms; nothing was sent`
+          : `sendDirect: ${bytes.length}-byte message did not fit within ${timeoutMs} ms; it was cancelled and the peer discards the part it received`,
+      )
+    );
+  }
+}
+
+/** How a wait for space ended: space was freed, the deadline passed, or the peer ended. */
+type WaitEnd = 'space' | 'deadline' | ChannelClosedError;
+
 /**
- * Blocks until the consumer frees ring space; calls giveUp(null) at the deadline and
- * giveUp(error) once the peer has closed or failed (nobody will free space). Spins first,
- * for up to SPACE_SPIN_MS: the native consumer frees space at memory speed, and nothing
- * native can wake a JS Atomics.wait (platform notes), so the sleep below is a timed one
- * whose real length is longer than asked (docs/benchmarks.md: sleeping after a few
- * hundred loads made large blocking sends several times slower). Then sleeps 50 us at a
- * time. The spin restarts with every call: a consumer that frees space more often than
+ * Blocks until the consumer frees ring space; returns 'deadline' at the deadline and the
+ * peer's end (ChannelClosedError) once it has closed or failed (nobody will free space).
+ * Spins first, for up to SPACE_SPIN_MS: the native consumer frees space at memory speed,
+ * and nothing native can wake a JS Atomics.wait (platform notes), so the sleep below is a
+ * timed one whose real length is longer than asked (docs/benchmarks.md: sleeping after a
+ * few hundred loads made large blocking sends several times slower). Then sleeps 50 us at
+ * a time. The spin restarts with every call: a consumer that frees space more often than
  * every 0.5 ms keeps this thread busy, which is what a blocking send is for.
  */
-function waitForSpace(core: ChannelCore, deadline: number, giveUp: (peerGone: ChannelClosedError | null) => never): void {
+function waitForSpace(core: ChannelCore, deadline: number): WaitEnd {
   const endpoint = core.endpoint;
   endpoint.flush();
   const w = endpoint.writer;
@@ -73,14 +82,14 @@ function waitForSpace(core: ChannelCore, deadline: number, giveUp: (peerGone: Ch
   const spinUntil = now() + SPACE_SPIN_MS;
   for (let i = 0; ; i++) {
     w.refresh();
-    if (w.freeBytesCached !== before) return;
+    if (w.freeBytesCached !== before) return 'space';
     if ((i & 31) !== 0) continue;
     const t = now();
-    if (t >= deadline) giveUp(null);
+    if (t >= deadline) return 'deadline';
     try {
       endpoint.checkPeerForSend(); // also throws ProtocolError on an invalid state word
     } catch (e) {
-      if (e instanceof ChannelClosedError) giveUp(e);
+      if (e instanceof ChannelClosedError) return e;
       throw e;
     }
     if (t >= spinUntil) sleepMs(0.05);

@@ -6,7 +6,7 @@
 // pass on a timer, 'spin' keeps passing while it receives.
 import type { ChannelCore } from './channel-core';
 import { ChannelError } from './errors';
-import { EOF } from './protocol/endpoint';
+import { EOF } from './protocol/endpoint-receiver';
 import { STATE_CLOSED, STATE_FAILED } from './protocol/layout';
 import { now, scheduleTask, type BackstopTimer } from './scheduler';
 

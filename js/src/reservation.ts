@@ -35,15 +35,14 @@ export class ReservationSlot {
     this.assertNone('reserve');
     if (core.sender.queue.length > 0) return null;
     const w = core.endpoint.frameWriter;
-    let at: number;
+    let view: Uint8Array | null;
     try {
-      at = core.endpoint.reserveOffset(n);
+      view = core.endpoint.reserve(n);
     } catch (e) {
       core.failFromSend(e);
       return null;
     }
-    if (at < 0) return null;
-    const view = w.data.subarray(at, at + n);
+    if (view === null) return null;
     this.open = true;
     let done = false;
     return {

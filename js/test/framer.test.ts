@@ -5,10 +5,13 @@ import * as assert from 'node:assert/strict';
 import { ProtocolError } from '../src/errors';
 import { DEFAULT_KEEP_ASSEMBLY, Endpoint, FrameReader, FrameWriter, KIND_FIRST, KIND_LAST, R2N_WORDS, RingReader, RingWriter, initRegion, regionSize, type FragmentSink, type StreamEnd } from '../src/protocol';
 
+/** Where the rings of a fresh region start. */
+const FRESH = { start: { write: 0, read: 0 } };
+
 function pair(cap: number, keep?: number) {
   const region = initRegion(new SharedArrayBuffer(regionSize(cap, 4096)), cap, 4096);
-  const ring = new RingWriter(region.ctrl, R2N_WORDS, region.r2nData, cap);
-  const reader = new FrameReader(new RingReader(region.ctrl, R2N_WORDS, region.r2nData, cap), keep === undefined ? {} : { keepAssembly: keep });
+  const ring = new RingWriter(region.ctrl, R2N_WORDS, region.r2nData, cap, FRESH);
+  const reader = new FrameReader(new RingReader(region.ctrl, R2N_WORDS, region.r2nData, cap, FRESH), keep === undefined ? {} : { keepAssembly: keep });
   return { ring, w: new FrameWriter(ring), r: reader, region };
 }
 
@@ -131,7 +134,7 @@ test('framer: a reassembly buffer above the keep limit is dropped after its mess
 
 test('framer: the keep limit is keepAssembly (as C++ keep_assembly), default DEFAULT_KEEP_ASSEMBLY; the former option keep still works', () => {
   const { region } = pair(4096);
-  const reader = () => new RingReader(region.ctrl, R2N_WORDS, region.r2nData, 4096);
+  const reader = () => new RingReader(region.ctrl, R2N_WORDS, region.r2nData, 4096, FRESH);
   assert.equal(new FrameReader(reader()).keepAssembly, DEFAULT_KEEP_ASSEMBLY);
   assert.equal(DEFAULT_KEEP_ASSEMBLY, 64 * 1024 * 1024);
   assert.equal(new FrameReader(reader(), { keepAssembly: 2048 }).keepAssembly, 2048);

@@ -82,8 +82,9 @@ function ringPair(cap = 4096, start = 0, maxMessage?: number) {
   const { ctrl } = fx.region;
   Atomics.store(ctrl, W_R2N_WRITE_INDEX, start | 0);
   Atomics.store(ctrl, W_R2N_READ_INDEX, start | 0);
-  const w = new FrameWriter(new RingWriter(ctrl, R2N_WORDS, fx.region.r2nData, cap));
-  const r = new FrameReader(new RingReader(ctrl, R2N_WORDS, fx.region.r2nData, cap), maxMessage === undefined ? {} : { maxMessage });
+  const at = { start: { write: start, read: start } };
+  const w = new FrameWriter(new RingWriter(ctrl, R2N_WORDS, fx.region.r2nData, cap, at));
+  const r = new FrameReader(new RingReader(ctrl, R2N_WORDS, fx.region.r2nData, cap, at), maxMessage === undefined ? {} : { maxMessage });
   return { fx, w, r, ctrl, data: fx.region.r2nData };
 }
 

@@ -276,10 +276,14 @@ function replay(v: Vector, check: (step: Step, index: number, outcome: Outcome, 
         assert.ok(region, `${where}: no region`);
         let reader = readers.get(step.ring!);
         if (reader === undefined) {
+          // From the shared read_index as it is now, unchecked, as the C++ suite's bare reader.
+          const words = step.ring === 'r2n' ? P.R2N_WORDS : P.N2R_WORDS;
+          const read = Atomics.load(region.ctrl, words.readIndex) >>> 0;
+          const start = { start: { write: read, read } };
           reader =
             step.ring === 'r2n'
-              ? new P.RingReader(region.ctrl, P.R2N_WORDS, region.r2nData, region.r2nCapacity)
-              : new P.RingReader(region.ctrl, P.N2R_WORDS, region.n2rData, region.n2rCapacity);
+              ? new P.RingReader(region.ctrl, words, region.r2nData, region.r2nCapacity, start)
+              : new P.RingReader(region.ctrl, words, region.n2rData, region.n2rCapacity, start);
           readers.set(step.ring!, reader);
         }
         const bare = reader;

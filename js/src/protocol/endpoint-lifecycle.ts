@@ -1,7 +1,7 @@
 // The lifecycle role of an Endpoint (endpoint.ts): attach and its index checks (A1, A2),
 // this side's and the peer's state words (docs/protocol.md 2.2, 6, 7.3), failure, and the
 // doorbells that wake the peer's sleepers (5.2, 5.3); the sending and the receiving role
-// (endpoint-sender.ts, endpoint-receiver.ts) park through it. The C++ twin is
+// (endpoint-sender.ts, endpoint-receiver.ts) park through its Parking. The C++ twin is
 // native/include/smc/endpoint_lifecycle.hpp with native/src/endpoint_lifecycle.cpp.
 //
 // Doorbells: the protocol says WHEN to ring; how depends on the peer (5.3). A sleeper
@@ -173,7 +173,7 @@ export class EndpointLifecycle {
    * it waits (section 5.2): one wake always suffices.
    */
   wakeRole(wakeSeq: number): void {
-    // SYNC: wake-seq (partner: the sleeper's load of this word in announcePark(), or in
+    // SYNC: wake-seq (partner: the sleeper's load of this word in Parking.announce(), or in
     // the C++ core's EndpointLifecycle::idle_wait, before its re-check).
     Atomics.add(this.ctrl, wakeSeq, 1);
     this.wakeFn(wakeSeq);
@@ -240,6 +240,11 @@ export class EndpointLifecycle {
     // SYNC: state-publish (partner: the peer's Atomics.store of its state word in its
     // publishState(), or the C++ core's EndpointLifecycle::publish_state).
     const v = Atomics.load(this.ctrl, this.peerStateWord) >>> 0; // read once
+    return v === STATE_ATTACHED ? v : this.checkPeerWord(v);
+  }
+
+  /** S1 on a loaded peer state word: returns it if valid, else fails and throws. */
+  private checkPeerWord(v: number): number {
     const state = v & 0xff;
     const reason = (v >>> 8) & 0xff;
     if (v >>> 16 !== 0 || state > STATE_FAILED || (state !== STATE_FAILED && reason !== 0)) {
@@ -250,10 +255,31 @@ export class EndpointLifecycle {
 
   /** Throws ChannelClosedError if the peer closed or failed (a producer must stop, 6). */
   checkPeerForSend(): void {
-    const v = this.loadPeerState();
+    this.refuseEndedPeer(this.loadPeerState());
+  }
+
+  /** Throws peer_closed / peer_failed for a validated peer word that says the peer ended. */
+  private refuseEndedPeer(v: number): void {
     const state = v & 0xff;
     if (state === STATE_CLOSED) throw new ChannelClosedError('peer_closed', 'peer closed');
     if (state === STATE_FAILED) throw EndpointLifecycle.peerFailedError(v >>> 8);
+  }
+
+  /**
+   * Every send's check, one call (docs/protocol.md 6): throwIfUnusable (this side closed or
+   * failed), then the peer's state word, loaded once: S1, and peer_closed / peer_failed
+   * when it ended (checkPeerForSend). The common case (both attached) is one load and one
+   * compare.
+   */
+  checkSendable(): void {
+    if (this._state === 'attached') {
+      // SYNC: state-publish (partner: the peer's Atomics.store of its state word in its
+      // publishState(), or the C++ core's EndpointLifecycle::publish_state).
+      const v = Atomics.load(this.ctrl, this.peerStateWord) >>> 0; // read once
+      if (v !== STATE_ATTACHED) this.refuseEndedPeer(this.checkPeerWord(v));
+      return;
+    }
+    this.throwIfUnusable();
   }
 
   /** True when a validated peer state word says closed or failed. */
@@ -271,40 +297,88 @@ export class EndpointLifecycle {
   static stateName(state: number): string {
     return STATE_NAMES[state] ?? `invalid(${state})`;
   }
+}
+
+/**
+ * One sleeper role's park (section 5.2): the sending role's while it waits for room, the
+ * receiving role's while it waits for data. Announce in the role's parked word, read its
+ * wake sequence, re-check the peer's index and state; sleep on the sequence only when the
+ * re-check found nothing.
+ */
+export class Parking {
+  /** The wake sequence as the last announce() read it (what to wait on). */
+  private seqSeen = 0;
 
   /**
-   * The first half of a park (section 5.2): announces it in `parkedWord` (seq_cst), then
-   * reads the role's wake sequence, before the caller's re-check. Returns the value read:
-   * what to wait on. Atomics are sequentially consistent, so either the re-check sees the
-   * peer's publication or state change, or the peer's load of the parked word (after its
-   * store) sees 1 and it bumps the sequence after our read: a wait on the value read here
-   * then returns at once or is woken.
+   * `parkedWord` and `waitWord` (the wake sequence) are the role's Int32 word indices;
+   * `progress` reloads the peer's index and says whether it moved (made once by the role:
+   * parking allocates nothing).
    */
-  announcePark(parkedWord: number, wakeSeqWord: number): number {
-    this.throwIfUnusable();
+  constructor(
+    private readonly life: EndpointLifecycle,
+    private readonly parkedWord: number,
+    readonly waitWord: number,
+    private readonly progress: () => boolean,
+  ) {}
+
+  /** The wake sequence as the last park read it (for Atomics.wait on waitWord). */
+  get waitValue(): number {
+    return this.seqSeen;
+  }
+
+  /**
+   * The first half of a park: announces it in the parked word (seq_cst), then reads the
+   * wake sequence, before the caller's re-check. Atomics are sequentially consistent, so
+   * either the re-check sees the peer's publication or state change, or the peer's load of
+   * the parked word (after its store) sees 1 and it bumps the sequence after our read: a
+   * wait on the value read here then returns at once or is woken.
+   */
+  announce(): void {
+    const life = this.life;
+    life.throwIfUnusable();
     // SYNC: park-announce (partner: as producer, the consumer's Atomics.load of
     // producer_parked after it stores read_index, RingReader.release; as consumer, the
     // producer's Atomics.load of consumer_parked after it stores write_index,
     // RingWriter.publish; either way the peer's load after its state-publish, ringPeer).
-    Atomics.store(this.ctrl, parkedWord, 1);
+    Atomics.store(life.ctrl, this.parkedWord, 1);
     // SYNC: wake-seq (partner: the peer's bump of it when it rings, wakeRole / the C++
     // core's EndpointLifecycle::ring_peer). Read before the re-check.
-    return Atomics.load(this.ctrl, wakeSeqWord);
+    this.seqSeen = Atomics.load(life.ctrl, this.waitWord);
   }
 
   /**
-   * The re-check half of a park: `progress` reloads the peer's index (seq_cst); the peer's
-   * state is loaded after it, always (S1 is checked on every park). True when the caller
-   * must not sleep (progress, or the peer ended); the parked word is then cleared.
+   * announce(), then the re-check: `progress` reloads the peer's index (seq_cst); the
+   * peer's state is loaded after it, always (S1 is checked on every park). True when the
+   * caller must not sleep (progress, or the peer ended); the parked word is then cleared.
+   * Otherwise sleep on waitWord while it equals waitValue, with a timeout, then unpark().
    */
-  recheckPark(parkedWord: number, progress: () => boolean): boolean {
+  park(): boolean {
+    this.announce();
     let wake = true;
     try {
-      const progressed = progress();
-      wake = EndpointLifecycle.ended(this.loadPeerState()) || progressed;
+      const progressed = this.progress();
+      wake = EndpointLifecycle.ended(this.life.loadPeerState()) || progressed;
     } finally {
-      if (wake) Atomics.store(this.ctrl, parkedWord, 0);
+      if (wake) this.unpark();
     }
     return wake;
+  }
+
+  unpark(): void {
+    Atomics.store(this.life.ctrl, this.parkedWord, 0);
+  }
+
+  /**
+   * Blocks until the peer may have made progress or changed state, or the timeout elapsed:
+   * park, Atomics.wait on the wake sequence, unpark. Returns false on timeout. For threads
+   * that may block (workers), not a window's main thread.
+   */
+  wait(timeoutMs: number): boolean {
+    if (this.park()) return true;
+    try {
+      return Atomics.wait(this.life.ctrl, this.waitWord, this.seqSeen, timeoutMs) !== 'timed-out';
+    } finally {
+      this.unpark();
+    }
   }
 }

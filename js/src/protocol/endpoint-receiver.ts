@@ -8,7 +8,7 @@
 import { STATE_FAILED } from './layout';
 import { FrameReader, type FrameReaderOptions } from './framer';
 import type { InPlaceHandler, MessageHandler, RingReader } from './ring';
-import { EndpointLifecycle } from './endpoint-lifecycle';
+import { EndpointLifecycle, Parking } from './endpoint-lifecycle';
 
 /** Returned by Endpoint.poll when the peer closed and everything it sent was delivered. */
 export const EOF = -1;
@@ -18,21 +18,24 @@ export class EndpointReceiver {
   readonly reader: RingReader;
   /** Messages out of the incoming ring (C8-C10, reassembly or a FragmentSink). */
   readonly frameReader: FrameReader;
+  /**
+   * Waiting for data (section 5.2): park() sets our consumer_parked word (seq_cst), then
+   * re-reads write_index and the peer's state; true when the caller must NOT sleep (data
+   * arrived meanwhile, or the peer is closed/failed).
+   */
+  readonly parking: Parking;
   private readonly life: EndpointLifecycle;
   /**
    * 0, or the peer's (validated) state word once poll saw it closed/failed: later empty
    * polls mean end-of-stream.
    */
   private peerEnd = 0;
-  /** The consumer wake sequence read by the last park (what to wait on). */
-  private seqSeen = 0;
-  /** park's re-check: reload write_index (made once: parking allocates nothing). */
-  private readonly reloadWrite = (): boolean => this.reader.refresh() > 0;
 
   constructor(life: EndpointLifecycle, reader: RingReader, options: FrameReaderOptions) {
     this.life = life;
     this.reader = reader;
     this.frameReader = new FrameReader(reader, options);
+    this.parking = new Parking(life, life.inWords.consumerParked, life.inWords.consumerWakeSeq, () => reader.refresh() > 0);
   }
 
   /**
@@ -43,26 +46,36 @@ export class EndpointReceiver {
    * of EOF when the peer failed.
    */
   poll(handler: MessageHandler, maxMessages = Infinity, maxBytes = Infinity): number {
+    return this.deliver(handler, null, maxMessages, maxBytes);
+  }
+
+  /** poll() with messages handed over in place (FrameReader.pollInPlace). */
+  pollInPlace(handler: InPlaceHandler, maxMessages = Infinity, maxBytes = Infinity): number {
+    return this.deliver(null, handler, maxMessages, maxBytes);
+  }
+
+  /** poll() and pollInPlace(): exactly one of `viewHandler`, `inPlace` is set. */
+  private deliver(viewHandler: MessageHandler | null, inPlace: InPlaceHandler | null, maxMessages: number, maxBytes: number): number {
     this.life.throwIfUnusable();
+    if (this.nothingPublished()) return this.afterPoll(0);
     let n: number;
     try {
-      n = this.frameReader.poll(handler, maxMessages, maxBytes);
+      n = inPlace !== null ? this.frameReader.pollInPlace(inPlace, maxMessages, maxBytes) : this.frameReader.poll(viewHandler!, maxMessages, maxBytes);
     } finally {
       if (this.reader.peerNeedsWake) this.life.wakeRole(this.life.inWords.producerWakeSeq);
     }
     return this.afterPoll(n);
   }
 
-  /** poll() with messages handed over in place (FrameReader.pollInPlace). */
-  pollInPlace(handler: InPlaceHandler, maxMessages = Infinity, maxBytes = Infinity): number {
-    this.life.throwIfUnusable();
-    let n: number;
-    try {
-      n = this.frameReader.pollInPlace(handler, maxMessages, maxBytes);
-    } finally {
-      if (this.reader.peerNeedsWake) this.life.wakeRole(this.life.inWords.producerWakeSeq);
-    }
-    return this.afterPoll(n);
+  /**
+   * The empty poll, a spin loop's every lap, without entering the framer: true when all
+   * that was cached is consumed and write_index, loaded once (C1-C3), shows nothing new.
+   * Not once the peer's end was seen (poll then reports it through the framer, which
+   * ended), nor inside a delivery (the framer refuses a nested poll).
+   */
+  private nothingPublished(): boolean {
+    const r = this.reader;
+    return this.peerEnd === 0 && r.drained && !r.inBatch && r.refresh() === 0;
   }
 
   /** What poll returns after delivering `n`: n, or EOF once the peer ended and all was delivered. */
@@ -86,29 +99,6 @@ export class EndpointReceiver {
     return EOF;
   }
 
-  /** Int32 index of the word to Atomics.wait on while parked as consumer (incoming consumer_wake_seq). */
-  get waitWord(): number {
-    return this.life.inWords.consumerWakeSeq;
-  }
-
-  /** The consumer wake sequence as park read it (for Atomics.wait on waitWord). */
-  get waitValue(): number {
-    return this.seqSeen;
-  }
-
-  /**
-   * Consumer waiting for data: sets our consumer_parked word (seq_cst), then re-reads
-   * write_index and the peer's state. Returns true when the caller must NOT sleep (data
-   * arrived meanwhile, or the peer is closed/failed); the parked word is then cleared.
-   * Otherwise sleep on waitWord while it equals waitValue, with a timeout, then unpark().
-   */
-  park(): boolean {
-    const { life } = this;
-    const parked = life.inWords.consumerParked;
-    this.seqSeen = life.announcePark(parked, life.inWords.consumerWakeSeq);
-    return life.recheckPark(parked, this.reloadWrite);
-  }
-
   /**
    * For a side that does not consume now but wants to learn of the peer's end at once:
    * sets consumer_parked (seq_cst), so the peer rings on its next publication and on any
@@ -116,13 +106,8 @@ export class EndpointReceiver {
    * (closed or failed): check it instead of waiting. An invalid state word throws (S1).
    */
   parkForPeerState(): boolean {
-    const { life } = this;
-    this.seqSeen = life.announcePark(life.inWords.consumerParked, life.inWords.consumerWakeSeq);
-    return EndpointLifecycle.ended(life.loadPeerState());
-  }
-
-  unpark(): void {
-    Atomics.store(this.life.ctrl, this.life.inWords.consumerParked, 0);
+    this.parking.announce();
+    return EndpointLifecycle.ended(this.life.loadPeerState());
   }
 
   /** The read_index counterpart of EndpointSender.restorePublished (rings a parked producer). */
@@ -130,19 +115,5 @@ export class EndpointReceiver {
     if (!this.reader.restoreReleased()) return false;
     if (this.reader.peerNeedsWake) this.life.wakeRole(this.life.inWords.producerWakeSeq);
     return true;
-  }
-
-  /**
-   * Blocks until incoming data may be available, the peer changed state, or the timeout
-   * elapsed: park, Atomics.wait on the consumer wake sequence, unpark. Returns false on
-   * timeout. For threads that may block (workers), not a window's main thread.
-   */
-  waitForData(timeoutMs: number): boolean {
-    if (this.park()) return true;
-    try {
-      return Atomics.wait(this.life.ctrl, this.waitWord, this.waitValue, timeoutMs) !== 'timed-out';
-    } finally {
-      this.unpark();
-    }
   }
 }

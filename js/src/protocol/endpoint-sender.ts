@@ -7,41 +7,37 @@
 
 import { FrameWriter } from './framer';
 import type { RingWriter } from './ring';
-import type { EndpointLifecycle } from './endpoint-lifecycle';
+import { Parking, type EndpointLifecycle } from './endpoint-lifecycle';
 
 export class EndpointSender {
   /** Producer of the outgoing ring (R2N for side R, N2R for side N). */
   readonly writer: RingWriter;
   /** Messages of any size into the outgoing ring (fragments, the CANCEL owed). */
   readonly frameWriter: FrameWriter;
+  /**
+   * Waiting for room (section 5.2): park() sets our producer_parked word (seq_cst), then
+   * re-reads read_index and the peer's state; true when the caller must NOT sleep (the
+   * consumer released space meanwhile, or the peer closed/failed). Publish before parking,
+   * or the consumer has nothing to free.
+   */
+  readonly parking: Parking;
   private readonly life: EndpointLifecycle;
-  /** The producer wake sequence read by the last parkProducer (what to wait on). */
-  private seqSeen = 0;
-  /** parkProducer's re-check: reload read_index (made once: parking allocates nothing). */
-  private readonly reloadRead = (): boolean => this.writer.refresh();
 
   constructor(life: EndpointLifecycle, writer: RingWriter) {
     this.life = life;
     this.writer = writer;
     this.frameWriter = new FrameWriter(writer);
-  }
-
-  /**
-   * Every send starts here: throws when this side cannot send (closed, failed) or the peer
-   * has closed or failed (ChannelClosedError peer_closed / peer_failed: nobody will read,
-   * section 6), so nothing is written after the peer's state says it ended.
-   */
-  private checkSendable(): void {
-    this.life.throwIfUnusable();
-    this.life.checkPeerForSend();
+    this.parking = new Parking(life, life.outWords.producerParked, life.outWords.producerWakeSeq, () => writer.refresh());
   }
 
   /**
    * Writes one message of at most writer.maxPayload bytes. Returns false when the ring is
-   * full. Throws (checkSendable) when this side or the peer has ended. Call flush() to publish.
+   * full. Throws (EndpointLifecycle.checkSendable, where every send starts) when this
+   * side or the peer has ended: nothing is written after the peer's state says it ended
+   * (section 6). Call flush() to publish.
    */
   trySend(bytes: Uint8Array): boolean {
-    this.checkSendable();
+    this.life.checkSendable();
     return this.frameWriter.tryWrite(bytes);
   }
 
@@ -51,7 +47,7 @@ export class EndpointSender {
    * trySend. Call flush() to publish.
    */
   trySendMany(list: ArrayLike<Uint8Array>, from: number, to: number): number {
-    this.checkSendable();
+    this.life.checkSendable();
     return this.frameWriter.tryWriteMany(list, from, to);
   }
 
@@ -61,13 +57,19 @@ export class EndpointSender {
    * Then frameWriter.commit(used) or abort().
    */
   reserveOffset(n: number): number {
-    this.checkSendable();
+    this.life.checkSendable();
     return this.frameWriter.reserveOffset(n);
+  }
+
+  /** reserveOffset's view form (FrameWriter.reserve): the n payload bytes in the ring, or null when there is no room. */
+  reserve(n: number): Uint8Array | null {
+    this.life.checkSendable();
+    return this.frameWriter.reserve(n);
   }
 
   /** Starts a message of any size (FrameWriter.beginLarge; continue with frameWriter.continueLarge). Throws as trySend. */
   beginLarge(bytes: Uint8Array): void {
-    this.checkSendable();
+    this.life.checkSendable();
     this.frameWriter.beginLarge(bytes);
   }
 
@@ -82,35 +84,6 @@ export class EndpointSender {
       return true;
     }
     return false;
-  }
-
-  /** Int32 index of the word to Atomics.wait on while parked as producer (outgoing producer_wake_seq). */
-  get waitWord(): number {
-    return this.life.outWords.producerWakeSeq;
-  }
-
-  /** The producer wake sequence as parkProducer read it (for Atomics.wait on waitWord). */
-  get waitValue(): number {
-    return this.seqSeen;
-  }
-
-  /**
-   * Producer waiting for space: sets our producer_parked word (seq_cst), then re-reads
-   * read_index and the peer's state. Returns true when the caller must NOT sleep (the
-   * consumer released space meanwhile, or the peer closed/failed); the parked word is
-   * then already cleared. Otherwise sleep on waitWord while it still equals waitValue
-   * (Atomics.wait in a worker), with a timeout, then unpark(). Publish before parking, or
-   * the consumer has nothing to free.
-   */
-  park(): boolean {
-    const { life } = this;
-    const parked = life.outWords.producerParked;
-    this.seqSeen = life.announcePark(parked, life.outWords.producerWakeSeq);
-    return life.recheckPark(parked, this.reloadRead);
-  }
-
-  unpark(): void {
-    Atomics.store(this.life.ctrl, this.life.outWords.producerParked, 0);
   }
 
   /**
@@ -130,12 +103,7 @@ export class EndpointSender {
   /** Blocks until the consumer may have released space (or timeout; returns false). Publishes first. */
   waitForSpace(timeoutMs: number): boolean {
     this.flush();
-    if (this.park()) return true;
-    try {
-      return Atomics.wait(this.life.ctrl, this.waitWord, this.waitValue, timeoutMs) !== 'timed-out';
-    } finally {
-      this.unpark();
-    }
+    return this.parking.wait(timeoutMs);
   }
 
   /**
@@ -146,21 +114,33 @@ export class EndpointSender {
    * failed, ProtocolError on a protocol violation.
    */
   sendSync(bytes: Uint8Array, waitTimeoutMs = 100, maxWaits = Infinity): boolean {
-    this.checkSendable();
+    let waits = 0;
+    return this.sendWaiting(bytes, () => this.waitForSpace(waitTimeoutMs) || ++waits < maxWaits);
+  }
+
+  /**
+   * Writes a message of any size (fragmenting if needed); each time the ring is full it
+   * re-checks the peer's state (throws as trySend once the peer ended: nobody will free
+   * space, section 6) and calls `waitForRoom`, which waits as its caller may (a blocking
+   * wait in a worker, a spin then short sleeps for the channel's sendDirect) and returns
+   * false to give up. Giving up returns false: nothing of a message of one record was
+   * written; a fragmented one written in part is cancelled (its CANCEL owed or written)
+   * and published. Does not publish the last records: call flush().
+   */
+  sendWaiting(bytes: Uint8Array, waitForRoom: () => boolean): boolean {
+    this.life.checkSendable();
     const w = this.frameWriter;
     if (bytes.length <= w.maxPayload && !w.largePending) {
-      let waits = 0;
       while (!w.tryWrite(bytes)) {
         this.life.checkPeerForSend();
-        if (!this.waitForSpace(waitTimeoutMs) && ++waits >= maxWaits) return false;
+        if (!waitForRoom()) return false;
       }
       return true;
     }
     w.beginLarge(bytes);
-    let waits = 0;
     while (!w.continueLarge()) {
       this.life.checkPeerForSend();
-      if (!this.waitForSpace(waitTimeoutMs) && ++waits >= maxWaits) {
+      if (!waitForRoom()) {
         w.cancelLarge();
         this.flush();
         return false;

@@ -165,6 +165,11 @@ export class Endpoint {
     return this.sender.reserveOffset(n);
   }
 
+  /** reserveOffset's view form: the n payload bytes in the ring, or null when full. */
+  reserve(n: number): Uint8Array | null {
+    return this.sender.reserve(n);
+  }
+
   /** Starts a message of any size (continue with frameWriter.continueLarge()). */
   beginLarge(bytes: Uint8Array): void {
     this.sender.beginLarge(bytes);
@@ -177,21 +182,21 @@ export class Endpoint {
 
   /** Int32 index of the word to Atomics.wait on while parked as producer (outgoing producer_wake_seq). */
   get producerWaitWord(): number {
-    return this.sender.waitWord;
+    return this.sender.parking.waitWord;
   }
 
   /** The producer wake sequence as parkProducer read it (for Atomics.wait on producerWaitWord). */
   get producerWaitValue(): number {
-    return this.sender.waitValue;
+    return this.sender.parking.waitValue;
   }
 
-  /** Announces a producer park and re-checks; true: do not sleep (EndpointSender.park). */
+  /** Announces a producer park and re-checks; true: do not sleep (EndpointSender.parking). */
   parkProducer(): boolean {
-    return this.sender.park();
+    return this.sender.parking.park();
   }
 
   unparkProducer(): void {
-    this.sender.unpark();
+    this.sender.parking.unpark();
   }
 
   /** Blocks until the consumer may have released space (workers); false on timeout. */
@@ -219,17 +224,17 @@ export class Endpoint {
 
   /** Int32 index of the word to Atomics.wait on while parked as consumer (incoming consumer_wake_seq). */
   get consumerWaitWord(): number {
-    return this.receiver.waitWord;
+    return this.receiver.parking.waitWord;
   }
 
   /** The consumer wake sequence as parkConsumer read it (for Atomics.wait on consumerWaitWord). */
   get consumerWaitValue(): number {
-    return this.receiver.waitValue;
+    return this.receiver.parking.waitValue;
   }
 
-  /** Announces a consumer park and re-checks; true: do not sleep (EndpointReceiver.park). */
+  /** Announces a consumer park and re-checks; true: do not sleep (EndpointReceiver.parking). */
   parkConsumer(): boolean {
-    return this.receiver.park();
+    return this.receiver.parking.park();
   }
 
   /** Parks as consumer to be rung on the peer's end; true when it has ended already. */
@@ -238,11 +243,11 @@ export class Endpoint {
   }
 
   unparkConsumer(): void {
-    this.receiver.unpark();
+    this.receiver.parking.unpark();
   }
 
   /** Blocks until incoming data may be available (workers); false on timeout. */
   waitForData(timeoutMs: number): boolean {
-    return this.receiver.waitForData(timeoutMs);
+    return this.receiver.parking.wait(timeoutMs);
   }
 }

@@ -92,10 +92,12 @@ export interface RingOptions {
    */
   onFailure?: (err: ProtocolError) => void;
   /**
-   * The ring's indices as the caller read them once and checked them (the Endpoint's
-   * attach checks A1/A2, section 7.1); without it the ring reads and checks them itself.
+   * Where the ring resumes: its indices as the caller read them once and checked them
+   * (the Endpoint's attach checks A1/A2, section 7.1, in endpoint-lifecycle.ts
+   * attachIndices). The writer continues from `write` with `read` as its first cached
+   * copy; the reader from `read`.
    */
-  start?: { readonly write: number; readonly read: number };
+  start: { readonly write: number; readonly read: number };
 }
 
 /** Receives one message. The view may point INTO the ring: valid only during the call. */
@@ -149,7 +151,7 @@ abstract class RingEnd {
     return this.failedError === null ? 0 : this.failedError.reasonCode;
   }
 
-  /** The ProtocolError this ring failed with (at construction or later), if any. */
+  /** The ProtocolError this ring failed with, if any. */
   get error(): ProtocolError | null {
     return this.failedError;
   }
@@ -164,14 +166,6 @@ abstract class RingEnd {
     const u = this.u32;
     if (u !== null) u[off >>> 2] = v;
     else this.dv.setUint32(off, v, true);
-  }
-
-  /**
-   * Records a failure found while constructing (the owner reads `error` afterwards): no
-   * report, no throw.
-   */
-  protected failAtAttach(reason: number, detail: string): void {
-    this.failedError = new ProtocolError(reason, failureReasonName(reason), detail);
   }
 
   /**
@@ -227,37 +221,13 @@ export class RingWriter extends RingEnd {
   private resLen = 0;
   private resKind = KIND_MESSAGE;
 
-  constructor(ctrl: Int32Array, words: RingWords, data: Uint8Array, capacity: number, options: RingOptions = {}) {
+  constructor(ctrl: Int32Array, words: RingWords, data: Uint8Array, capacity: number, options: RingOptions) {
     super(ctrl, words, data, capacity, options);
-    if (options.start !== undefined) {
-      const { write, read } = options.start;
-      this.write = this.published = write;
-      this.cachedRead = read;
-      return;
-    }
-    // At attach our own index is read once to resume from it (normally 0 on a fresh
-    // region); from then on the private copy is authoritative (rule 4.3). Only we write it,
-    // so this load synchronizes with nobody.
-    const w = Atomics.load(ctrl, words.writeIndex) >>> 0;
-    this.write = w;
-    this.published = w;
-    this.cachedRead = w; // provisional; validated reload below
-    if ((w & 7) !== 0) {
-      this.failAtAttach(REASON_INDEX_MISALIGNED, `own write_index ${w} at attach`);
-      return;
-    }
-    // SYNC: ring-release (partner: consumer's Atomics.store of read_index in
-    // RingReader.release). Loaded once; only the local `r` is used.
-    const r = Atomics.load(ctrl, words.readIndex) >>> 0;
-    if ((r & 7) !== 0) {
-      this.failAtAttach(REASON_INDEX_MISALIGNED, `read_index ${r} at attach (write ${w})`);
-      return;
-    }
-    if (((w - r) >>> 0) > capacity) {
-      this.failAtAttach(REASON_INDEX_OUT_OF_RANGE, `read_index ${r} at attach (write ${w})`);
-      return;
-    }
-    this.cachedRead = r;
+    // Our own index was read once at attach; from then on the private copy is
+    // authoritative (rule 4.3).
+    const { write, read } = options.start;
+    this.write = this.published = write;
+    this.cachedRead = read;
   }
 
   /** Private write index (for diagnostics and tests). */
@@ -480,7 +450,7 @@ export class RingWriter extends RingEnd {
     Atomics.store(this.ctrl, this.words.writeIndex, w | 0);
     this.published = w;
     // SYNC: park-announce (partner: consumer's Atomics.store(consumer_parked, 1) in
-    // EndpointLifecycle.announcePark, via EndpointReceiver.park). Store-then-load, both
+    // Parking.announce (endpoint-lifecycle.ts), the consumer's park). Store-then-load, both
     // seq_cst (Dekker, section 5.2): either we see parked = 1 here, or the parking
     // consumer sees our new write_index.
     return Atomics.load(this.ctrl, this.words.consumerParked) !== 0;
@@ -513,16 +483,16 @@ export class RingReader extends RingEnd {
   payloadLength = 0;
   /** Set by release(): true when it found the producer parked (ring its doorbell). */
   peerNeedsWake = false;
+  /** Between startBatch() and release(): a batch of reads is under way. */
+  inBatch = false;
 
-  constructor(ctrl: Int32Array, words: RingWords, data: Uint8Array, capacity: number, options: RingOptions = {}) {
+  constructor(ctrl: Int32Array, words: RingWords, data: Uint8Array, capacity: number, options: RingOptions) {
     super(ctrl, words, data, capacity, options);
-    // Own index read once at attach (normally 0); private from then on (rule 4.3). Only we
-    // write it, so this load synchronizes with nobody.
-    const r = options.start !== undefined ? options.start.read : Atomics.load(ctrl, words.readIndex) >>> 0;
+    // Own index read once at attach; private from then on (rule 4.3).
+    const r = options.start.read;
     this.read = r;
     this.released = r;
     this.cachedWrite = r;
-    if ((r & 7) !== 0) this.failAtAttach(REASON_INDEX_MISALIGNED, `own read_index ${r} at attach`);
   }
 
   /** Private read index (for diagnostics and tests). */
@@ -579,10 +549,11 @@ export class RingReader extends RingEnd {
     return w;
   }
 
-  /** Starts a batch of reads: throws if the ring failed; clears peerNeedsWake. */
+  /** Starts a batch of reads (until release()): throws if the ring failed; clears peerNeedsWake. */
   startBatch(): void {
     this.throwIfFailed();
     this.peerNeedsWake = false;
+    this.inBatch = true;
   }
 
   /** The u32 at data offset `off` (4-aligned, inside the ring), read once (FIRST's prefix). */
@@ -647,6 +618,7 @@ export class RingReader extends RingEnd {
    * writes nothing more (7.3).
    */
   release(): void {
+    this.inBatch = false;
     const r = this.read;
     if (r === this.released || this.failedError !== null) return;
     // SYNC: ring-release (partner: producer's Atomics.load of read_index in
@@ -655,7 +627,7 @@ export class RingReader extends RingEnd {
     Atomics.store(this.ctrl, this.words.readIndex, r | 0);
     this.released = r;
     // SYNC: park-announce (partner: producer's Atomics.store(producer_parked, 1) in
-    // EndpointLifecycle.announcePark, via EndpointSender.park). Store-then-load, both
+    // Parking.announce (endpoint-lifecycle.ts), the producer's park). Store-then-load, both
     // seq_cst (section 5.2).
     if (Atomics.load(this.ctrl, this.words.producerParked) !== 0) this.peerNeedsWake = true;
   }
