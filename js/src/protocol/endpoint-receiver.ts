@@ -56,8 +56,11 @@ export class EndpointReceiver {
 
   /** poll() and pollInPlace(): exactly one of `viewHandler`, `inPlace` is set. */
   private deliver(viewHandler: MessageHandler | null, inPlace: InPlaceHandler | null, maxMessages: number, maxBytes: number): number {
+    // Every poll goes through the framer, whose peek loads write_index. An empty poll that
+    // loaded it here first and skipped the framer cost half as much on one thread, but
+    // made the cross-core spin round trip slower (docs/benchmarks.md, "The JS side's
+    // per-message cost"), as did loading it here to spare the framer its reload.
     this.life.throwIfUnusable();
-    if (this.nothingPublished()) return this.afterPoll(0);
     let n: number;
     try {
       n = inPlace !== null ? this.frameReader.pollInPlace(inPlace, maxMessages, maxBytes) : this.frameReader.poll(viewHandler!, maxMessages, maxBytes);
@@ -65,17 +68,6 @@ export class EndpointReceiver {
       if (this.reader.peerNeedsWake) this.life.wakeRole(this.life.inWords.producerWakeSeq);
     }
     return this.afterPoll(n);
-  }
-
-  /**
-   * The empty poll, a spin loop's every lap, without entering the framer: true when all
-   * that was cached is consumed and write_index, loaded once (C1-C3), shows nothing new.
-   * Not once the peer's end was seen (poll then reports it through the framer, which
-   * ended), nor inside a delivery (the framer refuses a nested poll).
-   */
-  private nothingPublished(): boolean {
-    const r = this.reader;
-    return this.peerEnd === 0 && r.drained && !r.inBatch && r.refresh() === 0;
   }
 
   /** What poll returns after delivering `n`: n, or EOF once the peer ended and all was delivered. */

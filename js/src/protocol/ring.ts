@@ -483,8 +483,6 @@ export class RingReader extends RingEnd {
   payloadLength = 0;
   /** Set by release(): true when it found the producer parked (ring its doorbell). */
   peerNeedsWake = false;
-  /** Between startBatch() and release(): a batch of reads is under way. */
-  inBatch = false;
 
   constructor(ctrl: Int32Array, words: RingWords, data: Uint8Array, capacity: number, options: RingOptions) {
     super(ctrl, words, data, capacity, options);
@@ -549,11 +547,10 @@ export class RingReader extends RingEnd {
     return w;
   }
 
-  /** Starts a batch of reads (until release()): throws if the ring failed; clears peerNeedsWake. */
+  /** Starts a batch of reads: throws if the ring failed; clears peerNeedsWake. */
   startBatch(): void {
     this.throwIfFailed();
     this.peerNeedsWake = false;
-    this.inBatch = true;
   }
 
   /** The u32 at data offset `off` (4-aligned, inside the ring), read once (FIRST's prefix). */
@@ -618,7 +615,6 @@ export class RingReader extends RingEnd {
    * writes nothing more (7.3).
    */
   release(): void {
-    this.inBatch = false;
     const r = this.read;
     if (r === this.released || this.failedError !== null) return;
     // SYNC: ring-release (partner: producer's Atomics.load of read_index in
