@@ -483,6 +483,10 @@ export class RingReader extends RingEnd {
   payloadLength = 0;
   /** Set by release(): true when it found the producer parked (ring its doorbell). */
   peerNeedsWake = false;
+  /** Between startBatch() and release(). */
+  private inBatch = false;
+  /** This batch has loaded write_index once: its records are the batch (rule 4.2). */
+  private batchLoaded = false;
 
   constructor(ctrl: Int32Array, words: RingWords, data: Uint8Array, capacity: number, options: RingOptions) {
     super(ctrl, words, data, capacity, options);
@@ -547,10 +551,18 @@ export class RingReader extends RingEnd {
     return w;
   }
 
-  /** Starts a batch of reads: throws if the ring failed; clears peerNeedsWake. */
+  /**
+   * Starts a batch of reads, until release(): throws if the ring failed; clears
+   * peerNeedsWake. Within a batch peek() loads write_index at most once (rule 4.2): what
+   * that load showed is the batch, and the next poll loads again. A reload at the end of
+   * the batch would mostly find nothing (a spin loop's poll after its one message), and it
+   * would sit between the delivery and the release, on the path of a round trip.
+   */
   startBatch(): void {
     this.throwIfFailed();
     this.peerNeedsWake = false;
+    this.inBatch = true;
+    this.batchLoaded = false;
   }
 
   /** The u32 at data offset `off` (4-aligned, inside the ring), read once (FIRST's prefix). */
@@ -560,7 +572,8 @@ export class RingReader extends RingEnd {
 
   /**
    * The kind of the next record that is not a PAD, checked (C4-C7), or 0 when nothing is
-   * published (write_index is reloaded once the cache runs out). Its payload is at
+   * published (write_index is reloaded once the cache runs out; in a batch only once, see
+   * startBatch). Its payload is at
    * data[payloadOffset .. payloadOffset + payloadLength). Does not advance: consume() does.
    * Throws ProtocolError (after reporting it through onFailure) on a violation.
    */
@@ -571,6 +584,8 @@ export class RingReader extends RingEnd {
       const read = this.read;
       let avail = (this.cachedWrite - read) >>> 0;
       if (avail === 0) {
+        if (this.batchLoaded) return 0;
+        this.batchLoaded = this.inBatch;
         avail = (this.loadWrite() - read) >>> 0;
         if (avail === 0) return 0;
       }
@@ -615,6 +630,7 @@ export class RingReader extends RingEnd {
    * writes nothing more (7.3).
    */
   release(): void {
+    this.inBatch = false;
     const r = this.read;
     if (r === this.released || this.failedError !== null) return;
     // SYNC: ring-release (partner: producer's Atomics.load of read_index in
