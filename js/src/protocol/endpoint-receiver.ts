@@ -56,10 +56,11 @@ export class EndpointReceiver {
 
   /** poll() and pollInPlace(): exactly one of `viewHandler`, `inPlace` is set. */
   private deliver(viewHandler: MessageHandler | null, inPlace: InPlaceHandler | null, maxMessages: number, maxBytes: number): number {
-    // Every poll goes through the framer, whose peek loads write_index. An empty poll that
-    // loaded it here first and skipped the framer cost half as much on one thread, but
-    // made the cross-core spin round trip slower (docs/benchmarks.md, "The JS side's
-    // per-message cost"), as did loading it here to spare the framer its reload.
+    // Every poll goes through the framer, whose peek loads write_index (once per batch,
+    // RingReader.startBatch). An empty poll that loaded it here first and skipped the
+    // framer cost half as much on one thread but made the cross-core spin round trip
+    // slower: the framer's entry then ran after the load that sees the reply instead of
+    // before it (docs/benchmarks.md, "The JS side's per-message cost").
     this.life.throwIfUnusable();
     let n: number;
     try {
