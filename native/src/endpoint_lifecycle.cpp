@@ -84,15 +84,17 @@ Endpoint::Endpoint(Region region, Side side, EndpointOptions options)
 
 Endpoint::~Endpoint() {
   close();
+  // A Batch or a Reservation of another thread points into this endpoint until it ends
+  // (and completes the close).
+  sender_.wait_for_handles();
 }
 
 void Endpoint::close() {
   if (!life_.mark_closed()) return;
   if (life_.failure() == Reason::none) {
-    // What was committed before the close is published before `closed` (docs/protocol.md
-    // 6): a peer that sees the state word then drains it.
-    sender_.publish_before_close(life_);
-    life_.publish_state(SideState::closed);
+    // Publishes what was committed, then stores `closed`; or leaves both to the end of a
+    // Batch or a Reservation that holds the send lock (EndpointSender::close).
+    sender_.close(life_);
   } else {
     life_.ring_parked_peer();
   }

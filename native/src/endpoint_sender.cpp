@@ -1,7 +1,7 @@
 // The sending role of an Endpoint (smc/endpoint_sender.hpp): whole sends and fragmented
 // ones through the framer, the CANCEL owed, batches, zero-copy reservations, publication
-// with its doorbell, waiting for room, and putting back an overwritten write_index. The
-// TypeScript twin is js/src/protocol/endpoint-sender.ts.
+// with its doorbell, waiting for room, putting back an overwritten write_index, and the
+// sending half of close(). The TypeScript twin is js/src/protocol/endpoint-sender.ts.
 #include "smc/endpoint_sender.hpp"
 
 #include <utility>
@@ -17,9 +17,10 @@ void EndpointSender::start(const RingWords& out, uint32_t write, uint32_t read) 
 
 Errc EndpointSender::send(EndpointLifecycle& life, std::span<const std::byte> message,
                           Deadline deadline, bool flush) {
-  std::unique_lock lock(send_mu_);
+  send_lock_.lock();
   const Errc e = send_counted(life, message, deadline);
   if (flush) publish_and_ring(life);
+  send_lock_.unlock();
   return e;
 }
 
@@ -37,8 +38,9 @@ Errc EndpointSender::send_counted(EndpointLifecycle& life, std::span<const std::
 }
 
 Errc EndpointSender::flush(EndpointLifecycle& life) {
-  std::unique_lock lock(send_mu_);
+  send_lock_.lock();
   publish_and_ring(life);
+  send_lock_.unlock();
   return life.send_state();
 }
 
@@ -84,12 +86,31 @@ void EndpointSender::publish_and_ring(EndpointLifecycle& life) {
   if (writer_.publish()) life.ring_peer(life.out().consumer_wake_seq);
 }
 
-void EndpointSender::publish_before_close(EndpointLifecycle& life) {
-  std::unique_lock lock(send_mu_, std::defer_lock);
-  if (send_lock_holder_.load(std::memory_order_relaxed) != std::this_thread::get_id()) {
-    lock.lock();
-  }
+// ---- close ------------------------------------------------------------------------------
+
+// What was committed before the close is published before `closed` (docs/protocol.md 6):
+// a peer that sees the state word then drains it. A handle holding the send lock may be
+// held by this very thread (or moved to it), so close() cannot wait for it; it leaves a
+// note in the lock word and the handle's end calls publish_closed (end_handle).
+void EndpointSender::close(EndpointLifecycle& life) {
+  if (!send_lock_.lock_unless_handle()) return;
+  publish_closed(life);
+  send_lock_.unlock();
+}
+
+void EndpointSender::publish_closed(EndpointLifecycle& life) {
   publish_and_ring(life);
+  // A failure since the close published `failed` already, and it stays.
+  if (life.failure() == Reason::none) life.publish_state(SideState::closed);
+}
+
+void EndpointSender::end_handle(EndpointLifecycle& life, bool publish) {
+  if (publish) publish_and_ring(life);
+  if (send_lock_.unlock_handle()) return;
+  // close() ran while we held the lock and left the rest of it to us: every commit since
+  // was refused, so this publishes exactly what was committed before it.
+  publish_closed(life);
+  send_lock_.unlock();
 }
 
 // Our own index words are written by us alone, but anything may overwrite shared memory.
@@ -165,78 +186,67 @@ Errc EndpointSender::reserve_message(EndpointLifecycle& life, uint32_t n, Deadli
   return reserve_record(life, n, RecordKind::message, deadline, out);
 }
 
-void EndpointSender::commit_message(size_t used) {
+Errc EndpointSender::commit_message(EndpointLifecycle& life, size_t used) {
+  // A commit is the moment a zero-copy send happens: after close() it would be published
+  // after `closed` (or never), so it is refused like a send (docs/protocol.md 6). Two
+  // loads of the lifecycle's read-mostly line, no locked instruction.
+  if (life.closed()) return Errc::closed;
+  if (life.failure() != Reason::none) return Errc::failed;
   writer_.commit(static_cast<uint32_t>(used));
   detail::bump(messages_sent_);
   detail::bump(bytes_sent_, used);
+  return Errc::ok;
 }
 
 Errc EndpointSender::reserve(EndpointLifecycle& life, uint32_t n, Reservation* out,
                              Deadline deadline) {
   if (n > writer_.max_payload()) return Errc::too_large;
-  std::unique_lock lock(send_mu_);
-  std::span<std::byte> dst;
-  if (Errc e = reserve_message(life, n, deadline, &dst); e != Errc::ok) return e;
   out->abort();
+  send_lock_.lock(SendLock::kHandle);
+  std::span<std::byte> dst;
+  if (Errc e = reserve_message(life, n, deadline, &dst); e != Errc::ok) {
+    end_handle(life, /*publish=*/false);
+    return e;
+  }
   out->sender_ = this;
   out->life_ = &life;
-  out->lock_ = std::move(lock);
   out->data_ = dst;
-  hold_send_lock();
   return Errc::ok;
 }
-
-EndpointSender::Reservation::Reservation(Reservation&& o) noexcept
-    : sender_(std::exchange(o.sender_, nullptr)),
-      life_(o.life_),
-      lock_(std::move(o.lock_)),
-      data_(o.data_) {}
 
 EndpointSender::Reservation& EndpointSender::Reservation::operator=(Reservation&& o) noexcept {
   if (this != &o) {
     abort();
     sender_ = std::exchange(o.sender_, nullptr);
     life_ = o.life_;
-    lock_ = std::move(o.lock_);
-    data_ = o.data_;
+    data_ = std::exchange(o.data_, {});
   }
   return *this;
 }
 
-EndpointSender::Reservation::~Reservation() {
-  abort();
-}
-
 void EndpointSender::Reservation::abort() {
-  if (lock_.owns_lock()) {
-    sender_->drop_send_lock();
-    lock_.unlock();
-  }
-  sender_ = nullptr;
+  EndpointSender* s = std::exchange(sender_, nullptr);
   data_ = {};
+  if (s) s->end_handle(*life_, /*publish=*/false);
 }
 
 Errc EndpointSender::Reservation::commit(size_t used, bool flush) {
   if (!sender_) return Errc::invalid_argument;
   if (used > data_.size()) return Errc::invalid_argument;
-  EndpointSender* s = sender_;
-  s->commit_message(used);
-  if (flush) s->publish_and_ring(*life_);
-  s->drop_send_lock();
-  sender_ = nullptr;
+  EndpointSender* s = std::exchange(sender_, nullptr);
   data_ = {};
-  lock_.unlock();
-  return Errc::ok;
+  const Errc e = s->commit_message(*life_, used);
+  s->end_handle(*life_, flush && e == Errc::ok);
+  return e;
 }
 
 // ---- batches -----------------------------------------------------------------------------
 
 EndpointSender::Batch EndpointSender::batch(EndpointLifecycle& life) {
   Batch b;
+  send_lock_.lock(SendLock::kHandle);
   b.sender_ = this;
   b.life_ = &life;
-  b.lock_ = std::unique_lock(send_mu_);
-  hold_send_lock();
   return b;
 }
 
@@ -245,7 +255,6 @@ EndpointSender::Batch& EndpointSender::Batch::operator=(Batch&& o) noexcept {
     end();
     sender_ = std::exchange(o.sender_, nullptr);
     life_ = o.life_;
-    lock_ = std::move(o.lock_);
     reserved_ = o.reserved_;
     reserving_ = std::exchange(o.reserving_, false);
   }
@@ -271,8 +280,7 @@ Errc EndpointSender::Batch::reserve(uint32_t n, std::span<std::byte>* out, Deadl
 Errc EndpointSender::Batch::commit(size_t used) {
   if (!sender_ || !reserving_ || used > reserved_) return Errc::invalid_argument;
   reserving_ = false;
-  sender_->commit_message(used);
-  return Errc::ok;
+  return sender_->commit_message(*life_, used);
 }
 
 Errc EndpointSender::Batch::flush() {
@@ -282,14 +290,10 @@ Errc EndpointSender::Batch::flush() {
 }
 
 void EndpointSender::Batch::end() {
-  if (!sender_) return;
+  EndpointSender* s = std::exchange(sender_, nullptr);
+  if (!s) return;
   reserving_ = false;
-  sender_->publish_and_ring(*life_);
-  if (lock_.owns_lock()) {
-    sender_->drop_send_lock();
-    lock_.unlock();
-  }
-  sender_ = nullptr;
+  s->end_handle(*life_, /*publish=*/true);
 }
 
 }  // namespace smc

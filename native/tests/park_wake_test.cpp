@@ -41,36 +41,6 @@ constexpr auto kParkTimeout = std::chrono::milliseconds(10000);
 // Far below the park timeout: a wait this long was not ended by a wake.
 constexpr double kLostWakeMs = 5'000.0;
 
-// Aborts the process if the scope is not left within `limit`: a hang fails loudly.
-class Watchdog {
- public:
-  Watchdog(const char* what, std::chrono::seconds limit) : what_(what) {
-    thread_ = std::thread([this, limit] {
-      std::unique_lock lock(mu_);
-      if (!cv_.wait_for(lock, limit, [this] { return done_; })) {
-        std::fprintf(stderr, "watchdog: '%s' still running after %lld s: lost wake-up?\n", what_,
-                     static_cast<long long>(limit.count()));
-        std::abort();
-      }
-    });
-  }
-  ~Watchdog() {
-    {
-      std::lock_guard lock(mu_);
-      done_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-
- private:
-  const char* what_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  std::thread thread_;
-};
-
 // Threads that spin until destroyed: the load under which the racing tests also run (four
 // of them on this project's 2-core machines, so the sleeper and the waker get preempted
 // at arbitrary points).

@@ -4,10 +4,14 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <ostream>
 #include <span>
 #include <thread>
@@ -178,6 +182,38 @@ struct EndpointPair {
   CanaryArena arena;
   Region region;
   std::unique_ptr<Endpoint> js, nat;
+};
+
+// Aborts the process if the scope is not left within `limit`: a hang (a lost wake-up, a
+// deadlock) fails loudly instead of stalling the CI job.
+class Watchdog {
+ public:
+  Watchdog(const char* what, std::chrono::seconds limit) : what_(what) {
+    thread_ = std::thread([this, limit] {
+      std::unique_lock lock(mu_);
+      if (!cv_.wait_for(lock, limit, [this] { return done_; })) {
+        std::fprintf(stderr,
+                     "watchdog: '%s' still running after %lld s: lost wake-up or deadlock\n", what_,
+                     static_cast<long long>(limit.count()));
+        std::abort();
+      }
+    });
+  }
+  ~Watchdog() {
+    {
+      std::lock_guard lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  const char* what_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
 };
 
 }  // namespace smc::test

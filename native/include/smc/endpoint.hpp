@@ -8,9 +8,10 @@
 // strategy), the sender (endpoint_sender.hpp) and the receiver (endpoint_receiver.hpp).
 // Endpoint holds the three and forwards its API to them, passing its lifecycle along.
 //
-// Threads: any number of threads may send (they are serialized by a mutex, so the ring
-// still has one producer); exactly one thread at a time may receive. close() may be
-// called from any thread and wakes this side's own blocked threads.
+// Threads: any number of threads may send (they are serialized by the send lock, so the
+// ring still has one producer; a Batch or Reservation holds it and may move between
+// threads); exactly one thread at a time may receive. close() may be called from any
+// thread and wakes this side's own blocked threads.
 #pragma once
 
 #include <cstdint>
@@ -107,9 +108,12 @@ class Endpoint {
   // Marks this side closed: wakes this side's own blocked threads, publishes every record
   // committed before (a send with flush=false, a batch's sends, a committed reservation:
   // docs/protocol.md 6), stores `closed` and wakes the peer if it sleeps, one wake each.
-  // It never waits for the peer; it takes the send lock, so it waits for a Batch or a
-  // Reservation open in another thread to end (their next call returns `closed`). A
-  // thread holding a Batch or Reservation may call it too. Idempotent, any thread.
+  // It never waits for the peer, nor for a Batch or a Reservation: when one is open (on
+  // any thread, the caller's own included), every send and commit through it returns
+  // `closed` from now on, and its end publishes what was committed before the close and
+  // stores `closed`. It waits only for a whole send() in progress, which it wakes.
+  // Idempotent, any thread. The destructor closes, then waits for a Batch or Reservation
+  // of another thread to end: destroy an Endpoint only after its handles.
   void close();
   bool closed() const { return life_.closed(); }
   // Enters the failed state (docs/protocol.md 7.3). Idempotent; the first reason sticks.

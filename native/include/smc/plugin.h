@@ -88,7 +88,8 @@ struct smc_host {
   /* Zero-copy send, step 1: room for `len` bytes (len <= max_reserve()) inside the ring.
    * Returns the writable bytes, or NULL with *status (may be NULL) set to the reason. */
   void* (*reserve)(const smc_host* host, size_t len, uint32_t timeout_ms, int32_t* status);
-  /* Step 2: sends the first `used` bytes of this thread's reservation. */
+  /* Step 2: sends the first `used` bytes of this thread's reservation. After the channel
+   * closed (even while the reservation was open): SMC_ERR_CLOSED, nothing is sent. */
   int32_t (*commit)(const smc_host* host, size_t used);
   /* Or gives the reservation up; nothing is sent. No-op without one. */
   void (*abort)(const smc_host* host);
