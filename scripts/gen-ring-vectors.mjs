@@ -46,7 +46,8 @@ const FORMAT = {
     send: 'send one message with an already passed deadline (no waiting); publish false leaves it unpublished',
     reserve:
       'zero-copy send: reserve room for the message, write all its bytes in place, then commit the ' +
-      'first `commit` of them (published unless publish is false), or abort when commit is absent',
+      'first `commit` of them (published unless publish is false), or abort when commit is absent; ' +
+      'close_before_commit: the side closes between the writing and the commit',
     flush: 'publish everything written (one store of write_index)',
     receive:
       'deliver every available message; when none was delivered, look at the peer state once: ' +
@@ -58,7 +59,7 @@ const FORMAT = {
     reader_refill: "the bare reader reloads write_index while records are still cached (C3's only chance)",
   },
   outcomes:
-    'result: ok (default) | timeout | peer_closed | peer_failed; fails: the section 7.2 reason this ' +
+    'result: ok (default) | timeout | closed | peer_closed | peer_failed; fails: the section 7.2 reason this ' +
     "side's endpoint fails with in this step; refused: see attach; messages: what receive delivers, in " +
     'order; end: see receive',
   region:
@@ -273,6 +274,22 @@ const sequences = [
       snap({ do: 'reserve', side: 'R', message: msg(6, 3), commit: 6, publish: false }),
       snap({ do: 'close', side: 'R' }),
       receive('N', [msg(10, 1), msg(20, 2), msg(6, 3)]),
+      receive('N', [], { end: 'peer_closed' }),
+    ],
+  },
+  {
+    name: 'commit_after_close',
+    about:
+      'R reserves and writes a message, then closes before committing it: the close publishes what was ' +
+      'committed before it (the send), the commit is refused with closed and writes nothing (section 6), ' +
+      'so N gets the send only, then end of stream',
+    steps: [
+      init(),
+      attach('R'),
+      attach('N'),
+      send('R', msg(10, 1), { publish: false }),
+      snap({ do: 'reserve', side: 'R', message: msg(6, 2), commit: 6, close_before_commit: true, result: 'closed' }),
+      receive('N', [msg(10, 1)]),
       receive('N', [], { end: 'peer_closed' }),
     ],
   },
@@ -694,7 +711,7 @@ function replay(vector) {
         fn();
       } catch (e) {
         if (e instanceof ProtocolError) got.fails = e.reason;
-        else if (e instanceof ChannelClosedError && (e.code === 'peer_closed' || e.code === 'peer_failed')) got.result = e.code;
+        else if (e instanceof ChannelClosedError && ['closed', 'peer_closed', 'peer_failed'].includes(e.code)) got.result = e.code;
         else throw e;
       }
     };
@@ -738,7 +755,8 @@ function replay(vector) {
           if (step.commit === undefined) {
             ep().writer.abort();
           } else {
-            ep().writer.commit(step.commit);
+            if (step.close_before_commit) ep().close();
+            ep().commit(step.commit);
             if (step.publish !== false) ep().flush();
           }
         });

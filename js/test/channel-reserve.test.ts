@@ -1,7 +1,7 @@
 // Zero-copy sends (js/src/reservation.ts): reserve(n), then commit(used) or abort().
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { ChannelError } from '../src/index';
+import { ChannelClosedError, ChannelError, protocol } from '../src/index';
 import { echoBarrier, openChannel as open, stallEcho, tagged } from './helpers';
 
 test('reserve/commit: the view is inside the shared ring and commit(used) sends its first used bytes', async (t) => {
@@ -57,4 +57,15 @@ test('reserve returns null when the ring is full', async (t) => {
     else rr.commit();
   }
   assert.ok(nulls > 0, 'reserve returns null when the ring is full');
+});
+
+test('reserve: a commit after close() throws closed and publishes nothing (docs/protocol.md 6)', (t) => {
+  const ch = open(t, 4096, 4096);
+  const ctrl = new Int32Array(ch.buffer);
+  const r = ch.reserve(10)!;
+  r.view.fill(7);
+  ch.close();
+  const published = Atomics.load(ctrl, protocol.W_R2N_WRITE_INDEX);
+  assert.throws(() => r.commit(), (e: Error) => e instanceof ChannelClosedError && e.code === 'closed');
+  assert.equal(Atomics.load(ctrl, protocol.W_R2N_WRITE_INDEX), published, 'the commit after close moved write_index');
 });

@@ -37,6 +37,7 @@ interface Step {
   message?: MessageSpec;
   publish?: boolean;
   commit?: number;
+  close_before_commit?: boolean;
   messages?: MessageSpec[];
   result?: string;
   fails?: string;
@@ -203,7 +204,7 @@ function replay(v: Vector, check: (step: Step, index: number, outcome: Outcome, 
         action();
       } catch (e) {
         if (e instanceof ProtocolError) outcome.fails = e.reason;
-        else if (e instanceof ChannelClosedError && (e.code === 'peer_closed' || e.code === 'peer_failed')) outcome.result = e.code;
+        else if (e instanceof ChannelClosedError && ['closed', 'peer_closed', 'peer_failed'].includes(e.code)) outcome.result = e.code;
         else throw e;
       }
     };
@@ -247,7 +248,8 @@ function replay(v: Vector, check: (step: Step, index: number, outcome: Outcome, 
           if (step.commit === undefined) {
             writer.abort();
           } else {
-            writer.commit(step.commit);
+            if (step.close_before_commit === true) ep().close();
+            ep().commit(step.commit);
             if (step.publish !== false) ep().flush();
           }
         });

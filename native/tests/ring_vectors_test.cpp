@@ -341,6 +341,9 @@ class Replay {
         std::memcpy(reservation.data().data(), message.data(), message.size());
         if (s.has("commit")) {
           const bool publish = !s.has("publish") || std::get<bool>(s["publish"].v);
+          if (s.has("close_before_commit") && std::get<bool>(s["close_before_commit"].v)) {
+            attached(s).close();
+          }
           settle(reservation.commit(s["commit"].num(), publish), s, &out);
         } else {
           reservation.abort();

@@ -54,7 +54,7 @@ export class EndpointSender {
   /**
    * Zero-copy send (FrameWriter.reserveOffset): the offset in writer.data where a message of
    * up to `n` (<= maxPayload) bytes goes, or -1 when there is no room. Throws as trySend.
-   * Then frameWriter.commit(used) or abort().
+   * Then commit(used) or frameWriter.abort().
    */
   reserveOffset(n: number): number {
     this.life.checkSendable();
@@ -65,6 +65,18 @@ export class EndpointSender {
   reserve(n: number): Uint8Array | null {
     this.life.checkSendable();
     return this.frameWriter.reserve(n);
+  }
+
+  /**
+   * Commits the open reservation (`used` bytes, default all). After this side closed or
+   * failed it drops the reservation, writes nothing and throws as trySend (`closed`, or the
+   * failure): a commit after close is never published (docs/protocol.md 6). Call flush()
+   * to publish.
+   */
+  commit(used?: number): void {
+    if (this.life.state !== 'attached') this.frameWriter.abort();
+    this.life.throwIfUnusable();
+    this.frameWriter.commit(used);
   }
 
   /** Starts a message of any size (FrameWriter.beginLarge; continue with frameWriter.continueLarge). Throws as trySend. */

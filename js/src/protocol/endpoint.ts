@@ -170,6 +170,11 @@ export class Endpoint {
     return this.sender.reserve(n);
   }
 
+  /** Commits the reservation; after close() throws `closed` and writes nothing. Then flush(). */
+  commit(used?: number): void {
+    this.sender.commit(used);
+  }
+
   /** Starts a message of any size (continue with frameWriter.continueLarge()). */
   beginLarge(bytes: Uint8Array): void {
     this.sender.beginLarge(bytes);
