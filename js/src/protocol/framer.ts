@@ -261,9 +261,17 @@ export class FrameReader {
   private polling = false;
   /** The channel ended (end() other than for a CANCEL): poll delivers nothing more. */
   private ended = false;
+  /** The ring's data as a buffer and offset, read once: a view per message is made with
+   *  the constructor (subarray() costs about twice as much), and reading `.buffer` and
+   *  `.byteOffset` of the ring's view on every poll cost as much as the rest of an empty
+   *  poll (docs/benchmarks.md, "The JS side's per-message cost"). */
+  private readonly ringBuffer: ArrayBufferLike;
+  private readonly ringBase: number;
 
   constructor(ring: RingReader, options: FrameReaderOptions = {}) {
     this.ring = ring;
+    this.ringBuffer = ring.data.buffer;
+    this.ringBase = ring.data.byteOffset;
     const mm = options.maxMessage ?? MAX_MESSAGE_LIMIT;
     if (!Number.isInteger(mm) || mm < 0 || mm > MAX_MESSAGE_LIMIT) {
       throw new RangeError(`maxMessage ${mm} must be an integer in [0, 2^32 - 1]`);
@@ -356,9 +364,8 @@ export class FrameReader {
     let delivered = 0;
     try {
       const data = ring.data;
-      // A view per message made with the constructor: subarray() costs about twice as much.
-      const buffer = data.buffer;
-      const base = data.byteOffset;
+      const buffer = this.ringBuffer;
+      const base = this.ringBase;
       const start = ring.readIndex;
       while (!this.ended && delivered < maxMessages && ((ring.readIndex - start) >>> 0) < maxBytes) {
         const kind = ring.peek();
