@@ -176,7 +176,8 @@ Errc EndpointLifecycle::peer_errc() {
 void EndpointLifecycle::ring_peer(SharedWord wake_seq) {
   doorbells_.fetch_add(1, std::memory_order_relaxed);  // rung from several threads
   // SYNC: wake-seq (partner: idle_wait's seq_cst load of the wake sequence before its
-  // re-check, in the peer's process or thread; the TS side's EndpointLifecycle.announcePark).
+  // re-check, in the peer's process or thread; on the TS side, Parking.announce in
+  // endpoint-lifecycle.ts).
   wake_seq.fetch_add(1, std::memory_order_seq_cst);
   if (options_.doorbell) {
     options_.doorbell->ring(wake_seq.address());
