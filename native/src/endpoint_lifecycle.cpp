@@ -200,6 +200,17 @@ void EndpointLifecycle::publish_state(SideState s, Reason r) {
   ring_parked_peer();
 }
 
+void EndpointLifecycle::publish_closed_unless_failed() {
+  if (failure() != Reason::none) return;  // `failed` is published and stays
+  publish_state(SideState::closed);
+  // SYNC: closed-after-failure (partner: fail()'s seq_cst compare-exchange of failure_,
+  // which precedes its store of `failed`). If that exchange came after this load in the
+  // single total order, its store also comes after our `closed`; otherwise this load sees
+  // it and `failed` is stored again over `closed`.
+  const auto r = static_cast<Reason>(failure_.load(std::memory_order_seq_cst));
+  if (r != Reason::none) publish_state(SideState::failed, r);
+}
+
 bool EndpointLifecycle::mark_closed() {
   // SYNC: local-closed (partner: the acquire load in closed()): a thread that sees the
   // flag also sees everything the closing thread did before close(). seq_cst: it is the
@@ -232,7 +243,8 @@ void EndpointLifecycle::wake_own_sleepers() {
 void EndpointLifecycle::fail(Reason r) {
   uint8_t expected = 0;
   // SYNC: local-failure (partner: the acquire load in failure()); the first reason wins.
-  // seq_cst, as closed_ in mark_closed(): the own-park Dekker pair of wake_own_sleepers.
+  // seq_cst, as closed_ in mark_closed(): the own-park Dekker pair of wake_own_sleepers,
+  // and closed-after-failure (partner: publish_closed_unless_failed's seq_cst reload).
   if (!failure_.compare_exchange_strong(expected, static_cast<uint8_t>(r),
                                         std::memory_order_seq_cst)) {
     return;

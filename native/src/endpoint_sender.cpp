@@ -100,8 +100,7 @@ void EndpointSender::close(EndpointLifecycle& life) {
 
 void EndpointSender::publish_closed(EndpointLifecycle& life) {
   publish_and_ring(life);
-  // A failure since the close published `failed` already, and it stays.
-  if (life.failure() == Reason::none) life.publish_state(SideState::closed);
+  life.publish_closed_unless_failed();
 }
 
 void EndpointSender::end_handle(EndpointLifecycle& life, bool publish) {

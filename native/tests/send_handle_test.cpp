@@ -164,6 +164,9 @@ TEST_F(SendHandleTest, DestroyingTheEndpointWaitsForABatchOfAnotherThread) {
     js_.reset();
   }
   EXPECT_TRUE(ended.load()) << "the endpoint was destroyed under an open batch";
+  // Only the batch's end publishes `closed` (the close left it a note): a destructor that
+  // returned before the end would leave the peer reading `attached` here.
+  EXPECT_EQ(nat_->peer_state(), SideState::closed);
   sender.join();
   std::vector<Bytes> got;
   EXPECT_EQ(drain(&got), Errc::peer_closed);

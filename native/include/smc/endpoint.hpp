@@ -111,9 +111,10 @@ class Endpoint {
   // It never waits for the peer, nor for a Batch or a Reservation: when one is open (on
   // any thread, the caller's own included), every send and commit through it returns
   // `closed` from now on, and its end publishes what was committed before the close and
-  // stores `closed`. It waits only for a whole send() in progress, which it wakes.
-  // Idempotent, any thread. The destructor closes, then waits for a Batch or Reservation
-  // of another thread to end: destroy an Endpoint only after its handles.
+  // stores `closed`. It waits only for a whole send() or flush() that holds the send lock
+  // (waking one that waits for room). Idempotent, any thread. The destructor closes, then
+  // waits for a Batch or Reservation of another thread to end: destroy an Endpoint only
+  // after its handles (destroyed by a thread that holds one, it hangs).
   void close();
   bool closed() const { return life_.closed(); }
   // Enters the failed state (docs/protocol.md 7.3). Idempotent; the first reason sticks.

@@ -81,6 +81,9 @@ class EndpointLifecycle {
   bool mark_closed();
   // Stores this side's state word (state-publish), then wakes each peer role parked.
   void publish_state(SideState s, Reason r = Reason::none);
+  // Publishes `closed` unless this side failed: `failed` stays, also when fail() runs on
+  // another thread while this one stores `closed`.
+  void publish_closed_unless_failed();
 
   // Wakes a sleeper role of the peer that announced a park (bump, then ring: 5.2).
   void ring_peer(SharedWord wake_seq);

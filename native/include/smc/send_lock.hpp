@@ -58,7 +58,7 @@ class SendLock {
     uint32_t held = w.load(std::memory_order_acquire);
     while ((held & kClosePending) == 0) {
       // SYNC: send-lock (partner: the acquire compare-exchange in lock() / lock_slow() /
-      // lock_unless_handle()).
+      // lock_unless_handle()). On failure its acquire reload is close-pending's partner too.
       if (w.compare_exchange_weak(held, 0, std::memory_order_release, std::memory_order_acquire)) {
         if (held & kWaiters) wake();
         return true;

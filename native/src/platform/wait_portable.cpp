@@ -4,10 +4,12 @@
 // word that JS writes with Atomics.
 //
 // Why a wake-up cannot be lost (not merely "is unlikely to be"). Every waker follows the
-// protocol's order: it stores the new value into the word (seq_cst), and only then calls
-// wake_all(word), which locks the word's bucket mutex and notifies. The sleeper checks the
-// word while holding that same mutex, and condition_variable::wait releases the mutex and
-// joins the wait set as one atomic step. So the waker's lock is either
+// protocol's order: it stores the new value into the word (seq_cst for the protocol's
+// words; SendLock's release exchange is enough too: the bucket mutex orders it), and
+// only then calls wake_all(word), which locks the word's bucket mutex and notifies. The
+// sleeper checks the word while holding that same mutex, and condition_variable::wait
+// releases the mutex and joins the wait set as one atomic step. So the waker's lock is
+// either
 //   (a) before the sleeper's lock: the waker's store is sequenced before its unlock,
 //       which synchronizes with the sleeper's lock, so the sleeper's check sees the new
 //       value (or a later one) and returns without sleeping; or
