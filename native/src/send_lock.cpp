@@ -16,17 +16,25 @@ constexpr int kSpins = 64;
 constexpr std::chrono::milliseconds kParkTimeout{100};
 }  // namespace
 
-void SendLock::lock_slow(uint32_t holder) {
+bool SendLock::acquire(uint32_t holder, OnHandle on_handle) {
   std::atomic_ref<uint32_t> w = word();
   for (int spins = 0;; ++spins) {
     uint32_t seen = w.load(std::memory_order_relaxed);
+    if (on_handle == OnHandle::leave_close_note && (seen & kHandle)) {
+      // SYNC: close-pending (partner: unlock_handle()'s acquire load of the word).
+      if (w.compare_exchange_weak(seen, seen | kClosePending, std::memory_order_release,
+                                  std::memory_order_relaxed)) {
+        return false;
+      }
+      continue;
+    }
     if ((seen & kLocked) == 0) {
       // Free (the release stored 0 and woke every sleeper: those that lose this race set
       // kWaiters again before they park, so the next release wakes them).
       // SYNC: send-lock (partner: the release in unlock() / unlock_handle()).
       if (w.compare_exchange_weak(seen, seen | kLocked | holder, std::memory_order_acquire,
                                   std::memory_order_relaxed)) {
-        return;
+        return true;
       }
       continue;
     }
@@ -44,36 +52,12 @@ void SendLock::lock_slow(uint32_t holder) {
   }
 }
 
+void SendLock::lock_slow(uint32_t holder) {
+  acquire(holder, OnHandle::wait);
+}
+
 bool SendLock::lock_unless_handle() {
-  std::atomic_ref<uint32_t> w = word();
-  for (int spins = 0;; ++spins) {
-    uint32_t seen = w.load(std::memory_order_relaxed);
-    if (seen & kHandle) {
-      // SYNC: close-pending (partner: unlock_handle()'s acquire load of the word).
-      if (w.compare_exchange_weak(seen, seen | kClosePending, std::memory_order_release,
-                                  std::memory_order_relaxed)) {
-        return false;
-      }
-      continue;
-    }
-    if ((seen & kLocked) == 0) {
-      // SYNC: send-lock (partner: the release in unlock() / unlock_handle()).
-      if (w.compare_exchange_weak(seen, seen | kLocked, std::memory_order_acquire,
-                                  std::memory_order_relaxed)) {
-        return true;
-      }
-      continue;
-    }
-    if (spins < kSpins) {
-      cpu_relax();
-      continue;
-    }
-    if ((seen & kWaiters) == 0 &&
-        !w.compare_exchange_weak(seen, seen | kWaiters, std::memory_order_relaxed)) {
-      continue;
-    }
-    park_on(&word_, seen | kWaiters, kParkTimeout);
-  }
+  return acquire(0, OnHandle::leave_close_note);
 }
 
 void SendLock::wake() {

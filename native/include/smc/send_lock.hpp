@@ -37,8 +37,8 @@ class SendLock {
 
   // Releases a lock taken with holder 0. Any thread.
   void unlock() {
-    // SYNC: send-lock (partner: the acquire compare-exchange in lock() / lock_slow() /
-    // lock_unless_handle()).
+    // SYNC: send-lock (partner: the acquire compare-exchange in lock() / acquire(), the
+    // wait of lock_slow() and lock_unless_handle()).
     if (word().exchange(0, std::memory_order_release) & kWaiters) wake();
   }
 
@@ -53,12 +53,13 @@ class SendLock {
   // between: it either left its note before (false) or finds the lock free after.
   bool unlock_handle() {
     std::atomic_ref<uint32_t> w = word();
-    // SYNC: close-pending (partner: the release compare-exchange in lock_unless_handle()
-    // that sets kClosePending): a handle that sees the note also sees the close before it.
+    // SYNC: close-pending (partner: the release compare-exchange in acquire() that sets
+    // kClosePending for lock_unless_handle()): a handle that sees the note also sees the
+    // close before it.
     uint32_t held = w.load(std::memory_order_acquire);
     while ((held & kClosePending) == 0) {
-      // SYNC: send-lock (partner: the acquire compare-exchange in lock() / lock_slow() /
-      // lock_unless_handle()). On failure its acquire reload is close-pending's partner too.
+      // SYNC: send-lock (partner: the acquire compare-exchange in lock() / acquire()). On
+      // failure its acquire reload is close-pending's partner too.
       if (w.compare_exchange_weak(held, 0, std::memory_order_release, std::memory_order_acquire)) {
         if (held & kWaiters) wake();
         return true;
@@ -69,6 +70,12 @@ class SendLock {
 
  private:
   std::atomic_ref<uint32_t> word() { return std::atomic_ref<uint32_t>(word_); }
+  // What the wait for the lock does while a Batch or Reservation holds it.
+  enum class OnHandle : uint8_t { wait, leave_close_note };
+  // Takes the lock with `holder`'s bits (true), spinning and then parking while it is
+  // held; or, with leave_close_note, sets kClosePending on a handle's lock and returns
+  // false without it.
+  bool acquire(uint32_t holder, OnHandle on_handle);
   void lock_slow(uint32_t holder);
   void wake();
 
