@@ -267,19 +267,12 @@ export class EndpointLifecycle {
 
   /**
    * Every send's check, one call (docs/protocol.md 6): throwIfUnusable (this side closed or
-   * failed), then the peer's state word, loaded once: S1, and peer_closed / peer_failed
-   * when it ended (checkPeerForSend). The common case (both attached) is one load and one
-   * compare.
+   * failed), then checkPeerForSend (the peer's state word loaded once, S1, and peer_closed /
+   * peer_failed when it ended).
    */
   checkSendable(): void {
-    if (this._state === 'attached') {
-      // SYNC: state-publish (partner: the peer's Atomics.store of its state word in its
-      // publishState(), or the C++ core's EndpointLifecycle::publish_state).
-      const v = Atomics.load(this.ctrl, this.peerStateWord) >>> 0; // read once
-      if (v !== STATE_ATTACHED) this.refuseEndedPeer(this.checkPeerWord(v));
-      return;
-    }
     this.throwIfUnusable();
+    this.checkPeerForSend();
   }
 
   /** True when a validated peer state word says closed or failed. */
