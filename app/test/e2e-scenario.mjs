@@ -274,16 +274,17 @@ if (opts.afterConnect && !(await opts.afterConnect(page))) return false;
     check('benchmarks run in the page', benchDone && bench.status === 'done' && bench.rows.length >= 7, `${bench.rows.length} rows, status "${bench.status}"`);
     // Issue #14 item 9: beside every channel JS -> peer row, the browser's alternative on the
     // same size (postMessage copied and transferred), non-zero, and the channel's ratio to it.
-    const rate = (text) => {
-      const m = /^([\d.]+)(?: ([kM]))?$/.exec((text ?? '').trim());
+    // A number as the panel prints it (hex.ts fmt: "12.3", "45.6 k", "1.23 M"), with an
+    // optional unit after it ("x" in the ratio column); NaN for anything else.
+    const rate = (text, unit = '') => {
+      const m = new RegExp(`^([\\d.]+)(?: ([kM]))?${unit}$`).exec((text ?? '').trim());
       return m ? Number(m[1]) * (m[2] === 'M' ? 1e6 : m[2] === 'k' ? 1e3 : 1) : NaN;
     };
     const channelRows = bench.rows.filter((r) => r[0] === 'JS → peer');
     const sideBySide = channelRows.map((r) => {
       const copy = bench.rows.find((x) => x[0] === 'postMessage (copy) → worker' && x[1] === r[1]);
       const transfer = bench.rows.find((x) => x[0] === 'postMessage (transfer) → worker' && x[1] === r[1]);
-      const ratio = /^([\d.]+)(?: ([kM]))?x$/.exec(r[8] ?? '');
-      return { size: r[1], copy: rate(copy?.[4]), transfer: rate(transfer?.[4]), ratio: ratio ? rate(`${ratio[1]}${ratio[2] ? ` ${ratio[2]}` : ''}`) : NaN };
+      return { size: r[1], copy: rate(copy?.[4]), transfer: rate(transfer?.[4]), ratio: rate(r[8], 'x') };
     });
     check(
       'the benchmark shows postMessage (copy and transfer) beside each channel row, with the ratio',
