@@ -24,7 +24,7 @@ uint32_t FrameWriter::next_record_bytes() const {
   return ring_->bytes_needed(static_cast<uint32_t>(std::min<size_t>(left, max)));
 }
 
-bool FrameWriter::advance_records() {
+bool FrameWriter::advance() {
   if (!pay_cancel()) return false;
   if (!active_) return true;
   const uint32_t max = ring_->max_payload();
@@ -95,9 +95,9 @@ void FrameReader::end(StreamEnd why) {
 }
 
 // Makes the reassembly buffer hold at least `need` (<= total_) bytes. A kept buffer large
-// enough is reused as it is. Messages up to the keep limit (kDefaultKeepAssembly) get their whole
-// size at once; larger ones grow by doubling as fragments arrive, so a hostile FIRST announcing 4
-// GiB costs memory only in proportion to the bytes the peer really sends.
+// enough is reused as it is. Messages up to the keep limit (keep_assembly_) get their whole
+// size at once; larger ones grow by doubling as fragments arrive, so a hostile FIRST
+// announcing 4 GiB costs memory only in proportion to the bytes the peer really sends.
 bool FrameReader::reserve(uint32_t need) {
   if (need <= capacity_ && buffer_) return true;
   uint64_t cap = total_;

@@ -41,11 +41,11 @@ class FrameWriter {
       return false;
     }
     begin(message);
-    return advance_records();
+    return advance();
   }
   // Writes as many records of the message begun as fit (after any CANCEL owed). True when
   // the whole message is written (not yet published); false when the ring is full or failed.
-  bool advance() { return advance_records(); }
+  bool advance();
   bool in_progress() const { return active_; }
   // Ring bytes the next record of the message (or the owed CANCEL) needs.
   uint32_t next_record_bytes() const;
@@ -61,7 +61,6 @@ class FrameWriter {
   bool cancel_owed() const { return cancel_owed_; }
 
  private:
-  bool advance_records();
   bool write_cancel();
 
   RingWriter* ring_;
